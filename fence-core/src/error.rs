@@ -1,0 +1,225 @@
+//! The one public error type of the framework.
+//!
+//! Backends fold their private failures into [`Error`]; callers match on
+//! [`Error::kind`] and ask [`Error::retry`] whether trying again can help. Only the CLI
+//! flattens errors into fence-agents' exit code 1 and `Failed: ...` lines.
+//!
+//! Error messages never contain credentials: backends build them from addresses, status
+//! codes and the device's own words, never from the options that hold secrets.
+
+use crate::power::PowerState;
+
+/// A boxed source error.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// The result type of the framework.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong, in the terms a caller acts on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The options or arguments are wrong; nothing was sent to the device.
+    InvalidInput,
+    /// The device answered but refused the credentials.
+    LoginRefused,
+    /// The device did not answer (refused connection, no reply within the timeout, DNS).
+    Unreachable,
+    /// The device broke its protocol, or said it switched and did not.
+    Misbehaved,
+    /// The plug (VM, outlet, system) does not exist on the device.
+    PlugNotFound,
+    /// The target did not reach the wanted power state within `power_timeout`.
+    PowerTimeout,
+    /// The device or backend cannot do what was asked.
+    Unsupported,
+    /// The operation was interrupted (signal, cancellation).
+    Interrupted,
+}
+
+/// Whether retrying the same request can help.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Retry {
+    /// The same request will fail the same way: fix the input or the device first.
+    Never,
+    /// A later attempt may succeed (network trouble, a busy or slow device).
+    Later,
+}
+
+/// A fencing error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The options or arguments are wrong; the message is meant for the user as it is.
+    #[error("{message}")]
+    InvalidInput {
+        /// What is wrong with the input.
+        message: String,
+    },
+    /// The device refused the credentials.
+    #[error("Unable to connect/login to fencing device: {detail}")]
+    LoginRefused {
+        /// What the device said (never the credentials).
+        detail: String,
+    },
+    /// The device could not be reached.
+    #[error("Unable to connect/login to fencing device: {detail}")]
+    Unreachable {
+        /// Which address, and what failed (refused, timed out after N s, ...).
+        detail: String,
+        /// The underlying I/O or transport error.
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// The device broke its protocol or did not do what it acknowledged.
+    #[error("Device misbehaved: {detail}")]
+    Misbehaved {
+        /// What the device did wrong.
+        detail: String,
+    },
+    /// The plug does not exist on the device.
+    #[error("Plug not found: {plug}")]
+    PlugNotFound {
+        /// The plug as the user gave it.
+        plug: String,
+        /// The device's own message, when it gave one.
+        detail: String,
+    },
+    /// The target did not reach the wanted state in time.
+    #[error("Timed out waiting to power {}", .target.as_upper_str())]
+    PowerTimeout {
+        /// The state that was waited for.
+        target: PowerState,
+    },
+    /// The device or backend cannot do this.
+    #[error("Unsupported: {what}")]
+    Unsupported {
+        /// What is not supported.
+        what: String,
+    },
+    /// The operation was interrupted before it finished.
+    #[error("Interrupted: {detail}")]
+    Interrupted {
+        /// What interrupted it.
+        detail: String,
+    },
+}
+
+impl Error {
+    /// An invalid-input error with a user-facing message.
+    pub fn invalid_input(message: impl Into<String>) -> Self {
+        Error::InvalidInput {
+            message: message.into(),
+        }
+    }
+
+    /// A login-refused error.
+    pub fn login_refused(detail: impl Into<String>) -> Self {
+        Error::LoginRefused {
+            detail: detail.into(),
+        }
+    }
+
+    /// An unreachable-device error without a source.
+    pub fn unreachable(detail: impl Into<String>) -> Self {
+        Error::Unreachable {
+            detail: detail.into(),
+            source: None,
+        }
+    }
+
+    /// An unreachable-device error with its underlying cause.
+    pub fn unreachable_with(detail: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Error::Unreachable {
+            detail: detail.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// A device-misbehaved error.
+    pub fn misbehaved(detail: impl Into<String>) -> Self {
+        Error::Misbehaved {
+            detail: detail.into(),
+        }
+    }
+
+    /// A plug-not-found error.
+    pub fn plug_not_found(plug: impl Into<String>, detail: impl Into<String>) -> Self {
+        Error::PlugNotFound {
+            plug: plug.into(),
+            detail: detail.into(),
+        }
+    }
+
+    /// An unsupported-operation error.
+    pub fn unsupported(what: impl Into<String>) -> Self {
+        Error::Unsupported { what: what.into() }
+    }
+
+    /// An interrupted-operation error.
+    pub fn interrupted(detail: impl Into<String>) -> Self {
+        Error::Interrupted {
+            detail: detail.into(),
+        }
+    }
+
+    /// The kind of the error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::InvalidInput { .. } => ErrorKind::InvalidInput,
+            Error::LoginRefused { .. } => ErrorKind::LoginRefused,
+            Error::Unreachable { .. } => ErrorKind::Unreachable,
+            Error::Misbehaved { .. } => ErrorKind::Misbehaved,
+            Error::PlugNotFound { .. } => ErrorKind::PlugNotFound,
+            Error::PowerTimeout { .. } => ErrorKind::PowerTimeout,
+            Error::Unsupported { .. } => ErrorKind::Unsupported,
+            Error::Interrupted { .. } => ErrorKind::Interrupted,
+        }
+    }
+
+    /// Whether a retry of the same request can help.
+    pub fn retry(&self) -> Retry {
+        match self.kind() {
+            ErrorKind::Unreachable
+            | ErrorKind::PowerTimeout
+            | ErrorKind::Misbehaved
+            | ErrorKind::Interrupted => Retry::Later,
+            _ => Retry::Never,
+        }
+    }
+
+    /// True when a retry of the same request can help.
+    pub fn is_retryable(&self) -> bool {
+        self.retry() == Retry::Later
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn power_timeout_message_matches_fence_agents() {
+        let e = Error::PowerTimeout {
+            target: PowerState::Off,
+        };
+        assert_eq!(e.to_string(), "Timed out waiting to power OFF");
+        assert_eq!(e.kind(), ErrorKind::PowerTimeout);
+        assert!(e.is_retryable());
+    }
+
+    #[test]
+    fn bad_input_is_not_retryable() {
+        let e = Error::invalid_input("Failed: You have to set login name");
+        assert_eq!(e.retry(), Retry::Never);
+        assert_eq!(e.to_string(), "Failed: You have to set login name");
+    }
+
+    #[test]
+    fn login_refused_is_not_retryable_but_unreachable_is() {
+        assert!(!Error::login_refused("RAKP 2: bad HMAC").is_retryable());
+        assert!(Error::unreachable("127.0.0.1:623: no answer within 2 s").is_retryable());
+    }
+}

@@ -1,0 +1,40 @@
+#!/bin/bash
+# Installs everything the test suite, the benchmarks and the end-to-end tests need on a
+# Debian 12 host, as root: Debian packages (the third-party peers, Pacemaker, the Python
+# fence-agents for side-by-side comparison, xmllint, build dependencies of ssh2) and a Python
+# venv with the Redfish emulator (sushy-tools) and pyghmi's fake BMC.
+# Safe to run again: it installs only what is missing.
+# Env: FENCE_PEERS_VENV  venv path (default ${XDG_CACHE_HOME:-$HOME/.cache}/fence-rs-peers-venv)
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+PEERS=$(cd "$HERE/../peers" && pwd)
+VENV=${FENCE_PEERS_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/fence-rs-peers-venv}
+export DEBIAN_FRONTEND=noninteractive
+if [ "$(id -u)" != 0 ]; then echo "install-deps.sh: run as root (apt, useradd, sshd)" >&2; exit 1; fi
+PKGS=(openssh-server openssh-client ipmitool freeipmi-tools openipmi fence-agents
+      pacemaker pacemaker-cli-utils corosync libxml2-utils xsltproc hyperfine curl openssl
+      iproute2 nftables procps python3-venv libssl-dev pkg-config zlib1g-dev time)
+# Keep package postinst scripts from starting daemons (sshd on 0.0.0.0:22, corosync, ...).
+[ -e /usr/sbin/policy-rc.d ] || { printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; }
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "apt: installing ${missing[*]}"
+  apt-get update -q >/dev/null
+  apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
+echo "apt: ${#PKGS[@]} packages present"
+PY=/usr/bin/python3
+[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+"$VENV/bin/pip" install -q --disable-pip-version-check -c "$PEERS/pip-constraints.txt" 'sushy-tools==2.2.0' 'pyghmi==1.6.19'
+echo "venv: $VENV"
+# Test user for the VirtualBox-over-SSH peer.
+id fenceuser >/dev/null 2>&1 || useradd -m -s /bin/bash fenceuser
+echo 'fenceuser:password' | chpasswd
+FU_HOME=$(getent passwd fenceuser | cut -d: -f6)
+install -d -o fenceuser -g fenceuser -m 755 "$FU_HOME/bin"
+install -o fenceuser -g fenceuser -m 755 "$PEERS/VBoxManage.fake" "$FU_HOME/bin/VBoxManage"
+install -d -m 755 /run/sshd
+echo "install-deps: done"

@@ -1,0 +1,1 @@
+//! Shared helpers for the interop tests (peer discovery from the environment).
