@@ -191,8 +191,9 @@ fn unescape(token: &str) -> String {
     token.chars().filter(|&c| c != '\\').collect()
 }
 
-/// The whitespace glib's `g_strstrip` removes (`g_ascii_isspace`).
-fn is_glib_space(c: char) -> bool {
+/// ASCII whitespace as C's `isspace` (C locale) and glib's `g_ascii_isspace` see it:
+/// unlike [`char::is_ascii_whitespace`], it includes the vertical tab.
+fn is_c_space(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\n' | '\r' | '\u{0b}' | '\u{0c}')
 }
 
@@ -200,7 +201,7 @@ fn is_glib_space(c: char) -> bool {
 fn parse_split(map: &str) -> HostMap {
     let mut result = HostMap::default();
     let pieces = map
-        .trim_matches(is_glib_space)
+        .trim_matches(is_c_space)
         .split([';', ' ', '\t'])
         .filter(|piece| !piece.is_empty());
     for piece in pieces {
@@ -243,7 +244,7 @@ fn target_lines(text: &str) -> impl Iterator<Item = &str> + '_ {
 
 /// The entries of one target-list line.
 fn line_entries(line: &str) -> impl Iterator<Item = String> + '_ {
-    line.split(|c: char| c.is_ascii_whitespace() || c == '\u{0b}' || c == ',' || c == ';')
+    line.split(|c: char| is_c_space(c) || c == ',' || c == ';')
         .filter(|entry| !entry.is_empty())
         .filter_map(|entry| {
             let end = entry
@@ -275,4 +276,159 @@ pub fn can_fence_static(node: &str, host_list: &[String], map: &HostMap) -> bool
         .chain(map.targets())
         .any(|target| target.eq_ignore_ascii_case(node))
         || map.contains(node)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    use HostMapSyntax::{Pacemaker2, Pacemaker3};
+
+    fn entries(map: &HostMap) -> Vec<(&str, &str)> {
+        map.iter().collect()
+    }
+
+    #[test]
+    fn duplicate_spelling_follows_the_hash_table_call() {
+        let map = "VIRT-A:1;virt-a:2;virt-b:3";
+        // 2.1.x uses g_hash_table_replace: the last spelling is kept.
+        let p2 = HostMap::parse(map, Pacemaker2);
+        assert_eq!(entries(&p2), [("virt-a", "2"), ("virt-b", "3")]);
+        // 3.0.2+ uses g_hash_table_insert: the first spelling is kept.
+        let p3 = HostMap::parse(map, Pacemaker3);
+        assert_eq!(entries(&p3), [("VIRT-A", "2"), ("virt-b", "3")]);
+        for parsed in [&p2, &p3] {
+            assert_eq!(parsed.len(), 2);
+            assert_eq!(parsed.targets().collect::<Vec<_>>(), ["1", "2", "3"]);
+            assert_eq!(parsed.port_for("Virt-A"), Some("2"));
+        }
+    }
+
+    #[test]
+    fn scanner_colon_with_empty_token_keeps_the_name() {
+        let parsed = HostMap::parse("a::b;c=:d;e:=", Pacemaker2);
+        assert_eq!(entries(&parsed), [("a", "b"), ("c", "d"), ("e", "")]);
+        assert!(parsed.malformed().is_empty());
+    }
+
+    #[test]
+    fn scanner_escaped_separator_glues_tokens() {
+        // The escaped space does not end the port, so `b\ c` becomes the next name.
+        let parsed = HostMap::parse(r"a:b\ c:d", Pacemaker2);
+        assert_eq!(entries(&parsed), [(r"b\ c", "d")]);
+        assert_eq!(parsed.port_for("a"), None);
+    }
+
+    #[test]
+    fn scanner_trailing_backslash_loses_only_the_last_mapping() {
+        let parsed = HostMap::parse(r"a:1 b:2\", Pacemaker2);
+        assert_eq!(entries(&parsed), [("a", "1")]);
+        assert_eq!(parsed.targets().collect::<Vec<_>>(), ["1"]);
+        // An escaped character before the end is fine.
+        let parsed = HostMap::parse(r"a:1 b:2\x", Pacemaker2);
+        assert_eq!(parsed.port_for("b"), Some("2x"));
+    }
+
+    #[test]
+    fn scanner_reports_tokens_without_a_name() {
+        let parsed = HostMap::parse("x y a:1 z", Pacemaker2);
+        assert_eq!(parsed.malformed(), ["x", "y", "z"]);
+        assert_eq!(entries(&parsed), [("a", "1")]);
+    }
+
+    #[test]
+    fn scanner_handles_multibyte_characters() {
+        let parsed = HostMap::parse(r"nœud:pört\é;ü\", Pacemaker2);
+        assert_eq!(parsed.port_for("NŒUD"), None);
+        assert_eq!(parsed.port_for("nœud"), Some("pörté"));
+        assert_eq!(parsed.malformed(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn split_trims_glib_whitespace_only_at_the_ends() {
+        let parsed = HostMap::parse("\u{0b}\u{0c}\r\n a:1\n;b:2 \t\u{0b}", Pacemaker3);
+        assert_eq!(entries(&parsed), [("a", "1\n"), ("b", "2")]);
+        let parsed = HostMap::parse("\na:1\n", Pacemaker3);
+        assert_eq!(entries(&parsed), [("a", "1")]);
+    }
+
+    #[test]
+    fn split_skips_malformed_pieces_and_goes_on() {
+        let parsed = HostMap::parse(":1 a: =2 b c=3 d:4", Pacemaker3);
+        assert_eq!(parsed.malformed(), [":1", "a:", "=2", "b"]);
+        assert_eq!(entries(&parsed), [("c", "3"), ("d", "4")]);
+    }
+
+    #[test]
+    fn empty_maps() {
+        for syntax in [Pacemaker2, Pacemaker3] {
+            for text in ["", " ", ";;", "\t ;"] {
+                let parsed = HostMap::parse(text, syntax);
+                assert!(parsed.is_empty(), "{syntax:?} {text:?}");
+                assert_eq!(parsed.len(), 0);
+                assert!(parsed.malformed().is_empty());
+                assert_eq!(parsed.targets().count(), 0);
+            }
+        }
+    }
+
+    #[test]
+    fn nul_ends_the_map() {
+        for syntax in [Pacemaker2, Pacemaker3] {
+            let parsed = HostMap::parse("a:1\0b:2", syntax);
+            assert_eq!(entries(&parsed), [("a", "1")], "{syntax:?}");
+        }
+    }
+
+    fn syntax() -> impl Strategy<Value = HostMapSyntax> {
+        prop_oneof![Just(Pacemaker2), Just(Pacemaker3)]
+    }
+
+    proptest! {
+        #[test]
+        fn parse_never_panics(text in any::<String>(), syntax in syntax()) {
+            let parsed = HostMap::parse(&text, syntax);
+            prop_assert_eq!(parsed.len(), parsed.iter().count());
+            prop_assert!(parsed.targets().count() >= parsed.len());
+            for (name, port) in parsed.iter() {
+                prop_assert_eq!(parsed.port_for(name), Some(port));
+                prop_assert_eq!(parsed.port_for(&name.to_ascii_uppercase()), Some(port));
+            }
+        }
+
+        #[test]
+        fn parse_never_panics_on_map_like_text(
+            text in r"[a-c:=;\\ \t\n,é]{0,24}",
+            syntax in syntax(),
+        ) {
+            let parsed = HostMap::parse(&text, syntax);
+            prop_assert_eq!(parsed.len(), parsed.iter().count());
+        }
+
+        #[test]
+        fn modern_names_and_ports_are_clean(text in r"[a-c:=;\\ \t\n\r]{0,24}|\PC{0,40}") {
+            let parsed = HostMap::parse(&text, Pacemaker3);
+            for (name, port) in parsed.iter() {
+                prop_assert!(!name.is_empty());
+                prop_assert!(!port.is_empty());
+                prop_assert!(!name.contains([';', ' ', '\t', ':', '=']), "{:?}", name);
+                prop_assert!(!port.contains([';', ' ', '\t']), "{:?}", port);
+            }
+            for piece in parsed.malformed() {
+                prop_assert!(!piece.is_empty());
+                prop_assert!(!piece.contains([';', ' ', '\t']));
+            }
+        }
+
+        #[test]
+        fn targets_are_clean(text in any::<String>()) {
+            for target in parse_targets(&text) {
+                prop_assert!(!target.is_empty());
+                prop_assert!(target.chars().all(is_target_char), "{:?}", target);
+                prop_assert!(!target.eq_ignore_ascii_case("on"));
+                prop_assert!(!target.eq_ignore_ascii_case("off"));
+            }
+        }
+    }
 }
