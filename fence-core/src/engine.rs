@@ -33,8 +33,10 @@ use crate::params::Options;
 use crate::power::{Action, Outcome, PowerState, RebootMethod};
 
 /// Timing options of the engine, with fence-agents' names and defaults.
+///
+/// Build it with struct update syntax so that new fields keep their defaults:
+/// `Timing { power_wait: Duration::from_secs(2), ..Timing::default() }`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct Timing {
     /// How long to wait for the target state after a set (`power_timeout`, 20 s); `None`
     /// waits until the caller gives up (`disable_timeout`).
