@@ -1,0 +1,144 @@
+#!/bin/bash
+# The whole test suite of fence-rs, as CI runs it (`bash .ci/run`) and as the README documents it:
+#
+#   sudo bash tests/run-all.sh
+#
+# Steps (all of them run, so one report shows every failure):
+#   1. tests/scripts/install-deps.sh    Debian packages and the peers' Python venv; installs only
+#                                       what is missing (root: apt, useradd, sshd)
+#   2. cargo fmt --all -- --check
+#   3. cargo clippy --workspace --all-targets --locked -- -D warnings
+#   4. cargo test --workspace --locked  against the third-party peers (tests/scripts/start-peers.sh;
+#                                       their settings are exported from $PEERS_DIR/peers.env)
+#   5. every tests/e2e/*.sh, in name order (run with bash), with the peer settings still exported.
+#      Hook for further suites: add a script there (helpers go in a subdirectory). It must exit
+#      non-zero when anything failed, and should end its output with a line "N passed, M failed".
+# Prints the test counts and a summary; the exit status is non-zero when any step failed.
+# Everything started here is stopped by PID at exit, also after a failure or an interrupt.
+#
+# Env: FENCE_SKIP_INSTALL=1  do not run install-deps.sh (dependencies are known to be present)
+#      FENCE_PEERS_VENV      the peers' venv (default ${XDG_CACHE_HOME:-$HOME/.cache}/fence-rs-peers-venv)
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT" || exit 1
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+LOGS=$(mktemp -d -t fence-rs-run-all.XXXXXX)
+now() { date +%s; }
+T_START=$(now)
+SUMMARY=()
+FAILED=0
+TESTS_PASSED=0
+TESTS_FAILED=0
+TESTS_IGNORED=0
+PEERS_DIR=
+
+finish() {
+  local rc=$?
+  trap - EXIT INT TERM
+  if [ -n "$PEERS_DIR" ] && [ -d "$PEERS_DIR/pids" ]; then
+    PEERS_DIR=$PEERS_DIR bash "$ROOT/tests/scripts/stop-peers.sh" > "$LOGS/stop-peers.log" 2>&1 ||
+      { echo "stopping the peers failed:"; cat "$LOGS/stop-peers.log"; }
+  fi
+  [ "$rc" -ne 0 ] && [ "$FAILED" -eq 0 ] && FAILED=1
+  echo
+  echo "==================== summary ($(($(now) - T_START)) s; logs in $LOGS) ===================="
+  local line
+  for line in "${SUMMARY[@]}"; do echo "$line"; done
+  echo "tests: $TESTS_PASSED passed, $TESTS_FAILED failed, $TESTS_IGNORED ignored"
+  if [ "$FAILED" -ne 0 ]; then
+    echo "RESULT: FAILED"
+    exit 1
+  fi
+  echo "RESULT: OK"
+  exit 0
+}
+trap finish EXIT
+trap 'echo "interrupted"; FAILED=1; exit 130' INT TERM
+
+# step NAME COMMAND...: runs COMMAND, records PASS/FAIL with its duration; returns its status.
+step() {
+  local name=$1 t rc
+  shift
+  echo
+  echo "==> $name: $*"
+  t=$(now)
+  "$@"
+  rc=$?
+  if [ "$rc" -eq 0 ]; then
+    SUMMARY+=("PASS  $name ($(($(now) - t)) s)")
+  else
+    SUMMARY+=("FAIL  $name (exit $rc, $(($(now) - t)) s)")
+    FAILED=1
+  fi
+  return "$rc"
+}
+
+# count_results LOG: adds up libtest's "test result:" lines of a cargo test log.
+count_results() {
+  local p f i
+  read -r p f i < <(awk '/^test result:/ {
+      for (n = 1; n <= NF; n++) {
+        if ($(n) ~ /^passed;?$/) p += $(n - 1)
+        if ($(n) ~ /^failed;?$/) f += $(n - 1)
+        if ($(n) ~ /^ignored;?$/) i += $(n - 1)
+      } } END { print p + 0, f + 0, i + 0 }' "$1")
+  TESTS_PASSED=$((TESTS_PASSED + p))
+  TESTS_FAILED=$((TESTS_FAILED + f))
+  TESTS_IGNORED=$((TESTS_IGNORED + i))
+  echo "cargo test: $p passed, $f failed, $i ignored"
+}
+
+cargo_test() {
+  cargo test --workspace --locked 2>&1 | tee "$LOGS/cargo-test.log"
+  local rc=${PIPESTATUS[0]}
+  count_results "$LOGS/cargo-test.log"
+  return "$rc"
+}
+
+run_suite() { # SCRIPT: an end-to-end suite; its "N passed, M failed" line is added to the counts
+  local log
+  log="$LOGS/$(basename "$1" .sh).log"
+  bash "$1" 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]} counts
+  counts=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+  if [ -n "$counts" ]; then
+    TESTS_PASSED=$((TESTS_PASSED + $(echo "$counts" | awk '{print $1}')))
+    TESTS_FAILED=$((TESTS_FAILED + $(echo "$counts" | awk '{print $3}')))
+  elif [ "$rc" -ne 0 ]; then
+    TESTS_FAILED=$((TESTS_FAILED + 1))
+  fi
+  return "$rc"
+}
+
+# 1. dependencies
+if [ "$(id -u)" != 0 ]; then
+  echo "tests/run-all.sh needs root (packages, the test user, a private sshd, a Pacemaker cluster)"
+  SUMMARY+=("FAIL  not run as root")
+  exit 1
+fi
+if [ "${FENCE_SKIP_INSTALL:-0}" != 1 ]; then
+  step install-deps bash tests/scripts/install-deps.sh || exit 1
+fi
+
+# 2-3. style and lints
+step "cargo fmt" cargo fmt --all -- --check
+step "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
+
+# 4. unit, conformance and interop tests against the peers (compiled first, so the peers do
+# not sit idle during the build)
+step "cargo test build" cargo test --workspace --locked --no-run
+PEERS_DIR=$(mktemp -d -t fence-rs-peers.XXXXXX)
+export PEERS_DIR
+if step "start peers" bash tests/scripts/start-peers.sh; then
+  # shellcheck disable=SC1091
+  . "$PEERS_DIR/peers.env"
+  step "cargo test" cargo_test
+else
+  SUMMARY+=("FAIL  cargo test (not run: the peers did not start)")
+fi
+
+# 5. end-to-end suites
+for suite in tests/e2e/*.sh; do
+  [ -f "$suite" ] || continue
+  step "$suite" run_suite "$suite"
+done
