@@ -29,6 +29,7 @@ use tokio::time::Instant;
 
 use crate::device::FenceDevice;
 use crate::error::{Error, Result};
+use crate::events::{FenceEvent, Observer};
 use crate::params::Options;
 use crate::power::{Action, Outcome, PowerState, RebootMethod};
 
@@ -110,6 +111,8 @@ pub struct Request {
     pub action: Action,
     /// The plugs; empty for devices without plugs.
     pub plugs: Vec<String>,
+    /// The node being fenced, for events (Pacemaker's `nodename`).
+    pub node: Option<String>,
 }
 
 impl Request {
@@ -118,6 +121,7 @@ impl Request {
         Request {
             action,
             plugs: plugs.into_iter().map(Into::into).collect(),
+            node: None,
         }
     }
 
@@ -126,7 +130,14 @@ impl Request {
         Request {
             action,
             plugs: Vec::new(),
+            node: None,
         }
+    }
+
+    /// The same request, naming the node being fenced (for events).
+    pub fn with_node(mut self, node: impl Into<String>) -> Self {
+        self.node = Some(node.into());
+        self
     }
 
     /// A request whose plug value is split on `separator`, as fence-agents splits `plug`
@@ -139,7 +150,11 @@ impl Request {
         } else {
             plug.split(separator).map(str::to_owned).collect()
         };
-        Request { action, plugs }
+        Request {
+            action,
+            plugs,
+            node: None,
+        }
     }
 }
 
@@ -239,10 +254,22 @@ impl Report {
     }
 }
 
-/// Runs actions against devices. Cheap to clone; holds only the timing options.
-#[derive(Clone, Debug, Default)]
+/// Runs actions against devices. Cheap to clone.
+#[derive(Clone, Default)]
 pub struct Engine {
     timing: Timing,
+    agent: Option<String>,
+    observers: Vec<Observer>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("timing", &self.timing)
+            .field("agent", &self.agent)
+            .field("observers", &self.observers.len())
+            .finish()
+    }
 }
 
 /// The evidence being collected during one run.
@@ -260,7 +287,24 @@ struct Run<'a> {
 impl Engine {
     /// An engine with these timing options.
     pub fn new(timing: Timing) -> Self {
-        Engine { timing }
+        Engine {
+            timing,
+            agent: None,
+            observers: Vec::new(),
+        }
+    }
+
+    /// Names the agent in the events this engine emits (`fence_ipmilan`).
+    pub fn with_agent_name(mut self, agent: impl Into<String>) -> Self {
+        self.agent = Some(agent.into());
+        self
+    }
+
+    /// Adds an observer that hears about every action this engine runs (see
+    /// [`crate::events`]).
+    pub fn with_observer(mut self, observer: Observer) -> Self {
+        self.observers.push(observer);
+        self
     }
 
     /// The timing options.
@@ -292,11 +336,7 @@ impl Engine {
             on_phase_error: None,
         };
         let result = run.action(request.action).await;
-        match &result {
-            Ok(outcome) => tracing::debug!(action = %request.action, ?outcome, "action done"),
-            Err(e) => tracing::debug!(action = %request.action, error = %e, "action failed"),
-        }
-        Report {
+        let report = Report {
             action: request.action,
             plugs: request.plugs.clone(),
             result,
@@ -306,6 +346,35 @@ impl Engine {
             attempts: run.attempts,
             on_phase_error: run.on_phase_error,
             started_at,
+        };
+        self.emit(device, request, &report);
+        report
+    }
+
+    fn emit(&self, device: &dyn FenceDevice, request: &Request, report: &Report) {
+        let address = device.address();
+        let event = FenceEvent::from_report(
+            report,
+            self.agent.as_deref(),
+            device.backend(),
+            &address,
+            request.node.as_deref(),
+        );
+        tracing::info!(
+            target: "fence_event",
+            agent = event.agent.as_deref().unwrap_or(""),
+            backend = %event.backend,
+            device = %event.device,
+            node = event.node.as_deref().unwrap_or(""),
+            action = %event.action,
+            result = event.result_word(),
+            off_verified = event.off_verified,
+            attempts = event.attempts,
+            duration_ms = event.duration_ms,
+            "fence event"
+        );
+        for observer in &self.observers {
+            observer(&event);
         }
     }
 }

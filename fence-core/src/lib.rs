@@ -21,6 +21,8 @@
 //! - [`params`]: the declarative parameter table that the CLI renders into metadata, help
 //!   and parsers, and that backends extend with their own rows.
 //! - [`Error`]: one error type with kinds a caller can act on and a retry hint.
+//! - [`events`]: a structured [`FenceEvent`] for every action, to a callback, a channel
+//!   and `tracing`.
 //! - `testkit` (feature): a mockall mock of the device trait and a conformance suite.
 //!
 //! ## Implementations
@@ -34,6 +36,7 @@
 pub mod device;
 pub mod engine;
 pub mod error;
+pub mod events;
 pub mod hostmap;
 pub mod many;
 pub mod params;
@@ -45,6 +48,7 @@ pub mod testkit;
 pub use device::{Capabilities, FenceDevice, Outlet};
 pub use engine::{Engine, Report, Request, StateRead, Timing};
 pub use error::{Error, ErrorKind, Result, Retry};
+pub use events::FenceEvent;
 pub use hostmap::{HostMap, HostMapSyntax, can_fence_static, parse_targets};
 pub use power::{Action, Outcome, PowerState, RebootMethod};
 pub use secret::Secret;

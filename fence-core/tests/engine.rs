@@ -473,3 +473,41 @@ fn timing_from_options_follows_fence_agents() {
     assert_eq!(d.status_sleep, Duration::from_secs(1));
     assert_eq!(d.retry_on, 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn every_run_emits_one_event_with_its_evidence() {
+    let (device, _m) = machine(PowerState::On, true, true);
+    let (observer, mut rx) = fence_core::events::channel();
+    let engine = Engine::new(timing())
+        .with_agent_name("fence_test")
+        .with_observer(observer);
+    let report = engine
+        .run(&device, &Request::plugless(Action::Off).with_node("virt-a"))
+        .await;
+    assert!(report.result.is_ok());
+    let event = rx.try_recv().expect("one event");
+    assert!(rx.try_recv().is_err(), "exactly one event");
+    assert_eq!(event.agent.as_deref(), Some("fence_test"));
+    assert_eq!(event.node.as_deref(), Some("virt-a"));
+    assert_eq!(event.backend, "mock");
+    assert_eq!(event.device, "mock-device");
+    assert_eq!(event.action, Action::Off);
+    assert!(event.success && event.off_verified);
+    assert_eq!(event.outcome, Some(Outcome::PoweredOff));
+    assert_eq!(event.reads.len(), report.reads.len());
+    let json: serde_json::Value = serde_json::from_str(&event.to_json_line()).unwrap();
+    assert_eq!(json["action"], "off");
+    assert_eq!(json["outcome"]["outcome"], "powered_off");
+    assert_eq!(json["reads"][0]["state"], "on");
+
+    // A failure is an event too, with its kind.
+    let (device, _m) = machine(PowerState::On, false, true);
+    engine.run(&device, &Request::plugless(Action::Off)).await;
+    let event = rx.try_recv().expect("failure event");
+    assert!(!event.success);
+    assert_eq!(event.result_word(), "power_timeout");
+    assert_eq!(
+        event.error.as_deref(),
+        Some("Timed out waiting to power OFF")
+    );
+}
