@@ -31,7 +31,7 @@ for tool in ipmi_sim ipmitool curl openssl ss ssh ssh-keygen runuser; do
 done
 [ -x /usr/sbin/sshd ] || die "/usr/sbin/sshd is missing: run tests/scripts/install-deps.sh"
 FU_HOME=$(getent passwd fenceuser | cut -d: -f6) || true
-[ -n "$FU_HOME" ] && [ -x "$FU_HOME/bin/VBoxManage" ] || die "user fenceuser or ~fenceuser/bin/VBoxManage missing: run tests/scripts/install-deps.sh"
+{ [ -n "$FU_HOME" ] && [ -x "$FU_HOME/bin/VBoxManage" ]; } || die "user fenceuser or ~fenceuser/bin/VBoxManage missing: run tests/scripts/install-deps.sh"
 
 for knob in FAKE_POWER_DELAY FAKEVBOX_DELAY; do
   [[ ${!knob:-0} =~ ^[0-9]+$ ]] || die "$knob=${!knob} is not a whole number of seconds"
@@ -62,7 +62,7 @@ on_exit() {
   for l in "$R"/logs/*.log; do
     [ -s "$l" ] && { echo "--- $l (last 15 lines)" >&2; tail -n 15 "$l" >&2; }
   done
-  [ "$STARTED" = 1 ] && PEERS_DIR=$R bash "$HERE/stop-peers.sh" >&2 || true
+  if [ "$STARTED" = 1 ]; then PEERS_DIR=$R bash "$HERE/stop-peers.sh" >&2 || true; fi
 }
 trap on_exit EXIT
 
@@ -74,13 +74,13 @@ port_taken() { # tcp|udp PORT: true when anything listens on that port (any addr
 }
 CHOSEN=" "
 choose_port() { # VAR tcp|udp
-  local var=$1 proto=$2 p=${!1:-} try
+  local var=$1 proto=$2 p=${!1:-}
   if [ -n "$p" ]; then
-    [[ $p =~ ^[0-9]+$ ]] && ((p >= 1 && p <= 65535)) || die "$var=$p is not a port number"
+    { [[ $p =~ ^[0-9]+$ ]] && ((p >= 1 && p <= 65535)); } || die "$var=$p is not a port number"
     [[ $CHOSEN == *" $p "* ]] && die "$var=$p is already given to another peer"
     port_taken "$proto" "$p" && die "$var=$p: $proto port already in use"
   else
-    for try in 1 2 3 4 5 6 7 8 9 10; do
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
       p=$("$VENV/bin/python" - "$proto" <<'PY'
 import socket, sys
 kind = socket.SOCK_STREAM if sys.argv[1] == "tcp" else socket.SOCK_DGRAM
@@ -224,7 +224,8 @@ echo $! > "$R/pids/sushy"
 "$VENV/bin/python" -u "$PEERS/fakebmc_lo.py" --address 127.0.0.1 --port "$FAKEBMC_PORT" \
   > "$R/logs/fakebmc.log" 2>&1 < /dev/null &
 echo $! > "$R/pids/fakebmc"
-IPMISIM_STATE=$IPMISIM_STATE /usr/bin/ipmi_sim -n -c "$R/ipmisim/lan.conf" \
+export IPMISIM_STATE # read by chassis_control.sh, which ipmi_sim runs
+/usr/bin/ipmi_sim -n -c "$R/ipmisim/lan.conf" \
   -f "$PEERS/ipmi_sim/sim.emu" -s "$IPMISIM_STATE" > "$R/logs/ipmi_sim.log" 2>&1 < /dev/null &
 echo $! > "$R/pids/ipmi_sim"
 install -d -m 755 /run/sshd
