@@ -1,0 +1,51 @@
+//! # fence-sim
+//!
+//! Simulated BMCs for fence-rs, written here in Rust: many machines from one process, with
+//! a delay before a power change takes effect and fault modes. They serve the demo (the
+//! README's main command), scale tests (1,000 BMCs) and fault tests. The third-party peers
+//! (sushy-tools, ipmi_sim, pyghmi) remain the proof of interoperability.
+//!
+//! - [`redfish`]: Redfish over HTTPS with a certificate made at start, basic and session
+//!   authentication, any number of systems per service and of services per process.
+//! - [`ipmi`]: IPMI v2.0 RMCP+ (cipher suite 3: RAKP-HMAC-SHA1, HMAC-SHA1-96, AES-CBC-128)
+//!   over UDP, one port per BMC, built on fence-ipmi's wire and crypto modules.
+//! - [`Machine`]: the simulated machine behind a BMC, and [`Faults`]: no answer, a share of
+//!   datagrams dropped, resets refused, a BMC that says Off was accepted and stays On.
+//!
+//! Start simulators in-process from a test:
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use fence_sim::redfish::{RedfishConfig, RedfishSim};
+//!
+//! let sim = RedfishSim::start(RedfishConfig { systems: 3, ..RedfishConfig::default() }).await?;
+//! let service = &sim.services()[0];
+//! println!("{} {}", service.url(), service.system_uri(0));
+//! std::fs::write("ca.pem", sim.ca_pem())?;
+//! # Ok(()) }
+//! ```
+//!
+//! The `fence-sim` binary runs the same from the command line (`fence-sim --help`).
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+use std::sync::Arc;
+
+pub mod machine;
+pub mod redfish;
+
+pub use machine::{Faults, Machine};
+
+/// Something a simulator saw or did: a connection, a request, a datagram.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    /// `redfish` or `ipmi`.
+    pub kind: &'static str,
+    /// Which service or BMC of the simulator (0-based).
+    pub instance: usize,
+    /// What happened, for a log line.
+    pub what: String,
+}
+
+/// A callback for [`Event`]s (for logs and round-trip counts).
+pub type Observer = Arc<dyn Fn(&Event) + Send + Sync>;

@@ -1,0 +1,211 @@
+//! The simulated machine behind a BMC: a power state, a delay before a change takes
+//! effect, and the faults its BMC shows.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use fence_core::PowerState;
+
+/// What a simulated BMC does wrong. The default is a well-behaved BMC.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct Faults {
+    /// Never answer: UDP datagrams are ignored, TCP connections are accepted and never
+    /// spoken to (a hung BMC).
+    pub silent: bool,
+    /// The share (0.0 to 1.0) of datagrams (IPMI) or requests (Redfish: the connection is
+    /// dropped without an answer) that are lost.
+    pub drop_share: f64,
+    /// Refuse every power command (IPMI completion code 0xD5; Redfish HTTP 500).
+    pub refuse_resets: bool,
+    /// Accept power-off commands and keep reporting On: the BMC lies. A fencing tool that
+    /// trusts the acknowledgement instead of a status read is caught by this.
+    pub lie: bool,
+}
+
+impl Faults {
+    /// No faults.
+    pub const NONE: Faults = Faults {
+        silent: false,
+        drop_share: 0.0,
+        refuse_resets: false,
+        lie: false,
+    };
+
+    /// Parses one fault mode as the command line names it and adds it to `self`:
+    /// `silent`, `drop=SHARE` (e.g. `drop=0.3`), `refuse`, `lie`.
+    pub fn with(mut self, mode: &str) -> Result<Faults, String> {
+        match mode {
+            "silent" | "no-answer" => self.silent = true,
+            "refuse" | "refuse-resets" => self.refuse_resets = true,
+            "lie" => self.lie = true,
+            _ => {
+                let share = mode
+                    .strip_prefix("drop=")
+                    .and_then(|s| s.parse::<f64>().ok())
+                    .filter(|s| (0.0..=1.0).contains(s))
+                    .ok_or_else(|| {
+                        format!(
+                            "unknown fault '{mode}': expected silent, drop=SHARE (0..1), refuse or lie"
+                        )
+                    })?;
+                self.drop_share = share;
+            }
+        }
+        Ok(self)
+    }
+
+    /// Both sets of faults at once (the larger drop share).
+    pub fn merge(self, other: Faults) -> Faults {
+        Faults {
+            silent: self.silent || other.silent,
+            drop_share: self.drop_share.max(other.drop_share),
+            refuse_resets: self.refuse_resets || other.refuse_resets,
+            lie: self.lie || other.lie,
+        }
+    }
+
+    /// True when this datagram or request is to be lost, by the configured share.
+    pub fn drops(&self) -> bool {
+        self.drop_share > 0.0 && rand::random::<f64>() < self.drop_share
+    }
+}
+
+/// A simulated machine: its power state, with changes that take effect after a delay.
+#[derive(Debug)]
+pub struct Machine {
+    delay: Duration,
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    power: PowerState,
+    /// A change accepted and not yet in effect: the state it leads to, and when.
+    pending: Vec<(PowerState, Instant)>,
+    /// Power changes that took effect, for tests and the demo.
+    changes: u64,
+}
+
+impl Machine {
+    /// A machine in state `initial` whose power changes take effect `delay` after they are
+    /// asked for.
+    pub fn new(initial: PowerState, delay: Duration) -> Machine {
+        Machine {
+            delay,
+            state: Mutex::new(State {
+                power: initial,
+                pending: Vec::new(),
+                changes: 0,
+            }),
+        }
+    }
+
+    fn settled(&self) -> std::sync::MutexGuard<'_, State> {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        while let Some(&(to, at)) = s.pending.first() {
+            if at > now {
+                break;
+            }
+            s.pending.remove(0);
+            if s.power != to {
+                s.power = to;
+                s.changes += 1;
+            }
+        }
+        s
+    }
+
+    /// The power state now.
+    pub fn power(&self) -> PowerState {
+        self.settled().power
+    }
+
+    /// True while an accepted change has not taken effect yet.
+    pub fn in_transition(&self) -> bool {
+        !self.settled().pending.is_empty()
+    }
+
+    /// How many power changes have taken effect.
+    pub fn changes(&self) -> u64 {
+        self.settled().changes
+    }
+
+    /// Sets the state at once (for tests and set-up), dropping pending changes.
+    pub fn force(&self, power: PowerState) {
+        let mut s = self.settled();
+        s.pending.clear();
+        s.power = power;
+    }
+
+    /// Asks for `target`; it takes effect after the delay.
+    pub fn switch(&self, target: PowerState) {
+        let mut s = self.settled();
+        let at = Instant::now() + self.delay;
+        s.pending.clear();
+        s.pending.push((target, at));
+        drop(s);
+        // A zero delay takes effect before the next read.
+        drop(self.settled());
+    }
+
+    /// Off now (after the delay), on again one delay later (at least 100 ms later).
+    pub fn cycle(&self) {
+        let mut s = self.settled();
+        let off_at = Instant::now() + self.delay;
+        let on_at = off_at + self.delay.max(Duration::from_millis(100));
+        s.pending.clear();
+        s.pending.push((PowerState::Off, off_at));
+        s.pending.push((PowerState::On, on_at));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_change_takes_effect_after_the_delay() {
+        let m = Machine::new(PowerState::On, Duration::from_millis(50));
+        m.switch(PowerState::Off);
+        assert_eq!(m.power(), PowerState::On);
+        assert!(m.in_transition());
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(m.power(), PowerState::Off);
+        assert!(!m.in_transition());
+        assert_eq!(m.changes(), 1);
+    }
+
+    #[test]
+    fn without_delay_a_change_is_immediate() {
+        let m = Machine::new(PowerState::Off, Duration::ZERO);
+        m.switch(PowerState::On);
+        assert_eq!(m.power(), PowerState::On);
+    }
+
+    #[test]
+    fn a_cycle_goes_off_then_on() {
+        let m = Machine::new(PowerState::On, Duration::ZERO);
+        m.cycle();
+        assert_eq!(m.power(), PowerState::Off);
+        std::thread::sleep(Duration::from_millis(110));
+        assert_eq!(m.power(), PowerState::On);
+        assert_eq!(m.changes(), 2);
+    }
+
+    #[test]
+    fn fault_modes_parse() {
+        let f = Faults::NONE.with("lie").unwrap().with("drop=0.25").unwrap();
+        assert!(f.lie && !f.silent && !f.refuse_resets);
+        assert_eq!(f.drop_share, 0.25);
+        assert!(Faults::NONE.with("drop=2").is_err());
+        assert!(Faults::NONE.with("bogus").is_err());
+        assert!(!Faults::NONE.drops());
+        let all = Faults {
+            drop_share: 1.0,
+            ..Faults::NONE
+        };
+        assert!(all.drops());
+    }
+}

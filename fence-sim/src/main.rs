@@ -1,0 +1,256 @@
+//! `fence-sim`: simulated BMCs on the command line.
+//!
+//! ```text
+//! fence-sim redfish [--services N] [--systems M] [--port P] ...   # HTTPS, prints a JSON line
+//! fence-sim ipmi [--count N] [--base-port P] ...                  # UDP, prints a JSON line
+//! ```
+//!
+//! Each prints one JSON line on stdout once it is ready (the ports chosen, the CA file),
+//! also written to `--info-file`, and runs until SIGINT or SIGTERM.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::IpAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use fence_core::PowerState;
+use fence_sim::redfish::{RedfishConfig, RedfishSim};
+use fence_sim::{Event, Faults, Observer};
+
+const USAGE: &str = "\
+fence-sim: simulated BMCs for fence-rs
+
+USAGE:
+  fence-sim redfish [OPTIONS]   Redfish services over HTTPS (certificate made at start)
+  fence-sim ipmi [OPTIONS]      IPMI v2.0 RMCP+ BMCs over UDP, one port each
+  fence-sim bench [OPTIONS]     fence 1,000 simulated IPMI BMCs with fence_core::many
+
+COMMON OPTIONS:
+  --address ADDR      listen address (default 127.0.0.1)
+  --username USER     accepted user (default admin)
+  --password PASS     accepted password (default password)
+  --state on|off      initial power state (default on)
+  --delay-ms MS       delay before a power change takes effect (default 0)
+  --fault MODE[@I,J]  silent | drop=SHARE | refuse | lie; on all instances or on the
+                      0-based instances listed (repeatable)
+  --info-file PATH    also write the JSON readiness line to PATH
+  --events            log every connection, request and datagram on stderr
+
+REDFISH OPTIONS:
+  --port P            port of the first service (default 0: any free port each)
+  --services N        services, one port each (default 1)
+  --systems M         systems per service, ids 1..M (default 1)
+  --ca-file PATH      where to write the CA certificate (default: a temporary file)
+
+IPMI OPTIONS:
+  --base-port P       port of the first BMC, then P+1, ... (default 0: any free port each)
+  --count N           BMCs (default 1)
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((command, rest)) = args.split_first() else {
+        eprint!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    if matches!(command.as_str(), "-h" | "--help" | "help") {
+        print!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("fence-sim: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        let opts = Opts::parse(rest)?;
+        match command.as_str() {
+            "redfish" => redfish(opts).await,
+            _ => Err(format!("unknown command '{command}'\n\n{USAGE}")),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("fence-sim: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Parsed `--name value` options (and `--events`).
+struct Opts {
+    values: HashMap<String, String>,
+    faults: Vec<(Faults, Option<Vec<usize>>)>,
+    events: bool,
+}
+
+impl Opts {
+    fn parse(args: &[String]) -> Result<Opts, String> {
+        let mut values = HashMap::new();
+        let mut faults = Vec::new();
+        let mut events = false;
+        let mut it = args.iter();
+        while let Some(arg) = it.next() {
+            let (name, inline) = match arg.split_once('=') {
+                Some((n, v)) if n.starts_with("--") => (n, Some(v.to_owned())),
+                _ => (arg.as_str(), None),
+            };
+            if name == "--events" {
+                events = true;
+                continue;
+            }
+            if name == "-h" || name == "--help" {
+                return Err(USAGE.to_owned());
+            }
+            let Some(key) = name.strip_prefix("--") else {
+                return Err(format!("unexpected argument '{arg}'"));
+            };
+            let value = match inline {
+                Some(v) => v,
+                None => it
+                    .next()
+                    .cloned()
+                    .ok_or_else(|| format!("{name} needs a value"))?,
+            };
+            if key == "fault" {
+                let (mode, which) = match value.split_once('@') {
+                    Some((m, list)) => {
+                        let idx = list
+                            .split(',')
+                            .map(|s| s.trim().parse::<usize>())
+                            .collect::<Result<Vec<_>, _>>()
+                            .map_err(|_| format!("--fault {value}: bad instance list"))?;
+                        (m, Some(idx))
+                    }
+                    None => (value.as_str(), None),
+                };
+                faults.push((Faults::NONE.with(mode)?, which));
+                continue;
+            }
+            values.insert(key.to_owned(), value);
+        }
+        Ok(Opts {
+            values,
+            faults,
+            events,
+        })
+    }
+
+    fn take(&mut self, key: &str) -> Option<String> {
+        self.values.remove(key)
+    }
+
+    fn parsed<T: std::str::FromStr>(&mut self, key: &str, default: T) -> Result<T, String> {
+        match self.take(key) {
+            None => Ok(default),
+            Some(v) => v.parse().map_err(|_| format!("--{key}: bad value '{v}'")),
+        }
+    }
+
+    fn state(&mut self) -> Result<PowerState, String> {
+        match self.take("state").as_deref() {
+            None | Some("on") => Ok(PowerState::On),
+            Some("off") => Ok(PowerState::Off),
+            Some(v) => Err(format!("--state: expected on or off, got '{v}'")),
+        }
+    }
+
+    /// The faults for every instance, and per listed instance.
+    fn faults(&self) -> (Faults, HashMap<usize, Faults>) {
+        let merge = Faults::merge;
+        let mut all = Faults::NONE;
+        for (f, which) in &self.faults {
+            if which.is_none() {
+                all = merge(all, *f);
+            }
+        }
+        let mut some: HashMap<usize, Faults> = HashMap::new();
+        for (f, which) in &self.faults {
+            for i in which.iter().flatten() {
+                let entry = some.entry(*i).or_insert(all);
+                *entry = merge(*entry, *f);
+            }
+        }
+        (all, some)
+    }
+
+    fn observer(&self) -> Option<Observer> {
+        self.events.then(|| {
+            Arc::new(|e: &Event| eprintln!("{} #{}: {}", e.kind, e.instance, e.what)) as Observer
+        })
+    }
+
+    fn finish(&self) -> Result<(), String> {
+        match self.values.keys().next() {
+            Some(k) => Err(format!("unknown option --{k}")),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Prints the readiness line and writes it to `--info-file`.
+fn announce(info: &serde_json::Value, info_file: Option<&str>) -> Result<(), String> {
+    let line = info.to_string();
+    if let Some(path) = info_file {
+        let tmp = format!("{path}.tmp");
+        std::fs::write(&tmp, format!("{line}\n"))
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .map_err(|e| format!("writing {path}: {e}"))?;
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}")
+        .and_then(|()| out.flush())
+        .map_err(|e| format!("stdout: {e}"))
+}
+
+async fn until_stopped() -> Result<(), String> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    Ok(())
+}
+
+async fn redfish(mut o: Opts) -> Result<(), String> {
+    let (faults, faults_of) = o.faults();
+    let config = RedfishConfig {
+        address: o.parsed::<IpAddr>("address", IpAddr::from([127, 0, 0, 1]))?,
+        port: o.parsed("port", 0)?,
+        services: o.parsed("services", 1)?,
+        systems: o.parsed("systems", 1)?,
+        username: o.take("username").unwrap_or_else(|| "admin".into()),
+        password: o.take("password").unwrap_or_else(|| "password".into()),
+        initial: o.state()?,
+        delay: Duration::from_millis(o.parsed("delay-ms", 0)?),
+        faults,
+        faults_of,
+        observer: o.observer(),
+    };
+    let ca_file = o.take("ca-file").unwrap_or_else(|| {
+        std::env::temp_dir()
+            .join(format!("fence-sim-{}-ca.pem", std::process::id()))
+            .display()
+            .to_string()
+    });
+    let info_file = o.take("info-file");
+    o.finish()?;
+    let sim = RedfishSim::start(config)
+        .await
+        .map_err(|e| format!("starting the Redfish simulator: {e}"))?;
+    std::fs::write(&ca_file, sim.ca_pem()).map_err(|e| format!("writing {ca_file}: {e}"))?;
+    announce(&sim.describe(Some(&ca_file)), info_file.as_deref())?;
+    until_stopped().await?;
+    drop(sim);
+    Ok(())
+}
