@@ -1,1 +1,351 @@
-//! placeholder
+//! # fence-redfish
+//!
+//! Fencing through Redfish, the DMTF REST API of modern management boards (HPE iLO, Dell
+//! iDRAC, Lenovo XCC, Supermicro, OpenBMC, ...), as the `fence_redfish` agent of
+//! ClusterLabs' fence-agents does it, with these differences:
+//!
+//! - **one keep-alive HTTPS connection for the whole run** (fence_redfish opens a new TCP
+//!   and TLS connection for each of its requests): `status` costs 1 request and a verified
+//!   `off` 3 (status read, reset, verify read) when `systems_uri` is given, 2 more for
+//!   discovery;
+//! - every request is bounded: connecting by `login_timeout`, the whole request by
+//!   `login_timeout + shell_timeout`;
+//! - a reset the service refuses with an HTTP error fails at once with the service's own
+//!   message, instead of being noticed as a verify timeout;
+//! - when `systems_uri` is not given and the service has several systems, the run fails and
+//!   names them, instead of fencing the last one;
+//! - TLS is verified by default (system roots plus `ssl_ca_file`), and `ssl_insecure=0`
+//!   means verification stays on;
+//! - optional session authentication (`auth_method=session`): one session per run, always
+//!   deleted in [`FenceDevice::close`](fence_core::FenceDevice::close).
+//!
+//! The backend reads states and sends resets; the [`fence_core::Engine`] decides whether
+//! fencing succeeded, by reading `PowerState` back.
+//!
+//! ## Example
+//!
+//! ```no_run
+//! use fence_core::{Engine, Request, Action, Timing, FenceDevice};
+//! use fence_redfish::{RedfishConfig, RedfishDevice};
+//!
+//! # async fn demo() -> fence_core::Result<()> {
+//! let config = RedfishConfig::new("bmc.example.net", "admin", "secret")
+//!     .with_systems_uri("/redfish/v1/Systems/1");
+//! let device = RedfishDevice::new(config)?;
+//! let report = Engine::new(Timing::default())
+//!     .run(&device, &Request::plugless(Action::Off))
+//!     .await;
+//! device.close().await?;
+//! println!("{:?}", report.result?);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## Modules
+//!
+//! - [`config`]: the typed options, built from fence-agents options.
+//! - [`device`]: system discovery, reset types, the [`fence_core::FenceDevice`] implementation.
+//! - `client` (private): the HTTPS client (reqwest over rustls with the ring provider,
+//!   HTTP/1.1, one keep-alive connection), authentication and error mapping.
+//! - `tls` (private): the rustls configuration (system roots plus `ssl_ca_file`, or no
+//!   verification with `ssl_insecure`).
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod client;
+pub mod config;
+pub mod device;
+mod tls;
+
+pub use config::{AuthMethod, RedfishConfig, TlsVerify};
+pub use device::RedfishDevice;
+
+use fence_core::params::{ParamSpec, ParamType, common};
+
+/// The agent names this backend serves.
+pub const AGENT_NAMES: &[&str] = &["fence_redfish"];
+
+/// The agent's one-line description (metadata's `shortdesc`).
+pub const SHORTDESC: &str = "I/O Fencing agent for Redfish";
+
+/// The agent's long description (metadata's `longdesc`).
+pub const LONGDESC: &str = "fence_redfish is an I/O Fencing agent which can be used with Out-of-Band controllers that support Redfish APIs. These controllers provide remote access to control power on a server.";
+
+/// The vendor URL of metadata.
+pub const VENDOR_URL: &str = "http://www.dmtf.org";
+
+/// The parameter rows of fence_redfish, as fence-agents 4.12 prints them.
+pub mod rows {
+    use super::{ParamSpec, ParamType, common};
+
+    /// `ip` (`ipaddr`): not required, because `plug` can carry the address (`port_as_ip`).
+    pub const IP: ParamSpec = common::IP.required(false);
+    /// `ipport`: 443.
+    pub const IPPORT: ParamSpec = common::IPPORT.default_value("443");
+    /// `plug` (`port`): the address of the device, together with `port_as_ip`.
+    pub const PLUG: ParamSpec = common::PLUG
+        .hint("ip")
+        .required(false)
+        .desc("IP address or hostname of fencing device (together with --port-as-ip)");
+    /// `ssl`: always on for Redfish (fence_redfish forces it; default 1).
+    pub const SSL: ParamSpec = common::SSL.default_value("1");
+    /// `redfish_uri` (`redfish-uri`): the service root.
+    pub const REDFISH_URI: ParamSpec = ParamSpec::new("redfish_uri", ParamType::String)
+        .deprecated("redfish-uri")
+        .long("redfish-uri")
+        .hint("uri")
+        .default_value("/redfish/v1")
+        .desc("Base or starting Redfish URI");
+    /// `systems_uri` (`systems-uri`): the system to fence; discovered when not given.
+    pub const SYSTEMS_URI: ParamSpec = ParamSpec::new("systems_uri", ParamType::String)
+        .deprecated("systems-uri")
+        .long("systems-uri")
+        .hint("uri")
+        .desc("Redfish Systems resource URI, i.e. /redfish/v1/Systems/System.Embedded.1");
+    /// `gnutlscli_path`: accepted for compatibility only.
+    pub const GNUTLSCLI_PATH: ParamSpec = ParamSpec::new("gnutlscli_path", ParamType::String)
+        .long("gnutlscli-path")
+        .hint("path")
+        .default_value("/usr/bin/gnutls-cli")
+        .order(300)
+        .desc("Path to gnutls-cli binary")
+        .unused("TLS is built in (rustls); no gnutls-cli is run");
+    /// `ssl_ca_file` (fence-rs): a PEM file of CA certificates trusted besides the system's.
+    pub const SSL_CA_FILE: ParamSpec = ParamSpec::new("ssl_ca_file", ParamType::String)
+        .long("ssl-ca-file")
+        .hint("file")
+        .desc("PEM file of CA certificates to trust for the device's certificate, besides the system's roots (fence-rs)");
+    /// `auth_method` (fence-rs): HTTP basic authentication or a Redfish session.
+    pub const AUTH_METHOD: ParamSpec =
+        ParamSpec::new("auth_method", ParamType::Select(&["basic", "session"]))
+            .long("auth-method")
+            .hint("method")
+            .default_value("basic")
+            .desc("Authentication: basic (HTTP basic on every request) or session (one Redfish session, deleted at the end) (fence-rs)");
+}
+
+/// The parameter rows of this backend, besides
+/// [`fence_core::params::common::every_agent`]: the fence_redfish options (with their
+/// deprecated aliases, getopt forms, defaults and descriptions as fence-agents prints them),
+/// `port_as_ip`, the compatibility-only `gnutlscli_path`, and this implementation's
+/// additions `ssl_ca_file` and `auth_method`.
+pub fn params() -> Vec<ParamSpec> {
+    vec![
+        rows::IP,
+        rows::IPPORT,
+        common::USERNAME,
+        common::PASSWORD,
+        common::PASSWORD_SCRIPT,
+        rows::PLUG,
+        common::PORT_AS_IP,
+        rows::REDFISH_URI,
+        rows::SYSTEMS_URI,
+        rows::SSL,
+        common::SSL_SECURE,
+        common::SSL_INSECURE,
+        rows::GNUTLSCLI_PATH,
+        rows::SSL_CA_FILE,
+        rows::AUTH_METHOD,
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fence_core::params::{ParamTable, Usage};
+
+    fn row(name: &str) -> ParamSpec {
+        params()
+            .into_iter()
+            .find(|r| r.name == name)
+            .unwrap_or_else(|| panic!("no row {name}"))
+    }
+
+    /// (name, deprecated, getopt mixed, type, default, required, shortdesc).
+    type Expected = (
+        &'static str,
+        Option<&'static str>,
+        &'static str,
+        &'static str,
+        Option<&'static str>,
+        bool,
+        &'static str,
+    );
+
+    /// The rows as fence-agents 4.12.1's `fence_redfish -o metadata` prints them.
+    #[test]
+    fn rows_match_fence_redfish_metadata() {
+        let expected: &[Expected] = &[
+            (
+                "ip",
+                Some("ipaddr"),
+                "-a, --ip=[ip]",
+                "string",
+                None,
+                false,
+                "IP address or hostname of fencing device",
+            ),
+            (
+                "ipport",
+                None,
+                "-u, --ipport=[port]",
+                "integer",
+                Some("443"),
+                false,
+                "TCP/UDP port to use for connection with device",
+            ),
+            (
+                "username",
+                Some("login"),
+                "-l, --username=[name]",
+                "string",
+                None,
+                true,
+                "Login name",
+            ),
+            (
+                "password",
+                Some("passwd"),
+                "-p, --password=[password]",
+                "string",
+                None,
+                false,
+                "Login password or passphrase",
+            ),
+            (
+                "password_script",
+                Some("passwd_script"),
+                "-S, --password-script=[script]",
+                "string",
+                None,
+                false,
+                "Script to run to retrieve password",
+            ),
+            (
+                "plug",
+                Some("port"),
+                "-n, --plug=[ip]",
+                "string",
+                None,
+                false,
+                "IP address or hostname of fencing device (together with --port-as-ip)",
+            ),
+            (
+                "redfish_uri",
+                Some("redfish-uri"),
+                "--redfish-uri=[uri]",
+                "string",
+                Some("/redfish/v1"),
+                false,
+                "Base or starting Redfish URI",
+            ),
+            (
+                "systems_uri",
+                Some("systems-uri"),
+                "--systems-uri=[uri]",
+                "string",
+                None,
+                false,
+                "Redfish Systems resource URI, i.e. /redfish/v1/Systems/System.Embedded.1",
+            ),
+            (
+                "ssl",
+                None,
+                "-z, --ssl",
+                "boolean",
+                Some("1"),
+                false,
+                "Use SSL connection with verifying certificate",
+            ),
+            (
+                "ssl_insecure",
+                None,
+                "--ssl-insecure",
+                "boolean",
+                None,
+                false,
+                "Use SSL connection without verifying certificate",
+            ),
+            (
+                "ssl_secure",
+                None,
+                "--ssl-secure",
+                "boolean",
+                None,
+                false,
+                "Use SSL connection with verifying certificate",
+            ),
+            (
+                "port_as_ip",
+                None,
+                "--port-as-ip",
+                "boolean",
+                None,
+                false,
+                "Make \"port/plug\" to be an alias to IP address",
+            ),
+            (
+                "gnutlscli_path",
+                None,
+                "--gnutlscli-path=[path]",
+                "string",
+                Some("/usr/bin/gnutls-cli"),
+                false,
+                "Path to gnutls-cli binary",
+            ),
+        ];
+        for (name, deprecated, mixed, ty, default, required, desc) in expected {
+            let r = row(name);
+            assert_eq!(r.deprecated_name, *deprecated, "{name}: deprecated name");
+            assert_eq!(r.mixed(), *mixed, "{name}: getopt");
+            assert_eq!(r.ty.content_type(), *ty, "{name}: type");
+            assert_eq!(r.default, *default, "{name}: default");
+            assert_eq!(r.required, *required, "{name}: required");
+            assert_eq!(r.shortdesc, *desc, "{name}: shortdesc");
+        }
+        // Metadata order: connection options 1, port_as_ip 200, paths 300.
+        assert_eq!(row("ip").order, 1);
+        assert_eq!(row("redfish_uri").order, 1);
+        assert_eq!(row("port_as_ip").order, 200);
+        assert_eq!(row("gnutlscli_path").order, 300);
+        assert!(matches!(row("gnutlscli_path").usage, Usage::Unused(_)));
+        assert!(row("password").secret);
+    }
+
+    #[test]
+    fn getopt_letters_are_unique_with_the_common_rows() {
+        let mut all = common::every_agent();
+        all.extend(params());
+        let mut letters: Vec<char> = all.iter().filter_map(|r| r.short).collect();
+        let n = letters.len();
+        letters.sort_unstable();
+        letters.dedup();
+        assert_eq!(letters.len(), n, "duplicate short option");
+        let mut longs: Vec<&str> = all.iter().map(|r| r.long).collect();
+        let n = longs.len();
+        longs.sort_unstable();
+        longs.dedup();
+        assert_eq!(longs.len(), n, "duplicate long option");
+    }
+
+    #[test]
+    fn dashed_and_underscored_names_resolve() {
+        let table = ParamTable::new()
+            .with(&common::every_agent())
+            .with(&params());
+        for key in ["redfish-uri", "redfish_uri"] {
+            assert_eq!(table.resolve(key).map(|r| r.name), Some("redfish_uri"));
+        }
+        for key in ["systems-uri", "systems_uri"] {
+            assert_eq!(table.resolve(key).map(|r| r.name), Some("systems_uri"));
+        }
+        for key in ["ssl-ca-file", "ssl_ca_file"] {
+            assert_eq!(table.resolve(key).map(|r| r.name), Some("ssl_ca_file"));
+        }
+        assert_eq!(table.resolve("ipaddr").map(|r| r.name), Some("ip"));
+        assert_eq!(table.resolve("port").map(|r| r.name), Some("plug"));
+        let o = table.parse([("auth_method", "SESSION")]).unwrap();
+        assert_eq!(o.get("auth_method"), Some("session"));
+        assert!(table.parse([("auth_method", "kerberos")]).is_err());
+    }
+}

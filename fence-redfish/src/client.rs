@@ -1,0 +1,543 @@
+//! The HTTPS client: one reqwest client (HTTP/1.1, one pooled keep-alive connection) per
+//! device, basic or session authentication, bounded requests, and the mapping of
+//! transport failures and HTTP errors into [`fence_core::Error`].
+//!
+//! Every request carries `Accept: application/json` and `OData-Version: 4.0`; a POST also
+//! carries `Content-Type: application/json` (fence_redfish added it because some boards
+//! answer 406 without it). Secrets (password, session token) go into marked-sensitive
+//! headers or the login body only; they never reach logs or error messages.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use fence_core::{Error, Result, Secret};
+use reqwest::header::{self, HeaderMap, HeaderValue};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::config::{AuthMethod, RedfishConfig};
+use crate::tls;
+
+const X_AUTH_TOKEN: &str = "x-auth-token";
+
+/// What a 404 means for the resource asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Missing {
+    /// The system to fence does not exist (a wrong `systems_uri`).
+    Plug,
+    /// The service lacks something every Redfish service has.
+    Misbehaved,
+}
+
+/// A Redfish session: the token and the URI to delete it with.
+struct Session {
+    token: Secret,
+    location: Option<String>,
+}
+
+/// A Redfish HTTPS client bound to one service.
+pub(crate) struct RedfishClient {
+    http: reqwest::Client,
+    base: String,
+    username: String,
+    password: Secret,
+    auth: AuthMethod,
+    sessions_uri: String,
+    session: tokio::sync::Mutex<Option<Session>>,
+    connect_timeout: Duration,
+    request_timeout: Duration,
+    requests: AtomicU64,
+}
+
+impl RedfishClient {
+    /// Builds the client (no network I/O; reads the CA file and the system's roots).
+    pub(crate) fn new(config: &RedfishConfig) -> Result<Self> {
+        let tls = tls::client_config(&config.tls)?;
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+        headers.insert("odata-version", HeaderValue::from_static("4.0"));
+        let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .http1_only()
+            .https_only(true)
+            .no_proxy()
+            .default_headers(headers)
+            .user_agent(concat!(
+                "fence-rs/",
+                env!("CARGO_PKG_VERSION"),
+                " fence_redfish"
+            ))
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.request_timeout)
+            .pool_max_idle_per_host(1)
+            .redirect(reqwest::redirect::Policy::limited(5))
+            .build()
+            .map_err(|e| {
+                Error::invalid_input(format!("Failed: cannot set up the HTTPS client: {e}"))
+            })?;
+        Ok(RedfishClient {
+            http,
+            base: config.base_url(),
+            username: config.username.clone(),
+            password: config.password.clone(),
+            auth: config.auth,
+            sessions_uri: format!("{}/SessionService/Sessions", config.redfish_uri),
+            session: tokio::sync::Mutex::new(None),
+            connect_timeout: config.connect_timeout,
+            request_timeout: config.request_timeout,
+            requests: AtomicU64::new(0),
+        })
+    }
+
+    /// `https://host:port`.
+    pub(crate) fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// HTTP requests sent so far (session login and logout included).
+    pub(crate) fn requests_sent(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// GETs a JSON document; any status but 2xx is an error.
+    pub(crate) async fn get_json(&self, path: &str, missing: Missing) -> Result<Value> {
+        let (status, _, body) = self.authed(Method::GET, path, None).await?;
+        if !status.is_success() {
+            return Err(self.http_error(&Method::GET, path, status, &body, missing));
+        }
+        serde_json::from_slice(&body).map_err(|e| {
+            Error::misbehaved(format!(
+                "GET {}{path}: the answer is not JSON: {e}",
+                self.base
+            ))
+        })
+    }
+
+    /// POSTs a JSON body; any status but 2xx is an error carrying the service's message.
+    pub(crate) async fn post_json(&self, path: &str, body: &Value) -> Result<StatusCode> {
+        let (status, _, answer) = self.authed(Method::POST, path, Some(body)).await?;
+        if !status.is_success() {
+            return Err(self.http_error(&Method::POST, path, status, &answer, Missing::Misbehaved));
+        }
+        Ok(status)
+    }
+
+    /// Deletes the session, if one was opened. Best effort: the session is forgotten
+    /// either way.
+    pub(crate) async fn close(&self) -> Result<()> {
+        let Some(session) = self.session.lock().await.take() else {
+            return Ok(());
+        };
+        let Some(location) = session.location else {
+            tracing::warn!(
+                base = %self.base,
+                "the session has no Location: it cannot be deleted and will expire on its own"
+            );
+            return Ok(());
+        };
+        let (status, _, body) = self
+            .send(
+                Method::DELETE,
+                &location,
+                None,
+                Credentials::Token(&session.token),
+            )
+            .await?;
+        if status.is_success() || status == StatusCode::NOT_FOUND {
+            tracing::debug!(%status, "session deleted");
+            Ok(())
+        } else {
+            Err(self.http_error(
+                &Method::DELETE,
+                &location,
+                status,
+                &body,
+                Missing::Misbehaved,
+            ))
+        }
+    }
+
+    /// A request with the configured authentication; with sessions, a 401 (expired token)
+    /// leads to one new login and one retry.
+    async fn authed(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(StatusCode, HeaderMap, Vec<u8>)> {
+        match self.auth {
+            AuthMethod::Basic => self.send(method, path, body, Credentials::Basic).await,
+            AuthMethod::Session => {
+                let mut session = self.session.lock().await;
+                for attempt in 0..2 {
+                    let token = match session.as_ref() {
+                        Some(s) => s.token.clone(),
+                        None => {
+                            let s = self.login().await?;
+                            let token = s.token.clone();
+                            *session = Some(s);
+                            token
+                        }
+                    };
+                    let answer = self
+                        .send(method.clone(), path, body, Credentials::Token(&token))
+                        .await?;
+                    if answer.0 == StatusCode::UNAUTHORIZED && attempt == 0 {
+                        tracing::debug!("session token refused; logging in again");
+                        *session = None;
+                        continue;
+                    }
+                    return Ok(answer);
+                }
+                Err(Error::login_refused(format!(
+                    "{}: the new session's token was refused",
+                    self.base
+                )))
+            }
+        }
+    }
+
+    /// `POST SessionService/Sessions` with the credentials in the body.
+    async fn login(&self) -> Result<Session> {
+        let body = serde_json::json!({
+            "UserName": self.username,
+            "Password": self.password.expose(),
+        });
+        let path = self.sessions_uri.clone();
+        let (status, headers, answer) = self
+            .send(Method::POST, &path, Some(&body), Credentials::None)
+            .await?;
+        match status {
+            s if s.is_success() => {}
+            StatusCode::NOT_FOUND
+            | StatusCode::METHOD_NOT_ALLOWED
+            | StatusCode::NOT_IMPLEMENTED => {
+                return Err(Error::unsupported(format!(
+                    "{}{path}: no Redfish session service (HTTP {}); use auth_method=basic",
+                    self.base,
+                    status.as_u16()
+                )));
+            }
+            StatusCode::BAD_REQUEST | StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                return Err(Error::login_refused(format!(
+                    "{}: session login refused (HTTP {}): {}",
+                    self.base,
+                    status.as_u16(),
+                    service_message(&answer).unwrap_or_else(|| reason(status))
+                )));
+            }
+            _ => {
+                return Err(self.http_error(
+                    &Method::POST,
+                    &path,
+                    status,
+                    &answer,
+                    Missing::Misbehaved,
+                ));
+            }
+        }
+        let token = headers
+            .get(X_AUTH_TOKEN)
+            .and_then(|v| v.to_str().ok())
+            .filter(|t| !t.is_empty())
+            .map(Secret::new)
+            .ok_or_else(|| {
+                Error::misbehaved(format!(
+                    "{}{path}: session created without an X-Auth-Token header",
+                    self.base
+                ))
+            })?;
+        let location = headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .or_else(|| {
+                serde_json::from_slice::<Value>(&answer)
+                    .ok()
+                    .and_then(|v| v.get("@odata.id")?.as_str().map(str::to_owned))
+            });
+        tracing::debug!(location = ?location, "session opened");
+        Ok(Session { token, location })
+    }
+
+    /// One HTTP exchange: the whole body is read, so the connection goes back to the pool.
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        credentials: Credentials<'_>,
+    ) -> Result<(StatusCode, HeaderMap, Vec<u8>)> {
+        let url = self.url(path)?;
+        let mut request = self
+            .http
+            .request(method.clone(), url)
+            .timeout(self.request_timeout);
+        request = match credentials {
+            Credentials::Basic => request.basic_auth(&self.username, Some(self.password.expose())),
+            Credentials::Token(token) => {
+                let mut value = HeaderValue::from_str(token.expose()).map_err(|_| {
+                    Error::misbehaved(format!(
+                        "{}: the session token is not a valid header value",
+                        self.base
+                    ))
+                })?;
+                value.set_sensitive(true);
+                request.header(X_AUTH_TOKEN, value)
+            }
+            Credentials::None => request,
+        };
+        if let Some(body) = body {
+            let bytes = serde_json::to_vec(body)
+                .map_err(|e| Error::misbehaved(format!("cannot encode the request body: {e}")))?;
+            request = request
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(bytes);
+        }
+        let started = Instant::now();
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let response = request
+            .send()
+            .await
+            .map_err(|e| self.transport_error(&method, path, e))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| self.transport_error(&method, path, e))?;
+        tracing::debug!(
+            %method,
+            path,
+            status = status.as_u16(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "redfish request"
+        );
+        Ok((status, headers, bytes.to_vec()))
+    }
+
+    /// The URL of a path of this service. An absolute URL (some services give absolute
+    /// targets and Locations) is reduced to its path, so that credentials only ever go to
+    /// the configured host.
+    fn url(&self, path: &str) -> Result<reqwest::Url> {
+        let path = if path.starts_with("https://") || path.starts_with("http://") {
+            let u = reqwest::Url::parse(path).map_err(|e| {
+                Error::misbehaved(format!("{}: malformed URL '{path}': {e}", self.base))
+            })?;
+            match u.query() {
+                Some(q) => format!("{}?{q}", u.path()),
+                None => u.path().to_owned(),
+            }
+        } else if path.starts_with('/') {
+            path.to_owned()
+        } else {
+            format!("/{path}")
+        };
+        reqwest::Url::parse(&format!("{}{path}", self.base)).map_err(|e| {
+            Error::invalid_input(format!("Failed: invalid address {}{path}: {e}", self.base))
+        })
+    }
+
+    fn transport_error(&self, method: &Method, path: &str, e: reqwest::Error) -> Error {
+        if let Some(t) = tls::find_tls_error(&e) {
+            return match t {
+                rustls::Error::InvalidCertificate(_)
+                | rustls::Error::NoCertificatesPresented
+                | rustls::Error::UnsupportedNameType => Error::login_refused(format!(
+                    "{}: TLS certificate not accepted: {t} (trust its CA with ssl_ca_file, or \
+                     set ssl_insecure=1 to skip verification)",
+                    self.base
+                )),
+                _ => Error::unreachable(format!("{}: TLS handshake failed: {t}", self.base)),
+            };
+        }
+        let detail = if e.is_timeout() {
+            let bound = if e.is_connect() {
+                self.connect_timeout
+            } else {
+                self.request_timeout
+            };
+            format!(
+                "{}: no answer to {method} {path} within {}",
+                self.base,
+                seconds(bound)
+            )
+        } else if e.is_connect() {
+            format!("{}: cannot connect: {}", self.base, root_cause(&e))
+        } else {
+            format!("{}: {method} {path} failed: {}", self.base, root_cause(&e))
+        };
+        Error::unreachable_with(detail, e)
+    }
+
+    fn http_error(
+        &self,
+        method: &Method,
+        path: &str,
+        status: StatusCode,
+        body: &[u8],
+        missing: Missing,
+    ) -> Error {
+        let message = service_message(body).unwrap_or_else(|| reason(status));
+        let what = format!(
+            "{method} {}{path}: HTTP {} {}",
+            self.base,
+            status.as_u16(),
+            status.canonical_reason().unwrap_or("")
+        );
+        match status {
+            StatusCode::UNAUTHORIZED => Error::login_refused(format!("{what}: {message}")),
+            StatusCode::FORBIDDEN => Error::login_refused(format!(
+                "{what}: {message} (does the account have the privilege?)"
+            )),
+            StatusCode::NOT_FOUND if missing == Missing::Plug => {
+                Error::plug_not_found(path, format!("{what}: {message}"))
+            }
+            StatusCode::NOT_IMPLEMENTED | StatusCode::METHOD_NOT_ALLOWED => {
+                Error::unsupported(format!("{what}: {message}"))
+            }
+            _ => Error::misbehaved(format!("{what}: {message}")),
+        }
+    }
+}
+
+/// How a request authenticates.
+#[derive(Clone, Copy)]
+enum Credentials<'a> {
+    Basic,
+    Token(&'a Secret),
+    None,
+}
+
+fn reason(status: StatusCode) -> String {
+    status.canonical_reason().unwrap_or("no message").to_owned()
+}
+
+fn seconds(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s.fract() == 0.0 {
+        format!("{s:.0} s")
+    } else {
+        format!("{s} s")
+    }
+}
+
+/// The innermost message of an error's chain (`Connection refused (os error 111)`).
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut last = e;
+    while let Some(next) = last.source() {
+        last = next;
+    }
+    last.to_string()
+}
+
+/// The service's own words from a Redfish error body: the `Message`s of
+/// `error.@Message.ExtendedInfo` (their `MessageId`s when they have no text), else
+/// `error.message`; for a non-JSON body, its first 200 characters.
+pub(crate) fn service_message(body: &[u8]) -> Option<String> {
+    let Ok(json) = serde_json::from_slice::<Value>(body) else {
+        let text = String::from_utf8_lossy(body);
+        let text = text.trim();
+        return (!text.is_empty()).then(|| text.chars().take(200).collect());
+    };
+    let error = json.get("error").unwrap_or(&json);
+    let infos: Vec<&Value> = error
+        .get("@Message.ExtendedInfo")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().collect())
+        .unwrap_or_default();
+    let texts: Vec<&str> = infos
+        .iter()
+        .filter_map(|i| i.get("Message").and_then(Value::as_str))
+        .filter(|m| !m.trim().is_empty())
+        .collect();
+    if !texts.is_empty() {
+        return Some(texts.join("; "));
+    }
+    let message = error.get("message").and_then(Value::as_str);
+    let code = error.get("code").and_then(Value::as_str);
+    let ids: Vec<&str> = infos
+        .iter()
+        .filter_map(|i| i.get("MessageId").and_then(Value::as_str))
+        .filter(|id| Some(*id) != code)
+        .collect();
+    match (message, ids.is_empty()) {
+        (Some(m), true) => Some(m.to_owned()),
+        (Some(m), false) => Some(format!("{m} ({})", ids.join(", "))),
+        (None, false) => Some(ids.join(", ")),
+        (None, true) => code.map(str::to_owned),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extended_info_messages_come_first() {
+        let body = br#"{"error":{"code":"Base.1.0.GeneralError","message":"A general error has occurred. See ExtendedInfo for more information.","@Message.ExtendedInfo":[{"MessageId":"Base.1.4.ActionNotSupported","Message":"The action ComputerSystem.Reset is not supported."},{"MessageId":"X","Message":"Second."}]}}"#;
+        assert_eq!(
+            service_message(body).as_deref(),
+            Some("The action ComputerSystem.Reset is not supported.; Second.")
+        );
+    }
+
+    #[test]
+    fn message_ids_when_extended_info_has_no_text() {
+        // HPE iLO's answer to ForceOff on a system that is off.
+        let body = br#"{"error":{"code":"iLO.0.10.ExtendedInfo","message":"See @Message.ExtendedInfo for more information.","@Message.ExtendedInfo":[{"MessageId":"iLO.2.14.InvalidOperationForSystemState"}]}}"#;
+        assert_eq!(
+            service_message(body).as_deref(),
+            Some(
+                "See @Message.ExtendedInfo for more information. (iLO.2.14.InvalidOperationForSystemState)"
+            )
+        );
+        // sushy-tools' 501 for Nmi: the id repeats the code, so only the message remains.
+        let body = br#"{"error":{"code":"Base.1.0.GeneralError","message":"Power state Nmi is not supported","@Message.ExtendedInfo":[{"MessageId":"Base.1.0.GeneralError"}]}}"#;
+        assert_eq!(
+            service_message(body).as_deref(),
+            Some("Power state Nmi is not supported")
+        );
+    }
+
+    #[test]
+    fn non_json_bodies_are_cut() {
+        assert_eq!(service_message(b"").as_deref(), None);
+        assert_eq!(
+            service_message(b"<html>Bad Gateway</html>").as_deref(),
+            Some("<html>Bad Gateway</html>")
+        );
+        let long = vec![b'x'; 500];
+        assert_eq!(service_message(&long).map(|s| s.len()), Some(200));
+    }
+
+    #[test]
+    fn urls_stay_on_the_configured_host() {
+        let c = RedfishClient::new(
+            &RedfishConfig::new("127.0.0.1", "u", "p")
+                .with_port(8443)
+                .with_tls(crate::TlsVerify::Insecure),
+        )
+        .unwrap();
+        assert_eq!(
+            c.url("/redfish/v1/Systems/1").unwrap().as_str(),
+            "https://127.0.0.1:8443/redfish/v1/Systems/1"
+        );
+        assert_eq!(
+            c.url("https://evil.example/redfish/v1/SessionService/Sessions/9?x=1")
+                .unwrap()
+                .as_str(),
+            "https://127.0.0.1:8443/redfish/v1/SessionService/Sessions/9?x=1"
+        );
+        assert_eq!(
+            c.url("redfish/v1").unwrap().as_str(),
+            "https://127.0.0.1:8443/redfish/v1"
+        );
+    }
+
+    #[test]
+    fn seconds_are_printed_plainly() {
+        assert_eq!(seconds(Duration::from_secs(8)), "8 s");
+        assert_eq!(seconds(Duration::from_millis(300)), "0.3 s");
+    }
+}
