@@ -1,1 +1,284 @@
-//! placeholder
+//! # fence-vbox
+//!
+//! Fencing of VirtualBox guests through their host, reached over SSH: the fence-rs
+//! counterpart of ClusterLabs' `fence_vbox`.
+//!
+//! The backend logs in to the VirtualBox host once per run (password, or a private key with
+//! the password as its passphrase), opens one SSH channel per command and runs `VBoxManage`
+//! there:
+//!
+//! | question or request | remote commands |
+//! | --- | --- |
+//! | power state of a running VM | `VBoxManage list runningvms` |
+//! | power state of a stopped VM | `VBoxManage list runningvms`, then `VBoxManage list vms` (to tell "off" from "no such VM"; skipped when the VM was already seen in this run) |
+//! | switch on | `VBoxManage startvm <uuid> --type headless` |
+//! | switch off | `VBoxManage controlvm <uuid> poweroff` |
+//! | list / list-status | `VBoxManage list vms`, `VBoxManage list runningvms` |
+//!
+//! The plug is matched against VM names first and UUIDs second, as `fence_vbox` does; the
+//! start and stop commands then name the VM by the UUID that matched, so the plug text
+//! itself never reaches the remote shell, and every argument that does (the `VBoxManage`
+//! path, the `sudo` path, the UUID) is quoted for the host's shell ([`quote`]). The exit
+//! status and the error output of every `VBoxManage` run are read: a refused `startvm` or
+//! `controlvm` comes back as an error carrying VirtualBox's own message. As everywhere in
+//! fence-rs, the backend never decides that fencing worked; the
+//! [`Engine`](fence_core::Engine) reads the state back.
+//!
+//! SSH host keys are checked against a `known_hosts` file (`~/.ssh/known_hosts` by
+//! default): an unknown key is recorded (like OpenSSH's `accept-new`), a changed key is
+//! refused with [`Error::LoginRefused`](fence_core::Error::LoginRefused) and a message that
+//! says "host key changed". See [`HostKeyCheck`].
+//!
+//! `ssh2` (libssh2) is blocking; every SSH operation runs on tokio's blocking thread pool
+//! (`spawn_blocking`), and every one is bounded by `login_timeout` (resolve, TCP connect,
+//! handshake and authentication together) or `shell_timeout` (each remote command).
+//!
+//! ```no_run
+//! use fence_core::{Engine, Request, Action, Timing, PowerState};
+//! use fence_vbox::{VboxConfig, VboxDevice};
+//!
+//! # async fn demo() -> fence_core::Result<()> {
+//! let config = VboxConfig::new("vbox-host.example", "fenceuser").password("secret");
+//! let device = VboxDevice::new(config)?;
+//! let report = Engine::new(Timing::default())
+//!     .run(&device, &Request::new(Action::Off, ["node1"]))
+//!     .await;
+//! fence_core::FenceDevice::close(&device).await?;
+//! println!("{:?}", report.result?);
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod base64;
+pub mod config;
+pub mod device;
+pub mod quote;
+mod ssh;
+mod vboxmanage;
+
+pub use config::{HostKeyCheck, HostOs, IpFamily, VboxConfig};
+pub use device::VboxDevice;
+
+use fence_core::params::{ParamSpec, ParamType, common};
+
+/// The agent names this backend serves (the CLI's program names).
+pub const AGENT_NAMES: &[&str] = &["fence_vbox"];
+
+/// The `host_os` choices, in metadata order.
+pub const HOST_OS_CHOICES: &[&str] = &["linux", "macos", "windows"];
+
+/// The `ssh_host_key_check` choices.
+pub const HOST_KEY_CHECK_CHOICES: &[&str] = &["accept-new", "strict", "off"];
+
+/// `command_prompt` (`cmd_prompt`): accepted for compatibility, not used.
+pub const COMMAND_PROMPT: ParamSpec = ParamSpec::new("command_prompt", ParamType::String)
+    .deprecated("cmd_prompt")
+    .short('c')
+    .long("command-prompt")
+    .hint("prompt")
+    .default_value("['\\\\[EXPECT\\\\]#']")
+    .desc("Force Python regex for command prompt")
+    .unused(
+        "commands run on SSH exec channels and their end is signalled by SSH; no prompt is matched",
+    );
+/// `identity_file`: the private key for SSH login.
+pub const IDENTITY_FILE: ParamSpec = ParamSpec::new("identity_file", ParamType::String)
+    .short('k')
+    .long("identity-file")
+    .hint("filename")
+    .desc("Identity file (private key) for SSH");
+/// `inet4_only`: connect over IPv4 only.
+pub const INET4_ONLY: ParamSpec = ParamSpec::new("inet4_only", ParamType::Boolean)
+    .short('4')
+    .long("inet4-only")
+    .desc("Forces agent to use IPv4 addresses only");
+/// `inet6_only`: connect over IPv6 only.
+pub const INET6_ONLY: ParamSpec = ParamSpec::new("inet6_only", ParamType::Boolean)
+    .short('6')
+    .long("inet6-only")
+    .desc("Forces agent to use IPv6 addresses only");
+/// `ssh` (`secure`): always on for this agent.
+pub const SSH: ParamSpec = ParamSpec::new("ssh", ParamType::Boolean)
+    .deprecated("secure")
+    .short('x')
+    .default_value("1")
+    .desc("Use SSH connection")
+    .unused("fence_vbox always uses SSH");
+/// `ssh_options`: accepted for compatibility, not used.
+pub const SSH_OPTIONS: ParamSpec = ParamSpec::new("ssh_options", ParamType::String)
+    .long("ssh-options")
+    .hint("options")
+    .default_value(
+        "-t '/bin/bash -c \"PS1=\\\\[EXPECT\\\\]# HISTFILE=/dev/null /bin/bash --noprofile --norc\"'",
+    )
+    .desc("SSH options to use")
+    .unused("SSH is spoken by the built-in client (libssh2), not by the ssh program, and no interactive shell is started");
+/// `ssh_path`: accepted for compatibility, not used.
+pub const SSH_PATH: ParamSpec = ParamSpec::new("ssh_path", ParamType::String)
+    .long("ssh-path")
+    .hint("path")
+    .default_value("/usr/bin/ssh")
+    .order(300)
+    .desc("Path to ssh binary")
+    .unused("SSH is spoken by the built-in client (libssh2); no ssh program is run");
+/// `ssh_known_hosts_file`: the known_hosts file of the host key check (fence-rs option).
+pub const SSH_KNOWN_HOSTS_FILE: ParamSpec =
+    ParamSpec::new("ssh_known_hosts_file", ParamType::String)
+        .long("ssh-known-hosts-file")
+        .hint("filename")
+        .desc("known_hosts file checked for the SSH host key, and where new keys are recorded (default: ~/.ssh/known_hosts of the user running the agent)");
+/// `ssh_host_key_check`: the host key policy (fence-rs option).
+pub const SSH_HOST_KEY_CHECK: ParamSpec =
+    ParamSpec::new("ssh_host_key_check", ParamType::Select(HOST_KEY_CHECK_CHOICES))
+        .long("ssh-host-key-check")
+        .hint("policy")
+        .default_value("accept-new")
+        .desc("SSH host key check: accept-new (record an unknown key, refuse a changed one), strict (refuse unknown and changed keys), off (no check; not recommended)");
+/// `host_os`: the operating system of the VirtualBox host.
+pub const HOST_OS: ParamSpec = ParamSpec::new("host_os", ParamType::Select(HOST_OS_CHOICES))
+    .long("host-os")
+    .hint("os")
+    .default_value("linux")
+    .order(200)
+    .desc("Operating system of the host");
+/// `missing_as_off`: an unknown VM reads as off.
+pub const MISSING_AS_OFF: ParamSpec = ParamSpec::new("missing_as_off", ParamType::Boolean)
+    .long("missing-as-off")
+    .order(200)
+    .desc("Missing port returns OFF instead of failure");
+/// `vboxmanage_path`: where VBoxManage is on the host.
+pub const VBOXMANAGE_PATH: ParamSpec = ParamSpec::new("vboxmanage_path", ParamType::String)
+    .long("vboxmanage-path")
+    .hint("path")
+    .default_value("VBoxManage")
+    .order(200)
+    .desc("Path to VBoxManage on the host");
+/// `use_sudo` (`sudo`): run VBoxManage through sudo.
+pub const USE_SUDO: ParamSpec = ParamSpec::new("use_sudo", ParamType::Boolean)
+    .deprecated("sudo")
+    .long("use-sudo")
+    .order(205)
+    .desc("Use sudo (without password) when calling 3rd party software");
+/// `sudo_path`: where sudo is on the host.
+pub const SUDO_PATH: ParamSpec = ParamSpec::new("sudo_path", ParamType::String)
+    .long("sudo-path")
+    .hint("path")
+    .default_value("/usr/bin/sudo")
+    .order(300)
+    .desc("Path to sudo binary");
+
+/// The rows of `fence_vbox` besides [`common::every_agent`]: connection, login and plug
+/// rows with fence_vbox's defaults (`ipport` 22), its own options, the compatibility-only
+/// options (marked unused), and fence-rs' host key options.
+pub fn params() -> Vec<ParamSpec> {
+    vec![
+        common::IP,
+        common::IPPORT.default_value("22"),
+        common::USERNAME,
+        common::PASSWORD,
+        common::PASSWORD_SCRIPT,
+        common::PLUG,
+        common::SEPARATOR,
+        COMMAND_PROMPT,
+        IDENTITY_FILE,
+        INET4_ONLY,
+        INET6_ONLY,
+        SSH,
+        SSH_OPTIONS,
+        SSH_PATH,
+        SSH_KNOWN_HOSTS_FILE,
+        SSH_HOST_KEY_CHECK,
+        HOST_OS,
+        MISSING_AS_OFF,
+        VBOXMANAGE_PATH,
+        USE_SUDO,
+        SUDO_PATH,
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fence_core::params::{ParamTable, Usage};
+
+    fn table() -> ParamTable {
+        ParamTable::new()
+            .with(&common::every_agent())
+            .with(&params())
+    }
+
+    #[test]
+    fn rows_match_fence_vbox_metadata() {
+        let t = table();
+        let row = |n: &str| t.get(n).unwrap_or_else(|| panic!("no row {n}")).clone();
+        assert_eq!(row("ipport").default, Some("22"));
+        assert_eq!(row("ipport").mixed(), "-u, --ipport=[port]");
+        assert_eq!(row("command_prompt").deprecated_name, Some("cmd_prompt"));
+        assert_eq!(
+            row("command_prompt").mixed(),
+            "-c, --command-prompt=[prompt]"
+        );
+        // metadata prints it entity-encoded as [&apos;\\[EXPECT\\]#&apos;]
+        assert_eq!(row("command_prompt").default, Some(r"['\\[EXPECT\\]#']"));
+        assert_eq!(
+            row("ssh_options").default,
+            Some(
+                r#"-t '/bin/bash -c "PS1=\\[EXPECT\\]# HISTFILE=/dev/null /bin/bash --noprofile --norc"'"#
+            )
+        );
+        assert_eq!(row("ssh").mixed(), "-x, --ssh");
+        assert_eq!(row("ssh").deprecated_name, Some("secure"));
+        assert_eq!(row("ssh").default, Some("1"));
+        assert_eq!(
+            row("identity_file").mixed(),
+            "-k, --identity-file=[filename]"
+        );
+        assert_eq!(row("inet4_only").mixed(), "-4, --inet4-only");
+        assert_eq!(row("inet6_only").mixed(), "-6, --inet6-only");
+        assert_eq!(row("host_os").mixed(), "--host-os=[os]");
+        assert_eq!(row("host_os").ty.content_type(), "select");
+        assert_eq!(row("host_os").order, 200);
+        assert_eq!(row("vboxmanage_path").mixed(), "--vboxmanage-path=[path]");
+        assert_eq!(row("vboxmanage_path").default, Some("VBoxManage"));
+        assert_eq!(row("missing_as_off").mixed(), "--missing-as-off");
+        assert_eq!(row("use_sudo").deprecated_name, Some("sudo"));
+        assert_eq!(row("use_sudo").mixed(), "--use-sudo");
+        assert_eq!(row("use_sudo").order, 205);
+        assert_eq!(row("sudo_path").default, Some("/usr/bin/sudo"));
+        assert_eq!(row("ssh_path").default, Some("/usr/bin/ssh"));
+        assert_eq!(row("ssh_path").order, 300);
+        assert_eq!(row("separator").mixed(), "-C, --separator=[char]");
+        assert!(!row("password").required);
+        assert!(row("plug").required);
+        for unused in ["command_prompt", "ssh_options", "ssh_path", "ssh"] {
+            assert!(
+                matches!(row(unused).usage, Usage::Unused(_)),
+                "{unused} is not used"
+            );
+        }
+        for used in [
+            "identity_file",
+            "host_os",
+            "sudo_path",
+            "ssh_host_key_check",
+        ] {
+            assert_eq!(row(used).usage, Usage::Used, "{used}");
+        }
+    }
+
+    #[test]
+    fn stdin_aliases_resolve() {
+        let t = table();
+        for (alias, name) in [
+            ("secure", "ssh"),
+            ("sudo", "use_sudo"),
+            ("cmd_prompt", "command_prompt"),
+            ("port", "plug"),
+            ("login", "username"),
+            ("ssh-known-hosts-file", "ssh_known_hosts_file"),
+        ] {
+            assert_eq!(t.resolve(alias).map(|r| r.name), Some(name), "{alias}");
+        }
+    }
+}
