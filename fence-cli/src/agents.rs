@@ -1,0 +1,328 @@
+//! The agent personas: which names this binary answers to, and what each name means.
+//!
+//! A persona is a fence-agents agent name (`fence_ipmilan`, `fence_ilo3`, ...). It selects
+//! the backend, the descriptions of the metadata, the actions offered and the
+//! persona-specific defaults that fence-agents keys on `basename(argv[0])` (fence_ilo3:
+//! `lanplus=1`, `power_wait=4`, ...).
+//!
+//! The binary is also installed under names of its own next to Debian's Python agents,
+//! `<prefix><agent without "fence_">` (default prefix `fence_rs_`, so `fence_rs_ipmilan`),
+//! which map to the same personas; metadata then reports the invoked name, as fence-agents
+//! reports `basename(argv[0])`.
+
+use fence_core::Action;
+use fence_core::params::{ParamSpec, ParamTable, common};
+
+use crate::backends::Family;
+
+/// The default prefix of the names `install` creates.
+pub const DEFAULT_PREFIX: &str = "fence_rs_";
+
+/// One agent name this binary answers to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Agent {
+    /// The fence-agents name (`fence_ilo3`).
+    pub name: &'static str,
+    /// The backend behind it.
+    pub family: Family,
+    /// The description of the `<symlink>` line of metadata (aliases only).
+    pub alias_desc: Option<&'static str>,
+}
+
+/// Every agent name, in the order `--list-agents` prints them.
+pub const AGENTS: &[Agent] = &[
+    Agent::new("fence_ipmilan", Family::Ipmi, None),
+    Agent::new("fence_ilo3", Family::Ipmi, Some("Fence agent for HP iLO3")),
+    Agent::new("fence_ilo4", Family::Ipmi, Some("Fence agent for HP iLO4")),
+    Agent::new("fence_ilo5", Family::Ipmi, Some("Fence agent for HP iLO5")),
+    Agent::new(
+        "fence_ipmilanplus",
+        Family::Ipmi,
+        Some("Fence agent for IPMIv2 lanplus"),
+    ),
+    Agent::new(
+        "fence_imm",
+        Family::Ipmi,
+        Some("Fence agent for IBM Integrated Management Module"),
+    ),
+    Agent::new(
+        "fence_idrac",
+        Family::Ipmi,
+        Some("Fence agent for Dell iDRAC"),
+    ),
+    Agent::new("fence_redfish", Family::Redfish, None),
+    Agent::new("fence_vbox", Family::Vbox, None),
+];
+
+/// The texts of an agent's metadata header.
+#[derive(Clone, Debug)]
+pub struct Docs {
+    /// `shortdesc` of `<resource-agent>`.
+    pub shortdesc: &'static str,
+    /// `<longdesc>`, with troff markup (`\n.P\n` for paragraphs) as fence-agents writes it.
+    pub longdesc: String,
+    /// `<vendor-url>`.
+    pub vendor_url: &'static str,
+    /// The `<symlink>` lines: name and description.
+    pub symlinks: Vec<(String, &'static str)>,
+}
+
+impl Agent {
+    const fn new(name: &'static str, family: Family, alias_desc: Option<&'static str>) -> Self {
+        Agent {
+            name,
+            family,
+            alias_desc,
+        }
+    }
+
+    /// The agent called `name` exactly.
+    pub fn by_name(name: &str) -> Option<Agent> {
+        AGENTS.iter().copied().find(|a| a.name == name)
+    }
+
+    /// The agent an invoked program name stands for: an agent name, or
+    /// `<prefix><agent without "fence_">` where the prefix starts with `fence` and ends
+    /// with `_` or `-` (`fence_rs_ilo3`, `fence-rs-vbox`).
+    pub fn from_program_name(name: &str) -> Option<Agent> {
+        if let Some(a) = Agent::by_name(name) {
+            return Some(a);
+        }
+        AGENTS
+            .iter()
+            .copied()
+            .filter(|a| {
+                let suffix = a.suffix();
+                name.strip_suffix(suffix).is_some_and(|prefix| {
+                    prefix.len() > "fence".len()
+                        && prefix.starts_with("fence")
+                        && (prefix.ends_with('_') || prefix.ends_with('-'))
+                })
+            })
+            .max_by_key(|a| a.suffix().len())
+    }
+
+    /// The name without `fence_` (`ilo3`).
+    pub fn suffix(&self) -> &'static str {
+        self.name.strip_prefix("fence_").unwrap_or(self.name)
+    }
+
+    /// The agent's plug semantics: fence-agents gives agents with an address but no plug
+    /// (ipmilan, redfish) `port_as_ip`, makes `plug` optional and drops `separator`.
+    pub fn port_as_ip(&self) -> bool {
+        matches!(self.family, Family::Ipmi | Family::Redfish)
+    }
+
+    /// True when the agent has real plugs (VMs) that must be named.
+    pub fn has_plugs(&self) -> bool {
+        self.family == Family::Vbox
+    }
+
+    /// True when a password, password script (or identity file) is required.
+    pub fn needs_password(&self) -> bool {
+        matches!(self.family, Family::Redfish | Family::Vbox)
+    }
+
+    /// The actions metadata advertises, in fence-agents' order.
+    pub fn advertised_actions(&self) -> Vec<Action> {
+        use Action::*;
+        match self.family {
+            Family::Vbox => vec![
+                On,
+                Off,
+                Reboot,
+                Status,
+                List,
+                ListStatus,
+                Monitor,
+                Metadata,
+                Manpage,
+                ValidateAll,
+            ],
+            Family::Ipmi | Family::Redfish => vec![
+                On,
+                Off,
+                Reboot,
+                Status,
+                Monitor,
+                Metadata,
+                Manpage,
+                ValidateAll,
+                Diag,
+            ],
+        }
+    }
+
+    /// The actions accepted on input. fence-agents also accepts `list` and `list-status`
+    /// for plug-less agents (it answers with a notice) although metadata does not show
+    /// them.
+    pub fn accepts(&self, action: Action) -> bool {
+        match action {
+            Action::List | Action::ListStatus => true,
+            Action::Diag => self.family != Family::Vbox,
+            _ => true,
+        }
+    }
+
+    /// The whole parameter table of this persona: the rows every agent has, the backend's
+    /// rows, and the persona's adjustments.
+    pub fn table(&self) -> ParamTable {
+        let backend = self.family.backend();
+        let mut table = ParamTable::new()
+            .with(&common::every_agent())
+            .with(&(backend.params)());
+        if self.port_as_ip() {
+            // fence-agents' dependency expansion for agents with ipaddr but no port.
+            table.remove("separator");
+            if table.get("port_as_ip").is_none() {
+                table.insert(common::PORT_AS_IP);
+            }
+            let plug = table.get("plug").cloned().unwrap_or(common::PLUG);
+            let mut plug = plug
+                .hint("ip")
+                .required(false)
+                .desc("IP address or hostname of fencing device (together with --port-as-ip)");
+            plug.short = Some('n');
+            table.insert(plug);
+            table.set_required("ip", false);
+        }
+        if self.family == Family::Ipmi {
+            table.set_default("power_wait", Some("2"));
+            match self.name {
+                "fence_ilo3" => {
+                    table.set_default("power_wait", Some("4"));
+                    table.set_default("lanplus", Some("1"));
+                }
+                "fence_ilo4" | "fence_ilo5" | "fence_ipmilanplus" => {
+                    table.set_default("lanplus", Some("1"));
+                }
+                _ => {}
+            }
+        }
+        table
+    }
+
+    /// The metadata header texts. `invoked` is the name the program was called by; alias
+    /// names get the same prefix.
+    pub fn docs(&self, invoked: &str) -> Docs {
+        let prefix = invoked
+            .strip_suffix(self.suffix())
+            .filter(|p| !p.is_empty())
+            .unwrap_or("fence_");
+        match self.family {
+            Family::Ipmi => Docs {
+                shortdesc: "Fence agent for IPMI",
+                longdesc: format!(
+                    "{invoked} is a Power Fencing agent which can be used with machines \
+controlled by IPMI. This implementation (fence-rs) speaks IPMI over LAN (v2.0 RMCP+ with \
+lanplus, v1.5 otherwise) itself; ipmitool is not needed. WARNING! This fence agent might \
+report success before the node is powered off when method cycle is used. You should use \
+-m/method onoff if your fence device works correctly with that option."
+                ),
+                vendor_url: "",
+                symlinks: AGENTS
+                    .iter()
+                    .filter_map(|a| a.alias_desc.map(|d| (format!("{prefix}{}", a.suffix()), d)))
+                    .collect(),
+            },
+            Family::Redfish => Docs {
+                shortdesc: "I/O Fencing agent for Redfish",
+                longdesc: format!(
+                    "{invoked} is a Power Fencing agent which can be used with Out-of-Band \
+controllers that support Redfish APIs. These controllers provide remote access to control \
+power on a server."
+                ),
+                vendor_url: "http://www.dmtf.org",
+                symlinks: Vec::new(),
+            },
+            Family::Vbox => Docs {
+                shortdesc: "Fence agent for VirtualBox",
+                longdesc: format!(
+                    "{invoked} is a Power Fencing agent which can be used with the virtual \
+machines managed by VirtualBox. It logs via ssh to a dom0 where it runs VBoxManage to do all \
+of the work. \n.P\nBy default, vbox needs to log in as a user that is a member of the \
+vboxusers group. Also, you must allow ssh login in your sshd_config."
+                ),
+                vendor_url: "https://www.virtualbox.org/",
+                symlinks: Vec::new(),
+            },
+        }
+    }
+}
+
+/// True when `row` is a secret or holds something that can reveal one (a password
+/// script's command line may contain the password itself).
+pub fn is_sensitive(row: &ParamSpec) -> bool {
+    row.secret
+        || matches!(
+            row.name,
+            "password" | "password_script" | "hexadecimal_kg" | "identity_file"
+        )
+        || row.name.contains("passw")
+        || row.name.contains("token")
+        || row.name.ends_with("_kg")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn program_names_map_to_personas() {
+        assert_eq!(
+            Agent::from_program_name("fence_ilo3").map(|a| a.name),
+            Some("fence_ilo3")
+        );
+        assert_eq!(
+            Agent::from_program_name("fence_rs_ipmilanplus").map(|a| a.name),
+            Some("fence_ipmilanplus")
+        );
+        assert_eq!(
+            Agent::from_program_name("fence_rs_ipmilan").map(|a| a.name),
+            Some("fence_ipmilan")
+        );
+        assert_eq!(
+            Agent::from_program_name("fence-rs-vbox").map(|a| a.name),
+            Some("fence_vbox")
+        );
+        assert_eq!(Agent::from_program_name("fence_apc"), None);
+        assert_eq!(Agent::from_program_name("vbox"), None);
+        assert_eq!(Agent::from_program_name("fence-agent"), None);
+    }
+
+    #[test]
+    fn persona_defaults_follow_fence_agents() {
+        let t = Agent::by_name("fence_ilo3").map(|a| a.table());
+        let t = t.as_ref();
+        assert_eq!(
+            t.and_then(|t| t.get("power_wait")).and_then(|r| r.default),
+            Some("4")
+        );
+        assert_eq!(
+            t.and_then(|t| t.get("lanplus")).and_then(|r| r.default),
+            Some("1")
+        );
+        let t = Agent::by_name("fence_imm").map(|a| a.table());
+        let t = t.as_ref();
+        assert_eq!(
+            t.and_then(|t| t.get("power_wait")).and_then(|r| r.default),
+            Some("2")
+        );
+        assert_eq!(
+            t.and_then(|t| t.get("lanplus")).and_then(|r| r.default),
+            Some("0")
+        );
+        assert!(t.and_then(|t| t.get("separator")).is_none());
+    }
+
+    #[test]
+    fn alias_docs_use_the_invoked_prefix() {
+        let a = Agent::by_name("fence_idrac");
+        let docs = a.map(|a| a.docs("fence_rs_idrac"));
+        let names: Vec<String> = docs
+            .map(|d| d.symlinks.into_iter().map(|(n, _)| n).collect())
+            .unwrap_or_default();
+        assert_eq!(names.len(), 6);
+        assert!(names.contains(&"fence_rs_ilo3".to_owned()), "{names:?}");
+    }
+}

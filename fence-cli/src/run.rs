@@ -1,0 +1,385 @@
+//! One run of an agent: read the options, answer the documentation actions, check the
+//! arguments, build the device, let the engine run the action, print fence-agents' exact
+//! result and return its exit code.
+//!
+//! Exit codes: 0 success, 2 only for `status` OFF, 1 for every failure (with a
+//! `Failed: ...` line naming the cause, then fence-agents' own message for it).
+
+use std::io::{Read as _, Write as _};
+use std::time::{Duration, Instant};
+
+use fence_core::params::{Options, parse_bool};
+use fence_core::{
+    Action, Engine, Error, ErrorKind, FenceDevice, Outcome, PowerState, Request, Timing,
+};
+
+use crate::agents::{Agent, is_sensitive};
+use crate::backends::Family;
+use crate::input::{Input, parse_args, parse_stdin};
+use crate::logging::{self, LogConfig, early, fail, fail_usage, flush_early};
+use crate::{metadata, validate};
+
+/// fence-agents' `EC_STATUS` message.
+const EC_STATUS: &str = "Failed: Unable to obtain correct plug status or plug is not available";
+/// fence-agents' `EC_LOGIN_DENIED` message.
+const EC_LOGIN_DENIED: &str = "Unable to connect/login to fencing device";
+/// How long a `password_script` may run.
+const PASSWORD_SCRIPT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Runs `agent` (invoked as `invoked`) with the arguments after the program name; returns
+/// the exit code.
+pub fn run_agent(agent: Agent, invoked: &str, args: &[String]) -> i32 {
+    let started = Instant::now();
+    let table = agent.table();
+    let input = if args.is_empty() {
+        let mut bytes = Vec::new();
+        let _ = std::io::stdin().read_to_end(&mut bytes);
+        parse_stdin(&agent, table, &String::from_utf8_lossy(&bytes))
+    } else {
+        match parse_args(&agent, table, args) {
+            Ok(input) => input,
+            Err(failure) => {
+                early("ERROR", &format!("{}\n", failure.0));
+                early("ERROR", "Please use '-h' for usage\n");
+                flush_early();
+                return 1;
+            }
+        }
+    };
+    register_secrets(&input.options);
+    flush_early();
+
+    let o = &input.options;
+    if o.flag("help") {
+        return print(&metadata::usage(&agent, invoked));
+    }
+    let action_text = o.get("action").unwrap_or("reboot").to_ascii_lowercase();
+    let action = action_text.parse::<Action>().ok();
+    if matches!(action, Some(Action::Metadata | Action::Manpage)) {
+        let manpage = action == Some(Action::Manpage);
+        return print(&metadata::render(&agent, invoked, manpage));
+    }
+    if o.flag("version") {
+        return print(&format!("{}\n", env!("CARGO_PKG_VERSION")));
+    }
+
+    setup_logging(&input);
+
+    let action = match action.filter(|a| agent.accepts(*a)) {
+        Some(a) => a,
+        None => {
+            fail_usage(&format!("Failed: Unrecognised action '{action_text}'"));
+            return 1;
+        }
+    };
+    let failures = validate::check(&agent, &input, action);
+    if action == Action::ValidateAll {
+        if failures.is_empty() {
+            return 0;
+        }
+        for f in &failures {
+            tracing::error!("{f}\n");
+        }
+        fail_usage("validate-all failed");
+        return 1;
+    }
+    if let Some(first) = failures.first() {
+        fail_usage(first);
+        return 1;
+    }
+    if let Some(path) = o.non_empty("debug_file") {
+        match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            Ok(file) => logging::attach_debug_file(file),
+            Err(_) => {
+                tracing::error!("Unable to create file {path}");
+                fail_usage(&format!("Failed: Unable to create file {path}"));
+                return 1;
+            }
+        }
+    }
+
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            fail(&format!("Failed: cannot start the runtime: {e}"));
+            return 1;
+        }
+    };
+    runtime.block_on(run_action(agent, input, action, started))
+}
+
+/// Registers the values of every sensitive option, so that no output ever shows them.
+fn register_secrets(options: &Options) {
+    for (name, value) in options.explicit() {
+        if options.table().get(name).is_some_and(is_sensitive) {
+            logging::add_secret(value);
+        }
+    }
+}
+
+fn print(text: &str) -> i32 {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => 0,
+        Err(_) => 1,
+    }
+}
+
+/// `verbose`, `verbose_level`, `quiet` as fence-agents' `check_input` reads them.
+fn setup_logging(input: &Input) {
+    let o = &input.options;
+    let mut level = match o.integer("verbose_level") {
+        Ok(Some(n)) => n,
+        Ok(None) => 0,
+        Err(_) => -1,
+    };
+    if input.invalid.contains("verbose_level") {
+        level = -1;
+    }
+    if level < 0 {
+        early(
+            "WARNING",
+            "Parse error: Option 'verbose_level' must be an integer greater than or equal to 0. Setting verbose_level to 0.",
+        );
+        flush_early();
+        level = 0;
+    }
+    if level == 0 && o.flag("verbose") {
+        early(
+            "WARNING",
+            "Parse error: Ignoring option 'verbose' because it conflicts with verbose_level=0\n",
+        );
+        flush_early();
+    }
+    let verbose = level > 0;
+    logging::init(LogConfig {
+        verbose,
+        quiet: o.flag("quiet"),
+    });
+}
+
+/// Runs the password script (through `sh -c`, as `os.popen` does) and returns its output
+/// without trailing whitespace.
+async fn password_from_script(script: &str) -> Result<String, String> {
+    let child = tokio::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(script)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot run the password script: {e}"))?;
+    match tokio::time::timeout(PASSWORD_SCRIPT_TIMEOUT, child.wait_with_output()).await {
+        Ok(Ok(out)) => Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_owned()),
+        Ok(Err(e)) => Err(format!("the password script failed: {e}")),
+        Err(_) => Err(format!(
+            "the password script did not finish within {} s",
+            PASSWORD_SCRIPT_TIMEOUT.as_secs()
+        )),
+    }
+}
+
+/// The timing of the engine: the options, fence-agents' delay rule, and the Pacemaker
+/// rule for `power_timeout`.
+fn timing(options: &Options, started: Instant) -> Result<Timing, Error> {
+    let mut t = Timing::from_options(options)?;
+    // fence-agents sleeps 1 + delay - (seconds since the agent started).
+    if !t.delay.is_zero() {
+        t.delay = (t.delay + Duration::from_secs(1)).saturating_sub(started.elapsed());
+    }
+    if timeouts_disabled(options) {
+        tracing::debug!(
+            "power_timeout disabled (disable_timeout or run by pacemaker-fenced); per-request timeouts stay"
+        );
+        t.power_timeout = None;
+    }
+    Ok(t)
+}
+
+/// fence-agents' `disable_timeout`: given explicitly, its value decides; otherwise it is on
+/// when the agent runs under `pacemaker-fenced`.
+pub fn timeouts_disabled(options: &Options) -> bool {
+    if options.is_set("disable_timeout") {
+        return options
+            .get("disable_timeout")
+            .and_then(parse_bool)
+            .unwrap_or(false);
+    }
+    std::env::var("PCMK_service").is_ok_and(|v| v == "pacemaker-fenced")
+}
+
+async fn run_action(agent: Agent, mut input: Input, action: Action, started: Instant) -> i32 {
+    if let Some(script) = input
+        .options
+        .non_empty("password_script")
+        .map(str::to_owned)
+    {
+        match password_from_script(&script).await {
+            Ok(password) => {
+                logging::add_secret(&password);
+                let _ = input.options.set("password", &password);
+            }
+            Err(e) => {
+                fail_usage(&format!("Failed: {e}"));
+                return 1;
+            }
+        }
+    }
+    let options = input.options;
+    tracing::debug!("{} {action} with options {options:?}", agent.name);
+
+    if matches!(action, Action::List | Action::ListStatus) && !agent.has_plugs() {
+        return print("NOTICE: List option is not working on this device yet\n");
+    }
+    let timing = match timing(&options, started) {
+        Ok(t) => t,
+        Err(e) => {
+            fail_usage(&e.to_string());
+            return 1;
+        }
+    };
+    let device = match (agent.family.backend().build)(&options) {
+        Ok(d) => d,
+        Err(e) => {
+            if e.kind() == ErrorKind::InvalidInput {
+                fail_usage(&e.to_string());
+            } else {
+                fail(&failed_line(&e));
+            }
+            return 1;
+        }
+    };
+    let request = if agent.has_plugs() {
+        Request::split_plugs(
+            action,
+            options.get("plug").unwrap_or(""),
+            options.get("plug_separator").unwrap_or(","),
+        )
+    } else {
+        Request::plugless(action)
+    };
+    let engine = Engine::new(timing);
+    let result = tokio::select! {
+        report = engine.run(device.as_ref(), &request) => Some(report),
+        () = interrupted() => None,
+    };
+    if let Err(e) = device.close().await {
+        tracing::debug!("closing the device: {e}");
+    }
+    let Some(report) = result else {
+        fail("Failed: Interrupted by a signal");
+        return 1;
+    };
+    tracing::debug!(
+        reads = report.reads.len(),
+        commands = report.commands.len(),
+        elapsed_ms = report.elapsed.as_millis() as u64,
+        "{} {action} finished",
+        agent.name
+    );
+    match report.result {
+        Ok(outcome) => print_outcome(&options, action, &outcome),
+        Err(e) => {
+            report_failure(&agent, &e, device.as_ref());
+            1
+        }
+    }
+}
+
+/// Resolves when SIGTERM or SIGINT arrives (never, if the handlers cannot be installed).
+async fn interrupted() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => std::future::pending().await,
+    }
+}
+
+/// fence-agents' stdout for a successful outcome, and the exit code.
+fn print_outcome(options: &Options, action: Action, outcome: &Outcome) -> i32 {
+    let text = match outcome {
+        Outcome::PoweredOn => "Success: Powered ON\n".to_owned(),
+        Outcome::PoweredOff => "Success: Powered OFF\n".to_owned(),
+        Outcome::AlreadyOn => "Success: Already ON\n".to_owned(),
+        Outcome::AlreadyOff => "Success: Already OFF\n".to_owned(),
+        Outcome::Rebooted { .. } | Outcome::DiagSent => "Success: Rebooted\n".to_owned(),
+        Outcome::Status { state } => {
+            let code = print(&format!("Status: {}\n", state.as_upper_str()));
+            return if code != 0 {
+                1
+            } else if *state == PowerState::Off {
+                2
+            } else {
+                0
+            };
+        }
+        Outcome::Monitored => String::new(),
+        Outcome::Listed { outlets } => {
+            let sep = options.get("separator").unwrap_or(",");
+            let status = action == Action::ListStatus;
+            let mut text = String::new();
+            for outlet in outlets {
+                text.push_str(&outlet.id);
+                text.push_str(sep);
+                text.push_str(&outlet.alias);
+                if status {
+                    text.push_str(sep);
+                    text.push_str(outlet.state.map_or("UNKNOWN", PowerState::as_str));
+                }
+                text.push('\n');
+            }
+            text
+        }
+    };
+    print(&text)
+}
+
+/// The `Failed: ...` line naming the cause of an error.
+fn failed_line(e: &Error) -> String {
+    let text = e.to_string();
+    if text.starts_with("Failed:") {
+        text
+    } else {
+        format!("Failed: {text}")
+    }
+}
+
+/// Logs a failure: the line naming the cause, then the message fence-agents' agent prints
+/// for the same situation (so that tools matching on it keep working).
+fn report_failure(agent: &Agent, e: &Error, device: &dyn FenceDevice) {
+    tracing::debug!(backend = device.backend(), address = %device.address(), kind = ?e.kind(), "action failed");
+    match e.kind() {
+        ErrorKind::PowerTimeout => fail(&failed_line(e)),
+        ErrorKind::InvalidInput => fail_usage(&failed_line(e)),
+        kind => {
+            tracing::error!("{}\n", failed_line(e));
+            match (agent.family, kind) {
+                (Family::Vbox, ErrorKind::PlugNotFound) => {
+                    fail_usage("Failed: You have to enter existing name/UUID of virtual machine!")
+                }
+                (Family::Vbox, ErrorKind::LoginRefused | ErrorKind::Unreachable) => {
+                    fail(EC_LOGIN_DENIED)
+                }
+                (Family::Redfish, _) => fail_usage(""),
+                (_, ErrorKind::Unsupported | ErrorKind::Interrupted) => {}
+                _ => fail(EC_STATUS),
+            }
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! Argument checks (fence-agents' `_validate_input`): the same checks, in the same order,
+//! with the same messages. `validate-all` reports every failure; other actions stop at the
+//! first. Nothing here contacts the device.
+
+use fence_core::Action;
+use fence_core::params::ParamType;
+
+use crate::agents::Agent;
+use crate::input::Input;
+
+/// Every failed check's message, in fence-agents' order.
+pub fn check(agent: &Agent, input: &Input, action: Action) -> Vec<String> {
+    let o = &input.options;
+    let table = o.table();
+    let mut failures = Vec::new();
+    let given = |name: &str| input.given(name);
+
+    if table.get("username").is_some_and(|r| r.required) && !given("username") {
+        failures.push("Failed: You have to set login name".to_owned());
+    }
+    if table.get("ip").is_some() && !given("ip") && !given("target") {
+        failures.push("Failed: You have to enter fence address".to_owned());
+    }
+    if agent.needs_password() {
+        let has_identity = table.get("identity_file").is_some();
+        let ok = given("password")
+            || given("password_script")
+            || (has_identity && given("identity_file"));
+        if !ok {
+            failures.push(if has_identity {
+                "Failed: You have to enter password, password script or identity file".to_owned()
+            } else {
+                "Failed: You have to enter password or password script".to_owned()
+            });
+        }
+    }
+    if let Some(file) = o
+        .non_empty("identity_file")
+        .filter(|_| given("identity_file"))
+    {
+        if table.get("ssh").is_some() && !o.flag("ssh") {
+            failures.push(
+                "Failed: You have to use identity file together with ssh connection (-x)"
+                    .to_owned(),
+            );
+        }
+        if !std::path::Path::new(file).is_file() {
+            failures.push(format!("Failed: Identity file {file} does not exist"));
+        }
+    }
+    if agent.has_plugs()
+        && !matches!(action, Action::List | Action::ListStatus | Action::Monitor)
+        && !given("plug")
+    {
+        failures.push("Failed: You have to enter plug number or machine identification".to_owned());
+    }
+    for row in table.rows() {
+        if let ParamType::Select(choices) = row.ty {
+            if input.invalid.contains(row.name) {
+                let list: Vec<String> = choices.iter().map(|c| format!("'{c}'")).collect();
+                failures.push(format!(
+                    "Failed: You have to enter a valid choice for --{} from the valid values: [{}]",
+                    row.long,
+                    list.join(", ")
+                ));
+            }
+        }
+    }
+    for row in table.rows() {
+        if input.invalid.contains(row.name) {
+            match row.ty {
+                ParamType::Second => failures.push(format!(
+                    "Failed: The value you have entered for --{} is not a valid time in seconds",
+                    row.long
+                )),
+                ParamType::Integer => failures.push(format!(
+                    "Failed: The value you have entered for --{} is not a valid integer",
+                    row.long
+                )),
+                _ => {}
+            }
+        }
+    }
+    failures
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::parse_stdin;
+
+    #[test]
+    fn vbox_lists_every_failure_in_order() {
+        let a = Agent::by_name("fence_vbox").unwrap();
+        let input = parse_stdin(&a, a.table(), "power_wait=x\nhost_os=beos\n");
+        let f = check(&a, &input, Action::ValidateAll);
+        assert_eq!(
+            f,
+            vec![
+                "Failed: You have to set login name",
+                "Failed: You have to enter fence address",
+                "Failed: You have to enter password, password script or identity file",
+                "Failed: You have to enter plug number or machine identification",
+                "Failed: You have to enter a valid choice for --host-os from the valid values: ['linux', 'macos', 'windows']",
+                "Failed: The value you have entered for --power-wait is not a valid time in seconds",
+            ]
+        );
+    }
+
+    #[test]
+    fn ipmilan_needs_only_an_address() {
+        let a = Agent::by_name("fence_ipmilan").unwrap();
+        let input = parse_stdin(&a, a.table(), "");
+        assert_eq!(
+            check(&a, &input, Action::Status),
+            vec!["Failed: You have to enter fence address"]
+        );
+        let input = parse_stdin(&a, a.table(), "ip=10.0.0.1\n");
+        assert!(check(&a, &input, Action::Status).is_empty());
+    }
+}
