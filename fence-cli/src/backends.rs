@@ -43,15 +43,25 @@ impl Family {
                 build: pending::not_yet,
             },
             Family::Redfish => Backend {
-                params: pending::redfish_params,
-                build: pending::not_yet,
+                params: fence_redfish::params,
+                build: build_redfish,
             },
             Family::Vbox => Backend {
-                params: pending::vbox_params,
-                build: pending::not_yet,
+                params: fence_vbox::params,
+                build: build_vbox,
             },
         }
     }
+}
+
+fn build_redfish(options: &Options) -> Result<Box<dyn FenceDevice>> {
+    let config = fence_redfish::RedfishConfig::from_options(options)?;
+    Ok(Box::new(fence_redfish::RedfishDevice::new(config)?))
+}
+
+fn build_vbox(options: &Options) -> Result<Box<dyn FenceDevice>> {
+    let config = fence_vbox::VboxConfig::from_options(options)?;
+    Ok(Box::new(fence_vbox::VboxDevice::new(config)?))
 }
 
 /// Stand-ins used while the backend crates are being written (same rows as their
@@ -133,118 +143,6 @@ mod pending {
                 .order(300)
                 .desc("Path to sudo binary")
                 .unused(PATH_UNUSED),
-        ]
-    }
-
-    pub fn redfish_params() -> Vec<ParamSpec> {
-        vec![
-            common::IP,
-            common::IPPORT.default_value("443"),
-            common::USERNAME,
-            common::PASSWORD,
-            common::PASSWORD_SCRIPT,
-            common::PLUG,
-            common::SSL.default_value("1"),
-            common::SSL_SECURE,
-            common::SSL_INSECURE,
-            ParamSpec::new("redfish_uri", ParamType::String)
-                .deprecated("redfish-uri")
-                .long("redfish-uri")
-                .hint("uri")
-                .default_value("/redfish/v1")
-                .desc("Base or starting Redfish URI"),
-            ParamSpec::new("systems_uri", ParamType::String)
-                .deprecated("systems-uri")
-                .long("systems-uri")
-                .hint("uri")
-                .desc("Redfish Systems resource URI, i.e. /redfish/v1/Systems/System.Embedded.1"),
-            ParamSpec::new("gnutlscli_path", ParamType::String)
-                .long("gnutlscli-path")
-                .hint("path")
-                .default_value("/usr/bin/gnutls-cli")
-                .order(300)
-                .desc("Path to gnutls-cli binary")
-                .unused(PATH_UNUSED),
-        ]
-    }
-
-    pub fn vbox_params() -> Vec<ParamSpec> {
-        vec![
-            common::IP,
-            common::IPPORT.default_value("22"),
-            common::USERNAME,
-            common::PASSWORD,
-            common::PASSWORD_SCRIPT,
-            common::PLUG,
-            common::SEPARATOR,
-            ParamSpec::new("ssh", ParamType::Boolean)
-                .deprecated("secure")
-                .short('x')
-                .default_value("1")
-                .desc("Use SSH connection"),
-            ParamSpec::new("identity_file", ParamType::String)
-                .short('k')
-                .long("identity-file")
-                .hint("filename")
-                .desc("Identity file (private key) for SSH"),
-            ParamSpec::new("ssh_options", ParamType::String)
-                .long("ssh-options")
-                .hint("options")
-                .default_value(
-                    "-t '/bin/bash -c \"PS1=\\\\[EXPECT\\\\]# HISTFILE=/dev/null /bin/bash --noprofile --norc\"'",
-                )
-                .desc("SSH options to use")
-                .unused("fence-rs opens its own shell channel"),
-            ParamSpec::new("command_prompt", ParamType::String)
-                .deprecated("cmd_prompt")
-                .short('c')
-                .long("command-prompt")
-                .hint("prompt")
-                .default_value("['\\\\[EXPECT\\\\]#']")
-                .desc("Force Python regex for command prompt")
-                .unused("fence-rs runs each command on its own channel"),
-            ParamSpec::new("inet4_only", ParamType::Boolean)
-                .short('4')
-                .long("inet4-only")
-                .desc("Forces agent to use IPv4 addresses only"),
-            ParamSpec::new("inet6_only", ParamType::Boolean)
-                .short('6')
-                .long("inet6-only")
-                .desc("Forces agent to use IPv6 addresses only"),
-            ParamSpec::new("missing_as_off", ParamType::Boolean)
-                .long("missing-as-off")
-                .order(200)
-                .desc("Missing port returns OFF instead of failure"),
-            ParamSpec::new("vboxmanage_path", ParamType::String)
-                .long("vboxmanage-path")
-                .hint("path")
-                .default_value("VBoxManage")
-                .order(200)
-                .desc("Path to VBoxManage on the host"),
-            ParamSpec::new("host_os", ParamType::Select(&["linux", "macos", "windows"]))
-                .long("host-os")
-                .hint("os")
-                .default_value("linux")
-                .order(200)
-                .desc("Operating system of the host"),
-            ParamSpec::new("use_sudo", ParamType::Boolean)
-                .deprecated("sudo")
-                .long("use-sudo")
-                .order(205)
-                .desc("Use sudo (without password) when calling 3rd party software"),
-            ParamSpec::new("sudo_path", ParamType::String)
-                .long("sudo-path")
-                .hint("path")
-                .default_value("/usr/bin/sudo")
-                .order(300)
-                .desc("Path to sudo binary"),
-            ParamSpec::new("ssh_path", ParamType::String)
-                .long("ssh-path")
-                .hint("path")
-                .default_value("/usr/bin/ssh")
-                .order(300)
-                .desc("Path to ssh binary")
-                .unused("fence-rs speaks SSH itself"),
         ]
     }
 }
