@@ -340,12 +340,24 @@ impl RedfishClient {
 
     fn transport_error(&self, method: &Method, path: &str, e: reqwest::Error) -> Error {
         if let Some(t) = tls::find_tls_error(&e) {
+            use rustls::CertificateError as C;
+            let hint = match t {
+                rustls::Error::InvalidCertificate(
+                    C::NotValidForName | C::NotValidForNameContext { .. },
+                ) => "connect by a name or address the certificate holds, or set ssl_insecure=1",
+                rustls::Error::InvalidCertificate(
+                    C::Expired
+                    | C::ExpiredContext { .. }
+                    | C::NotValidYet
+                    | C::NotValidYetContext { .. },
+                ) => "check the clocks and the certificate's dates, or set ssl_insecure=1",
+                _ => "trust its CA with ssl_ca_file, or set ssl_insecure=1 to skip verification",
+            };
             return match t {
                 rustls::Error::InvalidCertificate(_)
                 | rustls::Error::NoCertificatesPresented
                 | rustls::Error::UnsupportedNameType => Error::login_refused(format!(
-                    "{}: TLS certificate not accepted: {t} (trust its CA with ssl_ca_file, or \
-                     set ssl_insecure=1 to skip verification)",
+                    "{}: TLS certificate not accepted: {t} ({hint})",
                     self.base
                 )),
                 _ => Error::unreachable(format!("{}: TLS handshake failed: {t}", self.base)),
