@@ -25,7 +25,7 @@ fn device(mock: &Mock, systems_uri: Option<String>) -> RedfishDevice {
     if let Some(uri) = systems_uri {
         c = c.with_systems_uri(uri);
     }
-    RedfishDevice::new(c).unwrap()
+    RedfishDevice::new(c).expect("device")
 }
 
 async fn run(device: &RedfishDevice, action: Action) -> fence_core::Report {

@@ -3,6 +3,8 @@
 //! silence). HTTP/1.1 with keep-alive, written by hand on tokio + rustls; it logs every
 //! request with its headers and counts connections.
 #![allow(dead_code)]
+// Test scaffolding: a broken mock should panic loudly.
+#![allow(clippy::unwrap_used)]
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
