@@ -1,1 +1,285 @@
-//! placeholder
+//! # fence-ipmi
+//!
+//! IPMI over LAN for fence-rs: the backend of `fence_ipmilan` and its aliases
+//! ([`AGENT_NAMES`]), written on the RustCrypto primitives, with no ipmitool and no C
+//! library.
+//!
+//! - IPMI v2.0 RMCP+ (`lanplus`): Open Session, RAKP 1-4, Set Session Privilege Level,
+//!   Close Session; cipher suites 1, 2, 3 and 17 (suite 0 only when asked for by number);
+//!   the BMC key Kg.
+//! - IPMI v1.5 (`lan`): MD5 and straight-password authentication (none only when asked for
+//!   by name).
+//! - Power through Get Chassis Status and Chassis Control, **one session per run**: a
+//!   status costs 5 round trips (Open Session, RAKP 1, RAKP 3, Get Chassis Status, Close
+//!   Session) where `ipmitool` costs about 12 per call; see the README for the table.
+//! - Retransmission with a short first interval and a bound per request; the session is
+//!   always closed, also after failures.
+//!
+//! ## APIs
+//!
+//! - [`IpmiConfig`] (built from fence_ipmilan's options by [`IpmiConfig::from_options`],
+//!   or with its builder methods) and [`IpmiDevice`], the [`fence_core::FenceDevice`].
+//! - [`params`]: fence_ipmilan's parameter rows for the CLI.
+//! - [`client::Session`]: an IPMI session for other commands.
+//! - [`wire`] and [`crypto`]: the packet formats and the cryptography, both directions,
+//!   for a simulated BMC or other tools. Decoding never panics.
+//!
+//! ```no_run
+//! # async fn demo() -> fence_core::Result<()> {
+//! use fence_core::{FenceDevice, Secret};
+//! use fence_ipmi::{IpmiConfig, IpmiDevice};
+//!
+//! let config = IpmiConfig::lanplus("10.0.0.5", "admin", Secret::new("password"));
+//! let device = IpmiDevice::new(config)?;
+//! let state = device.power_state("").await;
+//! device.close().await?;
+//! println!("{:?}", state?);
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod client;
+pub mod config;
+pub mod crypto;
+pub mod device;
+pub mod wire;
+
+pub use client::{Session, Stats};
+pub use config::{CipherChoice, Interface, IpmiConfig, RetryPolicy};
+pub use crypto::{CipherSuite, V15AuthType};
+pub use device::IpmiDevice;
+pub use wire::Privilege;
+
+use fence_core::params::{ParamSpec, ParamType, common};
+
+/// The agent names this backend serves: fence_ipmilan and its aliases. fence_ilo3 (lanplus,
+/// power_wait 4), fence_ilo4, fence_ilo5 and fence_ipmilanplus (lanplus) differ only in
+/// defaults, which the CLI applies.
+pub const AGENT_NAMES: &[&str] = &[
+    "fence_ipmilan",
+    "fence_ilo3",
+    "fence_ilo4",
+    "fence_ilo5",
+    "fence_ipmilanplus",
+    "fence_imm",
+    "fence_idrac",
+];
+
+/// The metadata shortdesc of each agent name (fence_ipmilan's `<symlink>` lines).
+pub const AGENT_SHORTDESCS: &[(&str, &str)] = &[
+    ("fence_ipmilan", "Fence agent for IPMI"),
+    ("fence_ilo3", "Fence agent for HP iLO3"),
+    ("fence_ilo4", "Fence agent for HP iLO4"),
+    ("fence_ilo5", "Fence agent for HP iLO5"),
+    ("fence_ipmilanplus", "Fence agent for IPMIv2 lanplus"),
+    (
+        "fence_imm",
+        "Fence agent for IBM Integrated Management Module",
+    ),
+    ("fence_idrac", "Fence agent for Dell iDRAC"),
+];
+
+/// fence_ipmilan's longdesc after the agent name (fence-agents prints
+/// `"<name> is an I/O Fencing agent" + LONGDESC_TAIL`).
+pub const LONGDESC_TAIL: &str = "which can be used with machines controlled by IPMI.This agent calls support software ipmitool (http://ipmitool.sf.net/). WARNING! This fence agent might report success before the node is powered off. You should use -m/method onoff if your fence device works correctly with that option.";
+
+/// `ip`: not required, because `port_as_ip` may give the address as the plug.
+pub const IP: ParamSpec = common::IP.required(false);
+/// `ipport`: UDP 623.
+pub const IPPORT: ParamSpec = common::IPPORT.default_value("623");
+/// `username` (`login`): not required (the anonymous user exists).
+pub const USERNAME: ParamSpec = common::USERNAME.required(false);
+/// `plug` (`port`): the BMC address together with `port_as_ip`.
+pub const PLUG: ParamSpec = common::PLUG
+    .required(false)
+    .hint("ip")
+    .desc("IP address or hostname of fencing device (together with --port-as-ip)");
+/// `lanplus`: IPMI v2.0 RMCP+ instead of v1.5.
+pub const LANPLUS: ParamSpec = ParamSpec::new("lanplus", ParamType::Boolean)
+    .short('P')
+    .default_value("0")
+    .desc("Use Lanplus to improve security of connection");
+/// `auth`: the IPMI v1.5 authentication type.
+pub const AUTH: ParamSpec = ParamSpec::new("auth", ParamType::Select(&["md5", "password", "none"]))
+    .short('A')
+    .hint("auth")
+    .desc("IPMI Lan Auth type.");
+/// `cipher`: the RMCP+ cipher suite.
+pub const CIPHER: ParamSpec = ParamSpec::new("cipher", ParamType::String)
+    .short('C')
+    .hint("cipher")
+    .desc("Ciphersuite to use (same as ipmitool -C parameter)");
+/// `hexadecimal_kg`: the BMC key.
+pub const HEXADECIMAL_KG: ParamSpec = ParamSpec::new("hexadecimal_kg", ParamType::String)
+    .long("hexadecimal-kg")
+    .hint("key")
+    .secret()
+    .desc("Hexadecimal-encoded Kg key for IPMIv2 authentication");
+/// `privlvl`: the session privilege level.
+pub const PRIVLVL: ParamSpec = ParamSpec::new(
+    "privlvl",
+    ParamType::Select(&["callback", "user", "operator", "administrator"]),
+)
+.short('L')
+.hint("level")
+.default_value("administrator")
+.desc("Privilege level on IPMI device");
+/// `target`: IPMI bridging (refused: not implemented).
+pub const TARGET: ParamSpec = ParamSpec::new("target", ParamType::String)
+    .hint("targetaddress")
+    .desc("Bridge IPMI requests to the remote target address");
+/// `ipmitool_path`: accepted for compatibility.
+pub const IPMITOOL_PATH: ParamSpec = ParamSpec::new("ipmitool_path", ParamType::String)
+    .long("ipmitool-path")
+    .hint("path")
+    .default_value("/usr/bin/ipmitool")
+    .order(200)
+    .desc("Path to ipmitool binary")
+    .unused("IPMI is spoken natively; no ipmitool is run");
+/// `ipmitool_timeout`: the retransmission interval.
+pub const IPMITOOL_TIMEOUT: ParamSpec = ParamSpec::new("ipmitool_timeout", ParamType::String)
+    .long("ipmitool-timeout")
+    .hint("timeout")
+    .default_value("2")
+    .order(201)
+    .desc("Timeout (sec) for IPMI operation");
+/// `use_sudo` (`sudo`): accepted for compatibility.
+pub const USE_SUDO: ParamSpec = ParamSpec::new("use_sudo", ParamType::Boolean)
+    .deprecated("sudo")
+    .long("use-sudo")
+    .order(205)
+    .desc("Use sudo (without password) when calling 3rd party software")
+    .unused("no third-party program is run, so there is nothing to run with sudo");
+/// `sudo_path`: accepted for compatibility.
+pub const SUDO_PATH: ParamSpec = ParamSpec::new("sudo_path", ParamType::String)
+    .long("sudo-path")
+    .hint("path")
+    .default_value("/usr/bin/sudo")
+    .order(300)
+    .desc("Path to sudo binary")
+    .unused("no third-party program is run, so there is nothing to run with sudo");
+/// `power_wait`: fence_ipmilan's default is 2 s (fence_ilo3: 4 s, set by the CLI).
+pub const POWER_WAIT: ParamSpec = common::POWER_WAIT.default_value("2");
+
+/// fence_ipmilan's rows besides [`fence_core::params::common::every_agent`] (whose
+/// `power_wait` row this list replaces with fence_ipmilan's default of 2 s), in the
+/// order of fence_ipmilan's metadata.
+pub fn params() -> Vec<ParamSpec> {
+    vec![
+        AUTH,
+        CIPHER,
+        HEXADECIMAL_KG,
+        IP,
+        IPPORT,
+        LANPLUS,
+        common::METHOD,
+        common::PASSWORD,
+        common::PASSWORD_SCRIPT,
+        PLUG,
+        PRIVLVL,
+        TARGET,
+        USERNAME,
+        IPMITOOL_PATH,
+        common::PORT_AS_IP,
+        POWER_WAIT,
+        IPMITOOL_TIMEOUT,
+        USE_SUDO,
+        SUDO_PATH,
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fence_core::params::ParamTable;
+
+    #[test]
+    fn rows_match_fence_ipmilan_metadata() {
+        let t = ParamTable::new()
+            .with(&common::every_agent())
+            .with(&params());
+        let get = |n: &str| t.get(n).unwrap_or_else(|| panic!("{n} missing"));
+        assert_eq!(get("lanplus").mixed(), "-P, --lanplus");
+        assert_eq!(get("auth").mixed(), "-A, --auth=[auth]");
+        assert_eq!(get("cipher").mixed(), "-C, --cipher=[cipher]");
+        assert_eq!(get("hexadecimal_kg").mixed(), "--hexadecimal-kg=[key]");
+        assert_eq!(get("privlvl").mixed(), "-L, --privlvl=[level]");
+        assert_eq!(get("target").mixed(), "--target=[targetaddress]");
+        assert_eq!(get("plug").mixed(), "-n, --plug=[ip]");
+        assert_eq!(
+            get("ipmitool_timeout").mixed(),
+            "--ipmitool-timeout=[timeout]"
+        );
+        assert_eq!(get("use_sudo").mixed(), "--use-sudo");
+        assert_eq!(get("sudo_path").mixed(), "--sudo-path=[path]");
+        assert_eq!(get("ipport").default, Some("623"));
+        assert_eq!(get("power_wait").default, Some("2"));
+        assert!(!get("ip").required && !get("plug").required && !get("username").required);
+        assert!(get("hexadecimal_kg").secret && get("password").secret);
+        assert_eq!(t.resolve("sudo").map(|r| r.name), Some("use_sudo"));
+        assert_eq!(t.resolve("ipaddr").map(|r| r.name), Some("ip"));
+    }
+
+    /// The metadata order of fence-agents: (order, name) with code-point comparison, names
+    /// as printed (deprecated names included). Checked against the Python agent's XML.
+    #[test]
+    fn metadata_order_matches_the_python_agent() {
+        let t = ParamTable::new()
+            .with(&common::every_agent())
+            .with(&params());
+        let mut names: Vec<(u16, &str)> = Vec::new();
+        for r in t.rows() {
+            names.push((r.order, r.name));
+            if let Some(old) = r.deprecated_name {
+                names.push((r.order, old));
+            }
+        }
+        names.sort();
+        let order: Vec<&str> = names.into_iter().map(|(_, n)| n).collect();
+        let expected = [
+            "action",
+            "auth",
+            "cipher",
+            "hexadecimal_kg",
+            "ip",
+            "ipaddr",
+            "ipport",
+            "lanplus",
+            "login",
+            "method",
+            "passwd",
+            "passwd_script",
+            "password",
+            "password_script",
+            "plug",
+            "port",
+            "privlvl",
+            "target",
+            "username",
+            "quiet",
+            "verbose",
+            "verbose_level",
+            "debug",
+            "debug_file",
+            "version",
+            "help",
+            "plug_separator",
+            "delay",
+            "disable_timeout",
+            "ipmitool_path",
+            "login_timeout",
+            "port_as_ip",
+            "power_timeout",
+            "power_wait",
+            "shell_timeout",
+            "stonith_status_sleep",
+            "ipmitool_timeout",
+            "retry_on",
+            "sudo",
+            "use_sudo",
+            "sudo_path",
+        ];
+        assert_eq!(order, expected);
+    }
+}

@@ -1,0 +1,478 @@
+//! The typed configuration of an IPMI device, built from fence_ipmilan's options.
+
+use std::fmt;
+use std::time::Duration;
+
+use fence_core::params::{Options, parse_bool, parse_seconds};
+use fence_core::{Error, Result, Secret};
+
+use crate::crypto::{CipherSuite, KEY_MAX_LEN, V15_PASSWORD_MAX_LEN, V15AuthType};
+use crate::wire::{Privilege, USERNAME_MAX_LEN};
+
+/// The default UDP port of IPMI over LAN.
+pub const DEFAULT_PORT: u16 = 623;
+/// The default retransmission interval (`ipmitool_timeout`, as ipmitool's `-N`).
+pub const DEFAULT_RETRANSMIT: Duration = Duration::from_secs(2);
+/// The first retransmission comes after at most this long; later waits double up to the
+/// retransmission interval.
+pub const FIRST_RETRANSMIT: Duration = Duration::from_millis(500);
+/// The default bound on one request, retransmissions included (`login_timeout`).
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// The bound used when `login_timeout` is 0 (fence-agents' "no timeout",
+/// `disable_timeout`): every network call stays bounded.
+pub const MAX_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Which cipher suite(s) to propose in RMCP+ Open Session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CipherChoice {
+    /// Not given: propose suite 17, and suite 3 if the BMC refuses 17 (see the README:
+    /// one round trip in the common cases, two for a BMC without SHA-256).
+    Auto,
+    /// Exactly this suite (`cipher=N`); a BMC that answers another one is refused.
+    Fixed(CipherSuite),
+}
+
+/// IPMI over LAN protocol version and its security settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Interface {
+    /// IPMI v2.0 RMCP+ (`lanplus`, ipmitool `-I lanplus`).
+    LanPlus {
+        /// The cipher suite(s) to propose.
+        cipher: CipherChoice,
+    },
+    /// IPMI v1.5 (`ipmitool -I lan`).
+    Lan {
+        /// The authentication type; `None` asks the BMC and takes MD5, else password.
+        /// [`V15AuthType::None`] is used only when asked for by name (`auth=none`).
+        auth: Option<V15AuthType>,
+    },
+}
+
+/// How requests are retried and bounded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// The wait before the first retransmission.
+    pub first: Duration,
+    /// The longest wait between two transmissions (`ipmitool_timeout`); the wait doubles
+    /// from `first` up to it.
+    pub interval: Duration,
+    /// The bound on one request, retransmissions included (`login_timeout`): after it the
+    /// BMC counts as unreachable.
+    pub request_timeout: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            first: FIRST_RETRANSMIT,
+            interval: DEFAULT_RETRANSMIT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The send times of one request, counted from its first transmission, until the
+    /// bound: e.g. 0, 0.5, 1.5, 3.5 s for the defaults (bound 5 s).
+    pub fn schedule(&self) -> Vec<Duration> {
+        let mut times = vec![Duration::ZERO];
+        let mut at = Duration::ZERO;
+        let mut wait = self.first.min(self.interval).max(Duration::from_millis(10));
+        loop {
+            at += wait;
+            if at >= self.request_timeout {
+                return times;
+            }
+            times.push(at);
+            wait = (wait * 2).min(self.interval.max(Duration::from_millis(10)));
+        }
+    }
+}
+
+/// The configuration of one BMC.
+#[derive(Clone, PartialEq, Eq)]
+pub struct IpmiConfig {
+    /// Host name or address of the BMC.
+    pub host: String,
+    /// UDP port (623).
+    pub port: u16,
+    /// User name; empty for the anonymous (null) user.
+    pub username: String,
+    /// Password (`Kuid`).
+    pub password: Secret,
+    /// BMC key `Kg` as hexadecimal (`hexadecimal_kg`); RMCP+ only.
+    pub kg: Option<Secret>,
+    /// Protocol version and security settings.
+    pub interface: Interface,
+    /// The privilege level the session works at (`privlvl`, administrator).
+    pub privilege: Privilege,
+    /// Retransmission and bounds.
+    pub retry: RetryPolicy,
+}
+
+impl fmt::Debug for IpmiConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IpmiConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("username", &self.username)
+            .field("password", &"[redacted]")
+            .field("kg", &self.kg.as_ref().map(|_| "[redacted]"))
+            .field("interface", &self.interface)
+            .field("privilege", &self.privilege)
+            .field("retry", &self.retry)
+            .finish()
+    }
+}
+
+impl IpmiConfig {
+    /// A lanplus configuration with the defaults: port 623, cipher suite 17 then 3,
+    /// administrator privilege, 2 s retransmission interval, 5 s bound per request.
+    pub fn lanplus(host: impl Into<String>, username: impl Into<String>, password: Secret) -> Self {
+        IpmiConfig {
+            host: host.into(),
+            port: DEFAULT_PORT,
+            username: username.into(),
+            password,
+            kg: None,
+            interface: Interface::LanPlus {
+                cipher: CipherChoice::Auto,
+            },
+            privilege: Privilege::Administrator,
+            retry: RetryPolicy::default(),
+        }
+    }
+
+    /// The same configuration with another port.
+    pub fn with_port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// The same configuration with a fixed cipher suite (lanplus).
+    pub fn with_cipher(mut self, suite: CipherSuite) -> Self {
+        self.interface = Interface::LanPlus {
+            cipher: CipherChoice::Fixed(suite),
+        };
+        self
+    }
+
+    /// The same configuration over IPMI v1.5 with this authentication type (`None`: ask
+    /// the BMC, prefer MD5).
+    pub fn with_lan(mut self, auth: Option<V15AuthType>) -> Self {
+        self.interface = Interface::Lan { auth };
+        self
+    }
+
+    /// The same configuration with another privilege level.
+    pub fn with_privilege(mut self, privilege: Privilege) -> Self {
+        self.privilege = privilege;
+        self
+    }
+
+    /// The same configuration with another retry policy.
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// `host:port` for messages (IPv6 addresses in brackets).
+    pub fn address(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    /// The BMC key as bytes (at most 20, zero-padded), if one is set.
+    pub(crate) fn kg_bytes(&self) -> Result<Option<[u8; KEY_MAX_LEN]>> {
+        self.kg.as_ref().map(|k| decode_kg(k.expose())).transpose()
+    }
+
+    /// Builds the configuration from fence_ipmilan's options (see [`crate::params`]).
+    ///
+    /// Reads `ip` (or, with `port_as_ip`, `plug`), `ipport`, `username`, `password` (the
+    /// CLI has already run `password_script`), `lanplus`, `cipher`, `privlvl`, `auth`,
+    /// `hexadecimal_kg`, `ipmitool_timeout` (retransmission interval) and `login_timeout`
+    /// (bound per request). `target` (bridging) is refused with [`Error::Unsupported`].
+    pub fn from_options(options: &Options) -> Result<IpmiConfig> {
+        let port_as_ip = options
+            .get("port_as_ip")
+            .and_then(parse_bool)
+            .unwrap_or(false);
+        let host = if port_as_ip {
+            options
+                .non_empty("plug")
+                .or_else(|| options.non_empty("ip"))
+        } else {
+            options.non_empty("ip")
+        }
+        .ok_or_else(|| Error::invalid_input("Failed: You have to enter fence address"))?;
+        let host = host
+            .trim()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+
+        let port = match options.integer("ipport")? {
+            None => DEFAULT_PORT,
+            Some(p) => u16::try_from(p).ok().filter(|p| *p != 0).ok_or_else(|| {
+                Error::invalid_input(format!("Failed: ipport {p} is not a UDP port number"))
+            })?,
+        };
+
+        let username = options.get("username").unwrap_or("").to_owned();
+        if username.len() > USERNAME_MAX_LEN {
+            return Err(Error::invalid_input(
+                "Failed: IPMI user names are at most 16 bytes",
+            ));
+        }
+        let password = options.secret("password").unwrap_or_default();
+
+        if let Some(t) = options.non_empty("target") {
+            // The address is not secret; it helps the user see which option is meant.
+            return Err(Error::unsupported(format!(
+                "target={t}: IPMI bridging to another controller is not implemented; \
+                 address the target's own BMC instead"
+            )));
+        }
+
+        let privilege = match options.get("privlvl").unwrap_or("administrator") {
+            "callback" => Privilege::Callback,
+            "user" => Privilege::User,
+            "operator" => Privilege::Operator,
+            "administrator" | "" => Privilege::Administrator,
+            other => {
+                return Err(Error::invalid_input(format!(
+                    "Failed: You have to enter a valid choice for --privlvl from the valid values: \
+                     callback, user, operator, administrator (got '{other}')"
+                )));
+            }
+        };
+
+        let lanplus = options
+            .get("lanplus")
+            .map(|v| v.is_empty() || parse_bool(v) == Some(true));
+        let interface = if lanplus.unwrap_or(false) {
+            let cipher = match options.non_empty("cipher") {
+                None => CipherChoice::Auto,
+                Some(c) => CipherChoice::Fixed(parse_cipher(c)?),
+            };
+            Interface::LanPlus { cipher }
+        } else {
+            let auth = match options.non_empty("auth") {
+                None => None,
+                Some(a) => Some(match a.to_ascii_lowercase().as_str() {
+                    "md5" => V15AuthType::Md5,
+                    "password" => V15AuthType::Password,
+                    "none" => V15AuthType::None,
+                    other => {
+                        return Err(Error::invalid_input(format!(
+                            "Failed: You have to enter a valid choice for --auth from the valid \
+                             values: md5, password, none (got '{other}')"
+                        )));
+                    }
+                }),
+            };
+            if password.expose().len() > V15_PASSWORD_MAX_LEN {
+                return Err(Error::invalid_input(
+                    "Failed: IPMI v1.5 (lan) passwords are at most 16 bytes; use --lanplus",
+                ));
+            }
+            Interface::Lan { auth }
+        };
+        if password.expose().len() > KEY_MAX_LEN {
+            return Err(Error::invalid_input(
+                "Failed: IPMI passwords are at most 20 bytes",
+            ));
+        }
+
+        let kg = options.secret("hexadecimal_kg").filter(|k| !k.is_empty());
+        if let Some(k) = &kg {
+            decode_kg(k.expose())?;
+        }
+
+        let interval = match options.non_empty("ipmitool_timeout") {
+            None => DEFAULT_RETRANSMIT,
+            Some(v) => parse_seconds(v).filter(|d| !d.is_zero()).ok_or_else(|| {
+                Error::invalid_input(
+                    "Failed: The value you have entered for --ipmitool-timeout is not a valid time in seconds",
+                )
+            })?,
+        };
+        let request_timeout = match options.seconds("login_timeout")? {
+            None => DEFAULT_REQUEST_TIMEOUT,
+            Some(d) if d.is_zero() => MAX_REQUEST_TIMEOUT,
+            Some(d) => d.min(MAX_REQUEST_TIMEOUT),
+        };
+        Ok(IpmiConfig {
+            host,
+            port,
+            username,
+            password,
+            kg,
+            interface,
+            privilege,
+            retry: RetryPolicy {
+                first: FIRST_RETRANSMIT.min(interval),
+                interval,
+                request_timeout,
+            },
+        })
+    }
+}
+
+/// Parses `cipher`: suites 0, 1, 2, 3 and 17 (0 only because it was asked for by number).
+fn parse_cipher(value: &str) -> Result<CipherSuite> {
+    let n: u8 = value.trim().parse().map_err(|_| {
+        Error::invalid_input(format!(
+            "Failed: cipher must be a cipher suite number (got '{value}')"
+        ))
+    })?;
+    CipherSuite::from_id(n).ok_or_else(|| {
+        Error::unsupported(format!(
+            "cipher suite {n}: supported are 1, 2, 3 and 17 (and 0, without authentication, \
+             when given explicitly)"
+        ))
+    })
+}
+
+/// Decodes `hexadecimal_kg` (an optional `0x` prefix, at most 40 hex digits) into a
+/// zero-padded 20-byte key. Errors never repeat the value.
+fn decode_kg(hex: &str) -> Result<[u8; KEY_MAX_LEN]> {
+    let h = hex.trim();
+    let h = h
+        .strip_prefix("0x")
+        .or_else(|| h.strip_prefix("0X"))
+        .unwrap_or(h);
+    let bad = || {
+        Error::invalid_input(
+            "Failed: hexadecimal_kg must be at most 40 hexadecimal digits (an even number)",
+        )
+    };
+    if h.len() % 2 != 0 || h.len() > 2 * KEY_MAX_LEN || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(bad());
+    }
+    let mut key = [0u8; KEY_MAX_LEN];
+    for (i, slot) in key.iter_mut().take(h.len() / 2).enumerate() {
+        *slot = u8::from_str_radix(&h[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
+    }
+    Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fence_core::ErrorKind;
+    use fence_core::params::ParamTable;
+
+    fn opts(pairs: &[(&str, &str)]) -> Result<IpmiConfig> {
+        let table = ParamTable::new()
+            .with(&fence_core::params::common::every_agent())
+            .with(&crate::params());
+        let o = table.parse(pairs.iter().copied())?;
+        IpmiConfig::from_options(&o)
+    }
+
+    #[test]
+    fn defaults_match_fence_ipmilan() {
+        let c = opts(&[
+            ("ip", "10.0.0.1"),
+            ("username", "admin"),
+            ("password", "pw"),
+        ])
+        .unwrap();
+        assert_eq!(c.port, 623);
+        assert_eq!(c.interface, Interface::Lan { auth: None });
+        assert_eq!(c.privilege, Privilege::Administrator);
+        assert_eq!(c.retry.interval, Duration::from_secs(2));
+        assert_eq!(c.retry.request_timeout, Duration::from_secs(5));
+        assert_eq!(
+            c.retry.schedule(),
+            [0, 500, 1500, 3500].map(Duration::from_millis).to_vec()
+        );
+    }
+
+    #[test]
+    fn lanplus_cipher_privlvl_kg() {
+        let c = opts(&[
+            ("ip", "bmc"),
+            ("lanplus", "1"),
+            ("cipher", "3"),
+            ("privlvl", "OPERATOR"),
+            ("hexadecimal_kg", "0x0102"),
+            ("ipmitool_timeout", "1"),
+            ("ipport", "6230"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.interface,
+            Interface::LanPlus {
+                cipher: CipherChoice::Fixed(CipherSuite::SUITE_3)
+            }
+        );
+        assert_eq!(c.privilege, Privilege::Operator);
+        assert_eq!(c.port, 6230);
+        assert_eq!(c.kg_bytes().unwrap().unwrap()[..3], [1, 2, 0]);
+        assert_eq!(c.retry.interval, Duration::from_secs(1));
+        let auto = opts(&[("ip", "bmc"), ("lanplus", "")]).unwrap();
+        assert_eq!(
+            auto.interface,
+            Interface::LanPlus {
+                cipher: CipherChoice::Auto
+            }
+        );
+        let off = opts(&[("ip", "bmc"), ("lanplus", "0")]).unwrap();
+        assert!(
+            matches!(off.interface, Interface::Lan { .. }),
+            "lanplus=0 means lan"
+        );
+    }
+
+    #[test]
+    fn bad_values_are_refused_without_echoing_secrets() {
+        let e = opts(&[("ip", "bmc"), ("lanplus", "1"), ("cipher", "7")]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Unsupported);
+        let e = opts(&[("ip", "bmc"), ("hexadecimal_kg", "zz-secret-zz")]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput);
+        assert!(!e.to_string().contains("secret"));
+        let e = opts(&[("ip", "bmc"), ("target", "0x82")]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Unsupported);
+        let e = opts(&[("username", "admin")]).unwrap_err();
+        assert_eq!(e.to_string(), "Failed: You have to enter fence address");
+        assert!(
+            opts(&[("ip", "bmc"), ("password", "12345678901234567")]).is_err(),
+            "lan: 16 max"
+        );
+        assert!(
+            opts(&[
+                ("ip", "bmc"),
+                ("lanplus", "1"),
+                ("password", "12345678901234567")
+            ])
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn port_as_ip_takes_the_plug() {
+        let c = opts(&[("port_as_ip", "1"), ("plug", "10.1.1.1")]).unwrap();
+        assert_eq!(c.host, "10.1.1.1");
+        let c = opts(&[("ip", "::1")]).unwrap();
+        assert_eq!(c.address(), "[::1]:623");
+    }
+
+    #[test]
+    fn debug_redacts_password_and_kg() {
+        let c = opts(&[
+            ("ip", "bmc"),
+            ("password", "hunter2"),
+            ("lanplus", "1"),
+            ("hexadecimal_kg", "abcdef"),
+        ])
+        .unwrap();
+        let s = format!("{c:?}");
+        assert!(!s.contains("hunter2") && !s.contains("abcdef"), "{s}");
+    }
+}
