@@ -31,6 +31,8 @@ pub struct Input {
     pub options: Options,
     /// Options given with a value that does not fit their type or choices (row names).
     pub invalid: BTreeSet<&'static str>,
+    /// `nodename` from stdin (Pacemaker's target), for the events; no option uses it.
+    pub nodename: Option<String>,
 }
 
 impl Input {
@@ -38,6 +40,7 @@ impl Input {
         Input {
             options: Options::new(table),
             invalid: BTreeSet::new(),
+            nodename: None,
         }
     }
 
@@ -85,10 +88,22 @@ pub fn parse_stdin(agent: &Agent, table: ParamTable, text: &str) -> Input {
             value
         };
         let Some(row) = table.resolve(name) else {
-            if name != "nodename" {
+            if name == "nodename" {
+                input.nodename = Some(value.to_owned());
+            } else {
+                // fence-agents echoes the whole line; a mistyped secret's value is hidden.
+                let lower = name.to_ascii_lowercase();
+                let shown = if ["pas", "pw", "kg", "token", "secret", "key", "cred"]
+                    .iter()
+                    .any(|w| lower.contains(w))
+                {
+                    format!("{name}={}", crate::logging::REDACTED)
+                } else {
+                    line.to_owned()
+                };
                 early(
                     "WARNING",
-                    &format!("Parse error: Ignoring unknown option '{line}'\n"),
+                    &format!("Parse error: Ignoring unknown option '{shown}'\n"),
                 );
             }
             continue;

@@ -29,12 +29,16 @@ static EARLY: Mutex<Vec<String>> = Mutex::new(Vec::new());
 /// The text that replaces a secret.
 pub const REDACTED: &str = "[redacted]";
 
+/// Secrets shorter than this are not scrubbed: replacing every `b` of a message would
+/// garble it, and nothing logs secret values in the first place (this is a second line of
+/// defence).
+const MIN_SCRUB_LEN: usize = 4;
+
 /// Registers a secret value; it is scrubbed from every later line (and from held-back
-/// early messages). Values shorter than 3 characters are registered too: a short password
-/// is still a password.
+/// early messages).
 pub fn add_secret(value: &str) {
     let value = value.trim_end_matches(['\n', '\r']);
-    if value.is_empty() {
+    if value.len() < MIN_SCRUB_LEN {
         return;
     }
     if let Ok(mut s) = SECRETS.lock() {

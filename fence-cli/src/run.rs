@@ -112,7 +112,7 @@ pub fn run_agent(agent: Agent, invoked: &str, args: &[String]) -> i32 {
             return 1;
         }
     };
-    runtime.block_on(run_action(agent, input, action, started))
+    runtime.block_on(run_action(agent, invoked, input, action, started))
 }
 
 /// Registers the values of every sensitive option, so that no output ever shows them.
@@ -195,7 +195,8 @@ fn timing(options: &Options, started: Instant) -> Result<Timing, Error> {
     if !t.delay.is_zero() {
         t.delay = (t.delay + Duration::from_secs(1)).saturating_sub(started.elapsed());
     }
-    if timeouts_disabled(options) {
+    let pcmk_service = std::env::var("PCMK_service").ok();
+    if timeouts_disabled(options, pcmk_service.as_deref()) {
         tracing::debug!(
             "power_timeout disabled (disable_timeout or run by pacemaker-fenced); per-request timeouts stay"
         );
@@ -206,17 +207,23 @@ fn timing(options: &Options, started: Instant) -> Result<Timing, Error> {
 
 /// fence-agents' `disable_timeout`: given explicitly, its value decides; otherwise it is on
 /// when the agent runs under `pacemaker-fenced`.
-pub fn timeouts_disabled(options: &Options) -> bool {
+pub fn timeouts_disabled(options: &Options, pcmk_service: Option<&str>) -> bool {
     if options.is_set("disable_timeout") {
         return options
             .get("disable_timeout")
             .and_then(parse_bool)
             .unwrap_or(false);
     }
-    std::env::var("PCMK_service").is_ok_and(|v| v == "pacemaker-fenced")
+    pcmk_service == Some("pacemaker-fenced")
 }
 
-async fn run_action(agent: Agent, mut input: Input, action: Action, started: Instant) -> i32 {
+async fn run_action(
+    agent: Agent,
+    invoked: &str,
+    mut input: Input,
+    action: Action,
+    started: Instant,
+) -> i32 {
     if let Some(script) = input
         .options
         .non_empty("password_script")
@@ -233,6 +240,7 @@ async fn run_action(agent: Agent, mut input: Input, action: Action, started: Ins
             }
         }
     }
+    let nodename = input.nodename.clone();
     let options = input.options;
     tracing::debug!("{} {action} with options {options:?}", agent.name);
 
@@ -266,7 +274,11 @@ async fn run_action(agent: Agent, mut input: Input, action: Action, started: Ins
     } else {
         Request::plugless(action)
     };
-    let engine = Engine::new(timing);
+    let request = match nodename {
+        Some(node) => request.with_node(node),
+        None => request,
+    };
+    let engine = Engine::new(timing).with_agent_name(invoked);
     let result = tokio::select! {
         report = engine.run(device.as_ref(), &request) => Some(report),
         () = interrupted() => None,
@@ -381,5 +393,43 @@ fn report_failure(agent: &Agent, e: &Error, device: &dyn FenceDevice) {
                 _ => fail(EC_STATUS),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agents::Agent;
+
+    fn options(text: &str) -> Options {
+        let a = Agent::by_name("fence_redfish").expect("agent");
+        crate::input::parse_stdin(&a, a.table(), text).options
+    }
+
+    #[test]
+    fn pacemaker_disables_power_timeout_unless_disable_timeout_is_given() {
+        let fenced = Some("pacemaker-fenced");
+        assert!(!timeouts_disabled(&options(""), None));
+        assert!(!timeouts_disabled(&options(""), Some("stonith_admin")));
+        assert!(timeouts_disabled(&options(""), fenced));
+        assert!(!timeouts_disabled(
+            &options("disable_timeout=false\n"),
+            fenced
+        ));
+        assert!(!timeouts_disabled(&options("disable_timeout=0\n"), fenced));
+        assert!(timeouts_disabled(&options("disable_timeout=yes\n"), None));
+    }
+
+    #[test]
+    fn timing_keeps_the_call_bound_when_power_timeout_is_off() {
+        let o = options("disable_timeout=1\npower_timeout=5\n");
+        let t = timing(&o, Instant::now()).expect("timing");
+        assert_eq!(t.power_timeout, None);
+        assert!(t.call_timeout > Duration::ZERO);
+        let o = options("power_timeout=5\ndelay=2\n");
+        let t = timing(&o, Instant::now()).expect("timing");
+        assert_eq!(t.power_timeout, Some(Duration::from_secs(5)));
+        // fence-agents sleeps 1 + delay - elapsed.
+        assert!(t.delay > Duration::from_millis(2900) && t.delay <= Duration::from_secs(3));
     }
 }

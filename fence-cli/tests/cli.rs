@@ -1,0 +1,349 @@
+//! The binary's behaviour on inputs fence-agents defines: parsing edge cases on stdin and
+//! argv, validate-all, unknown actions and options, exit codes, and the same runs of the
+//! Python agents side by side where their output is deterministic.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{AGENTS, closed_tcp_port, messages, ours, ours_env, ours_stdin, python};
+
+/// Runs the same stdin through ours and the Python agent; asserts equal exit codes and
+/// equal stderr messages (timestamps removed) and stdout.
+fn same_stdin(agent: &str, text: &str) {
+    let py = python(agent, &[], Some(text));
+    let rs = ours_stdin(agent, text);
+    assert_eq!(
+        rs.code,
+        py.code,
+        "{agent} {text:?}\nours: {}\npython: {}",
+        rs.all(),
+        py.all()
+    );
+    assert_eq!(rs.stdout, py.stdout, "{agent} {text:?} stdout");
+    assert_eq!(
+        messages(&rs.stderr),
+        messages(&py.stderr),
+        "{agent} {text:?} stderr"
+    );
+}
+
+/// The same for a command line.
+fn same_args(agent: &str, args: &[&str]) {
+    let py = python(agent, args, None);
+    let rs = ours(agent, args);
+    assert_eq!(
+        rs.code,
+        py.code,
+        "{agent} {args:?}\nours: {}\npython: {}",
+        rs.all(),
+        py.all()
+    );
+    assert_eq!(rs.stdout, py.stdout, "{agent} {args:?} stdout");
+    assert_eq!(
+        messages(&rs.stderr),
+        messages(&py.stderr),
+        "{agent} {args:?} stderr"
+    );
+}
+
+#[test]
+fn validate_all_without_required_options_lists_every_failure_like_python() {
+    for agent in AGENTS {
+        same_stdin(agent, "action=validate-all\n");
+        same_args(agent, &["-o", "validate-all"]);
+    }
+}
+
+#[test]
+fn validate_all_with_required_options_succeeds_silently_like_python() {
+    for agent in AGENTS {
+        same_stdin(
+            agent,
+            "action=validate-all\nip=192.0.2.1\nusername=admin\npassword=pw\nplug=vm1\n",
+        );
+        same_args(
+            agent,
+            &[
+                "-o",
+                "validate-all",
+                "-a",
+                "192.0.2.1",
+                "-l",
+                "admin",
+                "-p",
+                "pw",
+            ],
+        );
+    }
+    // With a password script instead of a password, and old names.
+    same_stdin(
+        "fence_redfish",
+        "action=validate-all\nipaddr=192.0.2.1\nlogin=admin\npasswd_script=false\n",
+    );
+}
+
+#[test]
+fn validate_all_reports_bad_values_like_python() {
+    same_stdin(
+        "fence_vbox",
+        "action=validate-all\npower_wait=soon\nhost_os=beos\nretry_on=x\n",
+    );
+    same_stdin(
+        "fence_ipmilan",
+        "action=validate-all\nip=192.0.2.1\nauth=bogus\nprivlvl=root\nlogin_timeout=x\n",
+    );
+    same_args(
+        "fence_redfish",
+        &["-o", "validate-all", "--power-timeout=x", "-a", "192.0.2.1"],
+    );
+}
+
+#[test]
+fn unknown_actions_like_python() {
+    same_stdin("fence_ipmilan", "action=bogus\nip=192.0.2.1\n");
+    same_args("fence_vbox", &["-o", "diag", "-a", "192.0.2.1"]);
+    same_args("fence_redfish", &["-o", "STATUSX"]);
+}
+
+#[test]
+fn actions_are_case_insensitive_and_meta_data_is_metadata() {
+    same_stdin("fence_ipmilan", "action=VALIDATE-ALL\nip=192.0.2.1\n");
+    let rs = ours_stdin("fence_redfish", "action=Meta-Data\n");
+    assert_eq!(rs.code, 0);
+    assert!(rs.stdout.contains("<resource-agent name=\"fence_redfish\""));
+}
+
+#[test]
+fn unknown_command_line_options_like_python() {
+    same_args("fence_ipmilan", &["--bogus"]);
+    same_args("fence_vbox", &["-o", "status", "--ip"]);
+    same_args("fence_redfish", &["-Z"]);
+    same_args("fence_ipmilan", &["--lanplus=1"]);
+    // port_as_ip agents refuse -n without --port-as-ip on the command line.
+    same_args("fence_ipmilan", &["-n", "1", "-o", "status"]);
+    same_args("fence_redfish", &["--plug", "1", "-o", "status"]);
+}
+
+#[test]
+fn stdin_unknown_keys_are_warned_about_and_ignored_like_python() {
+    // `option=` was removed from fence-agents in 2012; names are case-sensitive.
+    same_stdin(
+        "fence_ipmilan",
+        "foo=bar\noption=off\nACTION=status\nnodename=node1\naction=validate-all\nip=192.0.2.1\n",
+    );
+    // A bad boolean is ignored with a warning.
+    same_stdin(
+        "fence_redfish",
+        "action=validate-all\nip=192.0.2.1\nusername=a\npassword=b\nssl_insecure=maybe\n",
+    );
+    // Comments, blank lines, CRLF, spaces around the line, quotes, `-` forms, last wins.
+    same_stdin(
+        "fence_vbox",
+        "# comment\n\n   action=validate-all  \r\nipaddr=\"192.0.2.1\"\r\nlogin=a\npassword-script=true\n\
+         power-timeout=5\nport=vm1\nport=vm2\npower_wait=x\npower_wait=2\n",
+    );
+}
+
+#[test]
+fn list_on_a_plugless_agent_prints_the_notice_like_python() {
+    for agent in ["fence_ipmilan", "fence_idrac"] {
+        let args = [
+            "-o",
+            "list",
+            "-a",
+            "192.0.2.1",
+            "--ipmitool-path",
+            "/bin/true",
+        ];
+        same_args(agent, &args);
+    }
+    let rs = ours(
+        "fence_redfish",
+        &["-o", "list-status", "-a", "192.0.2.1", "-l", "a", "-p", "b"],
+    );
+    assert_eq!(rs.code, 0);
+    assert_eq!(
+        rs.stdout,
+        "NOTICE: List option is not working on this device yet\n"
+    );
+}
+
+#[test]
+fn argv_mode_never_reads_stdin() {
+    // stdin says action=off; argv says validate-all: argv wins, stdin untouched.
+    let rs = ours("fence_ipmilan", &["-o", "validate-all", "-a", "192.0.2.1"]);
+    assert_eq!(rs.code, 0, "{}", rs.all());
+    assert!(rs.all().is_empty(), "{}", rs.all());
+}
+
+#[test]
+fn help_and_version() {
+    for agent in AGENTS {
+        let rs = ours(agent, &["-h"]);
+        assert_eq!(rs.code, 0);
+        assert!(
+            rs.stdout
+                .starts_with(&format!("Usage:\n\t{agent} [options]\nOptions:\n")),
+            "{}",
+            rs.stdout
+        );
+        assert!(rs.stdout.contains(
+            "   -o, --action=[action]          Action: on, off, reboot (default), status"
+        ));
+        assert!(
+            rs.stdout.contains("pacemaker-fenced"),
+            "the timeout rule is documented"
+        );
+        let rs = ours(agent, &["--version"]);
+        assert_eq!(rs.code, 0);
+        assert_eq!(rs.stdout.trim(), env!("CARGO_PKG_VERSION"));
+    }
+    let rs = ours_stdin("fence_vbox", "help=1\n");
+    assert!(rs.stdout.starts_with("Usage:\n"));
+}
+
+#[test]
+fn redfish_against_a_closed_port_fails_fast_naming_the_address() {
+    let port = closed_tcp_port();
+    let port_s = port.to_string();
+    let rs = ours(
+        "fence_redfish",
+        &[
+            "-o",
+            "status",
+            "-a",
+            "127.0.0.1",
+            "-u",
+            &port_s,
+            "-l",
+            "admin",
+            "-p",
+            "pw",
+        ],
+    );
+    assert_eq!(rs.code, 1, "{}", rs.all());
+    assert!(rs.stdout.is_empty());
+    assert!(rs.elapsed < Duration::from_secs(5), "{:?}", rs.elapsed);
+    let m = messages(&rs.stderr);
+    assert!(
+        m.iter()
+            .any(|l| l.starts_with("ERROR: Failed: ") && l.contains(&format!("127.0.0.1:{port}"))),
+        "{m:?}"
+    );
+    // The ip:port form of fence_redfish, given on stdin with quotes.
+    let rs = ours_stdin(
+        "fence_redfish",
+        &format!("action=off\nip=\"127.0.0.1:{port}\"\nusername=a\npassword=b\n"),
+    );
+    assert_eq!(rs.code, 1, "{}", rs.all());
+    assert!(
+        rs.stderr.contains(&format!("127.0.0.1:{port}")),
+        "{}",
+        rs.stderr
+    );
+}
+
+#[test]
+fn vbox_against_a_closed_port_cannot_login_like_python() {
+    let port = closed_tcp_port().to_string();
+    let args = [
+        "-o",
+        "status",
+        "-a",
+        "127.0.0.1",
+        "-u",
+        &port,
+        "-l",
+        "admin",
+        "-p",
+        "pw",
+        "-n",
+        "vm1",
+    ];
+    let rs = ours("fence_vbox", &args);
+    let py = python("fence_vbox", &args, None);
+    assert_eq!((rs.code, py.code), (1, 1), "{}", rs.all());
+    let last_py = messages(&py.stderr).last().cloned();
+    assert_eq!(messages(&rs.stderr).last().cloned(), last_py);
+    assert!(rs.stderr.contains("Failed: "), "{}", rs.stderr);
+}
+
+#[test]
+fn delay_is_served_before_off_and_not_before_status() {
+    let port = closed_tcp_port().to_string();
+    let base = format!("ip=127.0.0.1\nipport={port}\nusername=a\npassword=b\nplug=vm1\ndelay=1\n");
+    let rs = ours_stdin("fence_vbox", &format!("action=off\n{base}"));
+    assert_eq!(rs.code, 1);
+    // fence-agents sleeps 1 + delay - elapsed.
+    assert!(
+        rs.elapsed >= Duration::from_millis(1800),
+        "{:?}",
+        rs.elapsed
+    );
+    let rs = ours_stdin("fence_vbox", &format!("action=status\n{base}"));
+    assert_eq!(rs.code, 1);
+    assert!(rs.elapsed < Duration::from_millis(900), "{:?}", rs.elapsed);
+}
+
+#[test]
+fn debug_file_that_cannot_be_created_fails() {
+    let rs = ours(
+        "fence_ipmilan",
+        &[
+            "-o",
+            "status",
+            "-a",
+            "192.0.2.1",
+            "-D",
+            "/nonexistent/dir/x.log",
+        ],
+    );
+    assert_eq!(rs.code, 1);
+    assert!(
+        rs.stderr
+            .contains("Failed: Unable to create file /nonexistent/dir/x.log"),
+        "{}",
+        rs.stderr
+    );
+}
+
+#[test]
+fn quiet_silences_stderr() {
+    let port = closed_tcp_port().to_string();
+    let rs = ours(
+        "fence_redfish",
+        &[
+            "-q",
+            "-o",
+            "status",
+            "-a",
+            "127.0.0.1",
+            "-u",
+            &port,
+            "-l",
+            "a",
+            "-p",
+            "b",
+        ],
+    );
+    assert_eq!(rs.code, 1);
+    assert!(rs.stderr.is_empty(), "{}", rs.stderr);
+}
+
+#[test]
+fn pacemaker_environment_keeps_every_request_bounded() {
+    // Under pacemaker-fenced fence-agents waits forever; here power_timeout is off but a
+    // device that does not answer still fails on its own per-request bound.
+    let port = closed_tcp_port().to_string();
+    let rs = ours_env(
+        "fence_redfish",
+        &[],
+        Some(&format!(
+            "action=off\nip=127.0.0.1\nipport={port}\nusername=a\npassword=b\n"
+        )),
+        &[("PCMK_service", "pacemaker-fenced")],
+    );
+    assert_eq!(rs.code, 1, "{}", rs.all());
+    assert!(rs.elapsed < Duration::from_secs(10));
+}
