@@ -42,6 +42,7 @@ pub(crate) struct RedfishClient {
     username: String,
     password: Secret,
     auth: AuthMethod,
+    redfish_uri: String,
     sessions_uri: String,
     session: tokio::sync::Mutex<Option<Session>>,
     connect_timeout: Duration,
@@ -81,6 +82,7 @@ impl RedfishClient {
             username: config.username.clone(),
             password: config.password.clone(),
             auth: config.auth,
+            redfish_uri: config.redfish_uri.clone(),
             sessions_uri: format!("{}/SessionService/Sessions", config.redfish_uri),
             session: tokio::sync::Mutex::new(None),
             connect_timeout: config.connect_timeout,
@@ -209,16 +211,37 @@ impl RedfishClient {
             .await?;
         match status {
             s if s.is_success() => {}
-            StatusCode::NOT_FOUND
+            StatusCode::BAD_REQUEST
+            | StatusCode::UNAUTHORIZED
+            | StatusCode::FORBIDDEN
+            | StatusCode::NOT_FOUND
             | StatusCode::METHOD_NOT_ALLOWED
             | StatusCode::NOT_IMPLEMENTED => {
-                return Err(Error::unsupported(format!(
-                    "{}{path}: no Redfish session service (HTTP {}); use auth_method=basic",
-                    self.base,
-                    status.as_u16()
-                )));
-            }
-            StatusCode::BAD_REQUEST | StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                // A service without sessions may answer 401 as well as 404 (sushy-tools
+                // asks for credentials first): the service root, readable without
+                // credentials, tells which it is.
+                if !self.has_session_service().await {
+                    return Err(Error::unsupported(format!(
+                        "{}: the Redfish service has no SessionService (login answered \
+                         HTTP {}); use auth_method=basic",
+                        self.base,
+                        status.as_u16()
+                    )));
+                }
+                if matches!(
+                    status,
+                    StatusCode::NOT_FOUND
+                        | StatusCode::METHOD_NOT_ALLOWED
+                        | StatusCode::NOT_IMPLEMENTED
+                ) {
+                    return Err(self.http_error(
+                        &Method::POST,
+                        &path,
+                        status,
+                        &answer,
+                        Missing::Misbehaved,
+                    ));
+                }
                 return Err(Error::login_refused(format!(
                     "{}: session login refused (HTTP {}): {}",
                     self.base,
@@ -258,6 +281,24 @@ impl RedfishClient {
             });
         tracing::debug!(location = ?location, "session opened");
         Ok(Session { token, location })
+    }
+
+    /// Whether the service root (read without credentials, as the Redfish specification
+    /// allows) names a SessionService or a Sessions collection. Unknown counts as yes.
+    async fn has_session_service(&self) -> bool {
+        let root = self.redfish_uri.clone();
+        match self.send(Method::GET, &root, None, Credentials::None).await {
+            Ok((status, _, body)) if status.is_success() => {
+                match serde_json::from_slice::<Value>(&body) {
+                    Ok(root) => {
+                        root.get("SessionService").is_some()
+                            || root.pointer("/Links/Sessions").is_some()
+                    }
+                    Err(_) => true,
+                }
+            }
+            _ => true,
+        }
     }
 
     /// One HTTP exchange: the whole body is read, so the connection goes back to the pool.

@@ -397,8 +397,19 @@ async fn session_login_refused_and_missing_session_service() {
     let dev = RedfishDevice::new(c).unwrap();
     let err = dev.power_state("").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::LoginRefused, "{err}");
+    assert!(
+        err.to_string().contains("Invalid username or password"),
+        "{err}"
+    );
     dev.close().await.unwrap();
     assert!(!mock.lines().iter().any(|l| l.starts_with("DELETE")));
+    // The refused login is checked against the service root (read without credentials).
+    let root = mock
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/redfish/v1")
+        .unwrap();
+    assert_eq!(root.header("authorization"), None);
 
     mock.with_state(|s| s.sessions_enabled = false);
     let dev = RedfishDevice::new(

@@ -336,11 +336,12 @@ fn route(r: &Logged, s: &mut State) -> Answer {
     let m = r.method.as_str();
     let p = r.path.trim_end_matches('/');
     if m == "GET" && p == "/redfish/v1" {
-        let mut root = json!({
-            "@odata.id": "/redfish/v1",
-            "RedfishVersion": "1.6.0",
-            "Links": {"Sessions": {"@odata.id": "/redfish/v1/SessionService/Sessions"}}
-        });
+        let mut root = json!({"@odata.id": "/redfish/v1", "RedfishVersion": "1.6.0"});
+        if s.sessions_enabled {
+            root["SessionService"] = json!({"@odata.id": "/redfish/v1/SessionService"});
+            root["Links"] =
+                json!({"Sessions": {"@odata.id": "/redfish/v1/SessionService/Sessions"}});
+        }
         if s.root_has_systems {
             root["Systems"] = json!({"@odata.id": "/redfish/v1/Systems"});
         }
