@@ -1,0 +1,125 @@
+//! A BMC that never answers, and a port where nothing listens: the bounds of
+//! [`RetryPolicy`](fence_ipmi::RetryPolicy). The "BMC" is a UDP socket of this test that
+//! counts what it receives and never replies.
+#![allow(clippy::unwrap_used)]
+
+use std::time::{Duration, Instant};
+
+use fence_core::params::{ParamTable, common};
+use fence_core::{ErrorKind, FenceDevice, Secret};
+use fence_ipmi::{IpmiConfig, IpmiDevice};
+use tokio::net::UdpSocket;
+
+/// Binds a silent "BMC" and counts the datagrams it gets until `until`.
+async fn silent_bmc() -> (u16, tokio::task::JoinHandle<Vec<Duration>>) {
+    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let port = socket.local_addr().unwrap().port();
+    let handle = tokio::spawn(async move {
+        let mut arrivals = Vec::new();
+        let mut buf = [0u8; 2048];
+        let start = Instant::now();
+        while let Ok(Ok(_)) =
+            tokio::time::timeout(Duration::from_secs(2), socket.recv_from(&mut buf)).await
+        {
+            arrivals.push(start.elapsed());
+        }
+        arrivals
+    });
+    (port, handle)
+}
+
+/// fence_ipmilan's defaults: `ipmitool_timeout` 2 s (retransmission interval), first retry
+/// after 0.5 s, `login_timeout` 5 s bound: transmissions at 0, 0.5, 1.5, 3.5 s, then
+/// Unreachable at 5 s, with a message that names the address and the bound.
+#[tokio::test]
+async fn silent_bmc_is_unreachable_after_the_default_bound() {
+    let (port, counter) = silent_bmc().await;
+    let table = ParamTable::new()
+        .with(&common::every_agent())
+        .with(&fence_ipmi::params());
+    let port_s = port.to_string();
+    let options = table
+        .parse([
+            ("ip", "127.0.0.1"),
+            ("ipport", port_s.as_str()),
+            ("username", "admin"),
+            ("password", "secret-pw"),
+            ("lanplus", "1"),
+        ])
+        .unwrap();
+    let device = IpmiDevice::new(IpmiConfig::from_options(&options).unwrap()).unwrap();
+    let started = Instant::now();
+    let err = device.power_state("").await.unwrap_err();
+    let took = started.elapsed();
+    assert_eq!(err.kind(), ErrorKind::Unreachable, "{err}");
+    assert!(err.is_retryable());
+    assert!(
+        took >= Duration::from_millis(4900) && took < Duration::from_millis(5600),
+        "{took:?}"
+    );
+    let msg = err.to_string();
+    assert!(msg.contains(&format!("127.0.0.1:{port}")), "{msg}");
+    assert!(msg.contains("within 5.0 s"), "{msg}");
+    assert!(!msg.contains("secret-pw"), "{msg}");
+    device.close().await.unwrap();
+    let arrivals = counter.await.unwrap();
+    assert_eq!(arrivals.len(), 4, "transmissions: {arrivals:?}");
+    for (got, want) in arrivals.iter().zip([0, 500, 1500, 3500]) {
+        let want = Duration::from_millis(want);
+        assert!(
+            *got + Duration::from_millis(5) >= want && *got < want + Duration::from_millis(300),
+            "{arrivals:?}"
+        );
+    }
+}
+
+/// `ipmitool_timeout=1` and `login_timeout=2`: transmissions at 0, 0.5, 1.5 s; Unreachable
+/// at 2 s.
+#[tokio::test]
+async fn options_shorten_the_bound() {
+    let (port, counter) = silent_bmc().await;
+    let table = ParamTable::new()
+        .with(&common::every_agent())
+        .with(&fence_ipmi::params());
+    let port_s = port.to_string();
+    let options = table
+        .parse([
+            ("ip", "127.0.0.1"),
+            ("ipport", port_s.as_str()),
+            ("ipmitool_timeout", "1"),
+            ("login_timeout", "2"),
+        ])
+        .unwrap();
+    let device = IpmiDevice::new(IpmiConfig::from_options(&options).unwrap()).unwrap();
+    let started = Instant::now();
+    let err = device.power_state("").await.unwrap_err();
+    let took = started.elapsed();
+    assert_eq!(err.kind(), ErrorKind::Unreachable, "{err}");
+    assert!(
+        took >= Duration::from_millis(1950) && took < Duration::from_millis(2500),
+        "{took:?}"
+    );
+    assert_eq!(counter.await.unwrap().len(), 3);
+}
+
+/// Nothing listens: the kernel's ICMP port-unreachable ends the attempt at once.
+#[tokio::test]
+async fn closed_port_fails_at_once() {
+    let port = {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.local_addr().unwrap().port()
+    };
+    let device = IpmiDevice::new(
+        IpmiConfig::lanplus("127.0.0.1", "admin", Secret::new("pw")).with_port(port),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let err = device.power_state("").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unreachable, "{err}");
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(err.to_string().contains("connection refused"), "{err}");
+}

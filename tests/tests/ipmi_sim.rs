@@ -1,0 +1,512 @@
+//! fence-ipmi against OpenIPMI's `ipmi_sim` (Debian's openipmi), started by
+//! `tests/scripts/start-peers.sh`: users admin/password (administrator) and oper/password
+//! (operator limit), privilege enforced, 63 session slots, no Get Channel Cipher Suites,
+//! no SHA-256 suites, IPMI v1.5 with MD5/password/none.
+//!
+//! Peer settings: `IPMISIM_PORT`. Every state is read back independently with `ipmitool`
+//! (`-I lanplus -C 3`, or `-I lan` for the v1.5 tests). The tests share one simulator, so
+//! they run one at a time (the `SIM` lock).
+#![allow(clippy::unwrap_used)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use fence_core::testkit::conformance::{self, fast_timing};
+use fence_core::{Action, Engine, ErrorKind, FenceDevice, Outcome, PowerState, Request, Secret};
+use fence_ipmi::{CipherSuite, IpmiConfig, IpmiDevice, Privilege, RetryPolicy, V15AuthType};
+use fence_tests::{peer_port, run_tool};
+use tokio::net::UdpSocket;
+
+static SIM: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn port() -> u16 {
+    peer_port("IPMISIM_PORT")
+}
+
+fn lanplus(suite: CipherSuite) -> IpmiConfig {
+    IpmiConfig::lanplus("127.0.0.1", "admin", Secret::new("password"))
+        .with_port(port())
+        .with_cipher(suite)
+}
+
+fn lan(auth: Option<V15AuthType>) -> IpmiConfig {
+    IpmiConfig::lanplus("127.0.0.1", "admin", Secret::new("password"))
+        .with_port(port())
+        .with_lan(auth)
+}
+
+/// `ipmitool chassis power <args>` against the simulator, as admin; returns stdout.
+fn ipmitool(v15: bool, args: &[&str]) -> String {
+    let port = port().to_string();
+    let mut argv = if v15 {
+        vec!["-I", "lan", "-A", "MD5"]
+    } else {
+        vec!["-I", "lanplus", "-C", "3"]
+    };
+    argv.extend([
+        "-H",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "-U",
+        "admin",
+        "-P",
+        "password",
+        "-N",
+        "1",
+        "-R",
+        "3",
+    ]);
+    argv.extend(args);
+    let out = run_tool("ipmitool", &argv);
+    assert!(
+        out.status.success(),
+        "ipmitool {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The power state as ipmitool (not our code) reads it.
+fn sim_state(v15: bool) -> PowerState {
+    let out = ipmitool(v15, &["chassis", "power", "status"]);
+    if out.contains("Chassis Power is on") {
+        PowerState::On
+    } else if out.contains("Chassis Power is off") {
+        PowerState::Off
+    } else {
+        panic!("unexpected ipmitool output: {out}")
+    }
+}
+
+/// Puts the simulator into `state` with ipmitool and waits (bounded) until ipmitool reads it.
+fn force_state(state: PowerState) {
+    if sim_state(false) == state {
+        return;
+    }
+    ipmitool(false, &["chassis", "power", state.as_str()]);
+    wait_for_state(state, Duration::from_secs(10));
+}
+
+fn wait_for_state(state: PowerState, bound: Duration) {
+    let deadline = Instant::now() + bound;
+    while sim_state(false) != state {
+        assert!(Instant::now() < deadline, "simulator never reached {state}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+async fn run(device: &IpmiDevice, action: Action) -> Outcome {
+    let report = Engine::new(fast_timing())
+        .run(device, &Request::plugless(action))
+        .await;
+    report
+        .result
+        .unwrap_or_else(|e| panic!("{action} failed: {e}"))
+}
+
+#[tokio::test]
+async fn conformance_lanplus_suite_3() {
+    let _g = SIM.lock().await;
+    let device = IpmiDevice::new(lanplus(CipherSuite::SUITE_3)).unwrap();
+    conformance::run_all(&device, "", fast_timing()).await;
+    device.close().await.unwrap();
+    assert_eq!(
+        sim_state(false),
+        PowerState::On,
+        "run_all leaves the node on"
+    );
+    let stats = device.stats();
+    assert_eq!(
+        stats.sessions_opened, 1,
+        "one session for the whole suite: {stats:?}"
+    );
+    assert_eq!(stats.sessions_closed, 1, "{stats:?}");
+}
+
+#[tokio::test]
+async fn conformance_lan_md5() {
+    let _g = SIM.lock().await;
+    let device = IpmiDevice::new(lan(Some(V15AuthType::Md5))).unwrap();
+    conformance::run_all(&device, "", fast_timing()).await;
+    device.close().await.unwrap();
+    assert_eq!(sim_state(true), PowerState::On);
+    assert_eq!(device.stats().sessions_closed, 1);
+}
+
+/// Suites 1, 2, 3 and the automatic choice (17 refused by ipmi_sim, then 3) switch the power,
+/// and ipmitool sees each change.
+#[tokio::test]
+async fn lanplus_suites_1_2_3_and_auto_switch_power() {
+    let _g = SIM.lock().await;
+    let configs = [
+        lanplus(CipherSuite::SUITE_1),
+        lanplus(CipherSuite::SUITE_2),
+        lanplus(CipherSuite::SUITE_3),
+        IpmiConfig::lanplus("127.0.0.1", "admin", Secret::new("password")).with_port(port()),
+    ];
+    for config in configs {
+        let what = format!("{:?}", config.interface);
+        force_state(PowerState::On);
+        let device = IpmiDevice::new(config).unwrap();
+        assert_eq!(
+            device.power_state("").await.unwrap(),
+            PowerState::On,
+            "{what}"
+        );
+        assert_eq!(
+            run(&device, Action::Off).await,
+            Outcome::PoweredOff,
+            "{what}"
+        );
+        assert_eq!(
+            sim_state(false),
+            PowerState::Off,
+            "{what}: ipmitool disagrees"
+        );
+        assert_eq!(run(&device, Action::On).await, Outcome::PoweredOn, "{what}");
+        assert_eq!(
+            sim_state(false),
+            PowerState::On,
+            "{what}: ipmitool disagrees"
+        );
+        device.close().await.unwrap();
+    }
+}
+
+/// IPMI v1.5 with MD5, straight password and (asked for by name) none.
+#[tokio::test]
+async fn lan_md5_password_and_none_switch_power() {
+    let _g = SIM.lock().await;
+    for auth in [
+        None,
+        Some(V15AuthType::Md5),
+        Some(V15AuthType::Password),
+        Some(V15AuthType::None),
+    ] {
+        force_state(PowerState::On);
+        let device = IpmiDevice::new(lan(auth)).unwrap();
+        assert_eq!(
+            run(&device, Action::Off).await,
+            Outcome::PoweredOff,
+            "{auth:?}"
+        );
+        assert_eq!(
+            sim_state(true),
+            PowerState::Off,
+            "{auth:?}: ipmitool -I lan disagrees"
+        );
+        assert_eq!(
+            run(&device, Action::On).await,
+            Outcome::PoweredOn,
+            "{auth:?}"
+        );
+        assert_eq!(
+            sim_state(true),
+            PowerState::On,
+            "{auth:?}: ipmitool -I lan disagrees"
+        );
+        device.close().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn power_cycle_ends_on_and_diag_is_refused_as_unsupported() {
+    let _g = SIM.lock().await;
+    force_state(PowerState::On);
+    let device = IpmiDevice::new(lanplus(CipherSuite::SUITE_3)).unwrap();
+    device.power_cycle("").await.unwrap();
+    // ipmi_sim switches off, then on again from a 1 s timer.
+    wait_for_state(PowerState::On, Duration::from_secs(10));
+    // ipmi_sim answers Chassis Control 4 (NMI) with cc 0xCC.
+    let err = device.diag("").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
+    assert!(err.to_string().contains("0xcc"), "{err}");
+    // The session survives a refused command.
+    assert_eq!(device.power_state("").await.unwrap(), PowerState::On);
+    device.close().await.unwrap();
+    assert_eq!(device.stats().sessions_opened, 1);
+}
+
+async fn expect_login_refused(config: IpmiConfig, bound: Duration) -> String {
+    let device = IpmiDevice::new(config).unwrap();
+    let started = Instant::now();
+    let err = device.power_state("").await.unwrap_err();
+    let took = started.elapsed();
+    device.close().await.unwrap();
+    assert_eq!(err.kind(), ErrorKind::LoginRefused, "{err}");
+    assert!(took < bound, "took {took:?}: {err}");
+    assert!(!err.to_string().contains("password\""), "{err}");
+    err.to_string()
+}
+
+#[tokio::test]
+async fn wrong_password_and_wrong_user_fail_fast() {
+    let _g = SIM.lock().await;
+    let fast = Duration::from_secs(1);
+    let mut c = lanplus(CipherSuite::SUITE_3);
+    c.password = Secret::new("wrong-pw");
+    let msg = expect_login_refused(c, fast).await;
+    assert!(msg.contains("wrong password"), "{msg}");
+    assert!(!msg.contains("wrong-pw"), "the password leaked: {msg}");
+
+    let mut c = lanplus(CipherSuite::SUITE_3);
+    c.username = "nobody".into();
+    let msg = expect_login_refused(c, fast).await;
+    assert!(msg.contains("unauthorized name"), "{msg}");
+
+    // Automatic suite choice too (one more round trip).
+    let mut c =
+        IpmiConfig::lanplus("127.0.0.1", "admin", Secret::new("wrong-pw")).with_port(port());
+    c.username = "admin".into();
+    expect_login_refused(c, fast).await;
+
+    // IPMI v1.5: an unknown user is refused at once (Get Session Challenge, cc 0x81).
+    let mut c = lan(Some(V15AuthType::Md5));
+    c.username = "nobody".into();
+    let msg = expect_login_refused(c, fast).await;
+    assert!(msg.contains("invalid user name"), "{msg}");
+}
+
+/// IPMI v1.5 has no way to say "wrong password": ipmi_sim ignores the Activate Session
+/// (ipmitool -I lan waits 8 s for the same reason). The silence after an answered Get
+/// Session Challenge is reported as a login refusal when the request bound passes.
+#[tokio::test]
+async fn lan_wrong_password_is_a_login_refusal_after_the_bound() {
+    let _g = SIM.lock().await;
+    let mut c = lan(Some(V15AuthType::Md5)).with_retry(RetryPolicy {
+        first: Duration::from_millis(200),
+        interval: Duration::from_millis(400),
+        request_timeout: Duration::from_millis(1500),
+    });
+    c.password = Secret::new("wrong-pw");
+    let msg = expect_login_refused(c, Duration::from_millis(2500)).await;
+    assert!(msg.contains("Activate Session"), "{msg}");
+}
+
+/// The operator account works at privlvl operator. A user-level session may read but not
+/// switch (the BMC answers 0xD4). Over IPMI v1.5, ipmi_sim refuses the operator account an
+/// administrator session (cc 0x86); over RMCP+ it grants it (not checked here).
+#[tokio::test]
+async fn operator_account_and_privilege_levels() {
+    let _g = SIM.lock().await;
+    force_state(PowerState::On);
+    let mut c = lanplus(CipherSuite::SUITE_3).with_privilege(Privilege::Operator);
+    c.username = "oper".into();
+    let device = IpmiDevice::new(c.clone()).unwrap();
+    assert_eq!(run(&device, Action::Off).await, Outcome::PoweredOff);
+    assert_eq!(sim_state(false), PowerState::Off);
+    device.close().await.unwrap();
+
+    let user = IpmiDevice::new(c.with_privilege(Privilege::User)).unwrap();
+    assert_eq!(user.power_state("").await.unwrap(), PowerState::Off);
+    let err = user.set_power("", PowerState::On).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::LoginRefused, "{err}");
+    assert!(err.to_string().contains("0xd4"), "{err}");
+    user.close().await.unwrap();
+    assert_eq!(
+        user.stats().sessions_closed,
+        1,
+        "the refusal kept the session usable"
+    );
+
+    let mut v15 = lan(Some(V15AuthType::Md5)).with_privilege(Privilege::Administrator);
+    v15.username = "oper".into();
+    let msg = expect_login_refused(v15, Duration::from_secs(1)).await;
+    assert!(msg.contains("0x86"), "{msg}");
+    assert_eq!(sim_state(false), PowerState::Off, "nothing switched it on");
+}
+
+/// `active sessions` as `ipmitool session info active` reports it (ipmitool's own session
+/// included).
+fn active_sessions() -> u32 {
+    let out = ipmitool(false, &["session", "info", "active"]);
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("active sessions"))
+        .unwrap_or_else(|| panic!("no active sessions line in {out}"));
+    line.rsplit(':').next().unwrap().trim().parse().unwrap()
+}
+
+/// ipmi_sim has 63 session slots; a client that leaked one session per run would fail
+/// from about the 64th run on. 100 closed runs, then 80 runs that only drop the device
+/// (the best-effort Close Session of `Drop`), then ipmitool must still get a session.
+#[tokio::test]
+async fn hundred_runs_leave_no_session_open() {
+    let _g = SIM.lock().await;
+    // The check sees our sessions: one open session of ours, plus ipmitool's.
+    let held = IpmiDevice::new(lanplus(CipherSuite::SUITE_3)).unwrap();
+    held.power_state("").await.unwrap();
+    assert_eq!(active_sessions(), 2, "our open session is visible");
+    held.close().await.unwrap();
+    assert_eq!(active_sessions(), 1, "and gone after close");
+    let started = Instant::now();
+    for i in 0..100 {
+        let device = IpmiDevice::new(lanplus(CipherSuite::SUITE_3)).unwrap();
+        let read = device.power_state("").await;
+        let closed = device.close().await;
+        assert!(read.is_ok(), "run {i}: {read:?}");
+        assert!(closed.is_ok(), "run {i}: close: {closed:?}");
+        assert_eq!(device.stats().sessions_closed, 1, "run {i}");
+    }
+    let closed_runs = started.elapsed();
+    assert_eq!(
+        active_sessions(),
+        1,
+        "only ipmitool's own session may be active"
+    );
+    for i in 0..80 {
+        let device = IpmiDevice::new(lanplus(CipherSuite::SUITE_3)).unwrap();
+        let read = device.power_state("").await;
+        assert!(read.is_ok(), "drop run {i}: {read:?}");
+        drop(device);
+    }
+    // The Close Session of Drop is not waited for: give the last one a moment.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        active_sessions(),
+        1,
+        "sessions left open by dropped devices"
+    );
+    for i in 0..70 {
+        let device = IpmiDevice::new(lan(Some(V15AuthType::Md5))).unwrap();
+        let read = device.power_state("").await;
+        device.close().await.unwrap();
+        assert!(read.is_ok(), "lan run {i}: {read:?}");
+    }
+    assert_eq!(active_sessions(), 1, "sessions left open by v1.5 runs");
+    sim_state(true);
+    eprintln!("100 closed lanplus runs took {closed_runs:?}");
+}
+
+/// A UDP relay between the client and the simulator that counts datagrams, so that the
+/// round trips are counted outside the code under test.
+struct CountingRelay {
+    addr: SocketAddr,
+    up: Arc<AtomicU32>,
+    down: Arc<AtomicU32>,
+}
+
+impl CountingRelay {
+    async fn start(target: SocketAddr) -> CountingRelay {
+        let front = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+        let back = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+        back.connect(target).await.unwrap();
+        let addr = front.local_addr().unwrap();
+        let (up, down) = (Arc::new(AtomicU32::new(0)), Arc::new(AtomicU32::new(0)));
+        let client: Arc<tokio::sync::Mutex<Option<SocketAddr>>> = Arc::default();
+        {
+            let (front, back, up, client) =
+                (front.clone(), back.clone(), up.clone(), client.clone());
+            tokio::spawn(async move {
+                let mut buf = [0u8; 2048];
+                while let Ok((n, from)) = front.recv_from(&mut buf).await {
+                    *client.lock().await = Some(from);
+                    up.fetch_add(1, Ordering::SeqCst);
+                    let _ = back.send(&buf[..n]).await;
+                }
+            });
+        }
+        {
+            let down = down.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 2048];
+                while let Ok(n) = back.recv(&mut buf).await {
+                    down.fetch_add(1, Ordering::SeqCst);
+                    if let Some(to) = *client.lock().await {
+                        let _ = front.send_to(&buf[..n], to).await;
+                    }
+                }
+            });
+        }
+        CountingRelay { addr, up, down }
+    }
+
+    fn take(&self) -> (u32, u32) {
+        (
+            self.up.swap(0, Ordering::SeqCst),
+            self.down.swap(0, Ordering::SeqCst),
+        )
+    }
+}
+
+/// The round trips of one run, counted by a relay: status 5 (6 when the suite is not
+/// given and the BMC refuses 17), off from on 8 (status, Set Session Privilege Level,
+/// Chassis Control, status, besides the 3 of session setup and the Close Session).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn round_trips_per_run_counted_by_a_relay() {
+    let _g = SIM.lock().await;
+    let relay = CountingRelay::start(SocketAddr::from(([127, 0, 0, 1], port()))).await;
+    let via_relay = |c: IpmiConfig| c.with_port(relay.addr.port());
+    let cases: [(&str, IpmiConfig, Action, PowerState, u32); 6] = [
+        (
+            "status, cipher 3",
+            via_relay(lanplus(CipherSuite::SUITE_3)),
+            Action::Status,
+            PowerState::On,
+            5,
+        ),
+        (
+            "status, cipher not given",
+            via_relay(IpmiConfig::lanplus(
+                "127.0.0.1",
+                "admin",
+                Secret::new("password"),
+            )),
+            Action::Status,
+            PowerState::On,
+            6,
+        ),
+        (
+            "off from on, cipher 3",
+            via_relay(lanplus(CipherSuite::SUITE_3)),
+            Action::Off,
+            PowerState::On,
+            8,
+        ),
+        (
+            "off from on, cipher not given",
+            via_relay(IpmiConfig::lanplus(
+                "127.0.0.1",
+                "admin",
+                Secret::new("password"),
+            )),
+            Action::Off,
+            PowerState::On,
+            9,
+        ),
+        (
+            "status, lan md5",
+            via_relay(lan(Some(V15AuthType::Md5))),
+            Action::Status,
+            PowerState::On,
+            4,
+        ),
+        (
+            "status, lan auth not given",
+            via_relay(lan(None)),
+            Action::Status,
+            PowerState::On,
+            5,
+        ),
+    ];
+    for (what, config, action, start, expected) in cases {
+        force_state(start);
+        relay.take();
+        let device = IpmiDevice::new(config).unwrap();
+        let started = Instant::now();
+        run(&device, action).await;
+        device.close().await.unwrap();
+        let took = started.elapsed();
+        // Let the relay forward the last answer before reading its counters.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let (up, down) = relay.take();
+        let stats = device.stats();
+        eprintln!("{what}: {up} datagrams up, {down} down, {took:?}");
+        assert_eq!(up, expected, "{what}: datagrams to the BMC");
+        assert_eq!(down, expected, "{what}: datagrams from the BMC");
+        assert_eq!(stats.round_trips, expected, "{what}: {stats:?}");
+    }
+}
