@@ -39,8 +39,8 @@ impl Family {
     pub fn backend(self) -> Backend {
         match self {
             Family::Ipmi => Backend {
-                params: pending::ipmi_params,
-                build: pending::not_yet,
+                params: fence_ipmi::params,
+                build: build_ipmi,
             },
             Family::Redfish => Backend {
                 params: fence_redfish::params,
@@ -54,6 +54,11 @@ impl Family {
     }
 }
 
+fn build_ipmi(options: &Options) -> Result<Box<dyn FenceDevice>> {
+    let config = fence_ipmi::IpmiConfig::from_options(options)?;
+    Ok(Box::new(fence_ipmi::IpmiDevice::new(config)?))
+}
+
 fn build_redfish(options: &Options) -> Result<Box<dyn FenceDevice>> {
     let config = fence_redfish::RedfishConfig::from_options(options)?;
     Ok(Box::new(fence_redfish::RedfishDevice::new(config)?))
@@ -62,87 +67,4 @@ fn build_redfish(options: &Options) -> Result<Box<dyn FenceDevice>> {
 fn build_vbox(options: &Options) -> Result<Box<dyn FenceDevice>> {
     let config = fence_vbox::VboxConfig::from_options(options)?;
     Ok(Box::new(fence_vbox::VboxDevice::new(config)?))
-}
-
-/// Stand-ins used while the backend crates are being written (same rows as their
-/// contract requires); replaced by the crates' own `params()` and constructors.
-mod pending {
-    use fence_core::params::{ParamSpec, ParamType, common};
-    use fence_core::{Error, FenceDevice, Result};
-
-    use super::Options;
-
-    pub fn not_yet(_: &Options) -> Result<Box<dyn FenceDevice>> {
-        Err(Error::unsupported(
-            "this backend is not built into fence-agent yet",
-        ))
-    }
-
-    const PATH_UNUSED: &str = "fence-rs runs no external program";
-
-    pub fn ipmi_params() -> Vec<ParamSpec> {
-        vec![
-            common::IP,
-            common::IPPORT.default_value("623"),
-            common::USERNAME.required(false),
-            common::PASSWORD,
-            common::PASSWORD_SCRIPT,
-            common::PLUG,
-            common::METHOD,
-            ParamSpec::new("lanplus", ParamType::Boolean)
-                .short('P')
-                .default_value("0")
-                .desc("Use Lanplus to improve security of connection"),
-            ParamSpec::new("auth", ParamType::Select(&["md5", "password", "none"]))
-                .short('A')
-                .hint("auth")
-                .desc("IPMI Lan Auth type."),
-            ParamSpec::new("cipher", ParamType::String)
-                .short('C')
-                .hint("cipher")
-                .desc("Ciphersuite to use (same as ipmitool -C parameter)"),
-            ParamSpec::new(
-                "privlvl",
-                ParamType::Select(&["callback", "user", "operator", "administrator"]),
-            )
-            .short('L')
-            .hint("level")
-            .default_value("administrator")
-            .desc("Privilege level on IPMI device"),
-            ParamSpec::new("ipmitool_path", ParamType::String)
-                .long("ipmitool-path")
-                .hint("path")
-                .default_value("/usr/bin/ipmitool")
-                .order(200)
-                .desc("Path to ipmitool binary")
-                .unused(PATH_UNUSED),
-            ParamSpec::new("ipmitool_timeout", ParamType::String)
-                .long("ipmitool-timeout")
-                .hint("timeout")
-                .default_value("2")
-                .order(201)
-                .desc("Timeout (sec) for IPMI operation"),
-            ParamSpec::new("target", ParamType::String)
-                .hint("targetaddress")
-                .desc("Bridge IPMI requests to the remote target address"),
-            ParamSpec::new("hexadecimal_kg", ParamType::String)
-                .long("hexadecimal-kg")
-                .hint("key")
-                .secret()
-                .desc("Hexadecimal-encoded Kg key for IPMIv2 authentication"),
-            ParamSpec::new("use_sudo", ParamType::Boolean)
-                .deprecated("sudo")
-                .long("use-sudo")
-                .order(205)
-                .desc("Use sudo (without password) when calling 3rd party software")
-                .unused(PATH_UNUSED),
-            ParamSpec::new("sudo_path", ParamType::String)
-                .long("sudo-path")
-                .hint("path")
-                .default_value("/usr/bin/sudo")
-                .order(300)
-                .desc("Path to sudo binary")
-                .unused(PATH_UNUSED),
-        ]
-    }
 }

@@ -347,3 +347,47 @@ fn pacemaker_environment_keeps_every_request_bounded() {
     assert_eq!(rs.code, 1, "{}", rs.all());
     assert!(rs.elapsed < Duration::from_secs(10));
 }
+
+#[test]
+fn ipmilan_against_a_silent_udp_port_fails_within_its_bound_like_python() {
+    let (_sock, port) = common::silent_udp();
+    let port = port.to_string();
+    let args = [
+        "-o",
+        "status",
+        "-a",
+        "127.0.0.1",
+        "-u",
+        &port,
+        "-l",
+        "admin",
+        "-p",
+        "pw",
+    ];
+    let rs = ours("fence_ipmilan", &args);
+    assert_eq!(rs.code, 1, "{}", rs.all());
+    assert!(rs.stdout.is_empty());
+    // login_timeout (5 s by default) bounds the session set-up.
+    assert!(rs.elapsed < Duration::from_secs(8), "{:?}", rs.elapsed);
+    let m = messages(&rs.stderr);
+    assert!(
+        m.iter()
+            .any(|l| l.starts_with("ERROR: Failed: ") && l.contains(&format!("127.0.0.1:{port}"))),
+        "{m:?}"
+    );
+    let py = python("fence_ipmilan", &args, None);
+    assert_eq!(py.code, 1);
+    assert_eq!(
+        m.last(),
+        messages(&py.stderr).last(),
+        "python: {}",
+        py.stderr
+    );
+    // With an explicit login_timeout the bound follows it.
+    let rs = ours_stdin(
+        "fence_ilo4",
+        &format!("action=off\nip=127.0.0.1\nipport={port}\nlogin_timeout=1\n"),
+    );
+    assert_eq!(rs.code, 1);
+    assert!(rs.elapsed < Duration::from_secs(4), "{:?}", rs.elapsed);
+}
