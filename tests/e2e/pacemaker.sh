@@ -4,7 +4,8 @@
 #
 #   sudo bash tests/e2e/pacemaker.sh        (tests/run-all.sh runs it after cargo test)
 #
-# 1. builds the CLI (release) and installs it into the fencer's agent directory as
+# 1. builds the CLI (release), copies it to /usr/local/libexec/fence-rs/fence-agent and installs
+#    it from there into the fencer's agent directory as
 #    /usr/sbin/fence_rs_* (`fence-agent install --dir /usr/sbin --prefix fence_rs_`); the
 #    installed agents stay in place afterwards (Debian's Python fence_* are not touched)
 # 2. starts its own peers (tests/scripts/start-peers.sh, Redfish power changes delayed by 2 s so
@@ -95,7 +96,9 @@ cleanup() {
     find /var/lib/pacemaker/pengine -type f -newer "$WORK/started" -delete 2> /dev/null
   fi
   [ "$rc" -ne 0 ] && [ "$FAIL" -eq 0 ] && FAIL=1
-  echo "e2e pacemaker: $(($(ms) - T0)) ms in all; cluster scenarios $((${T_SCEN_END:-$(ms)} - ${T_SCEN:-$(ms)})) ms"
+  local timing="e2e pacemaker: $(($(ms) - T0)) ms in all"
+  [ -n "${T_SCEN:-}" ] && timing+="; from cluster start to the end of the checks $((${T_SCEN_END:-$(ms)} - T_CLUSTER)) ms"
+  echo "$timing"
   if [ "$FAIL" -ne 0 ] || [ "${FENCE_E2E_KEEP:-0}" = 1 ]; then
     echo "logs kept in $WORK (pacemaker.log, corosync.log, peers/logs)"
   else
@@ -124,6 +127,7 @@ for d in corosync pacemakerd pacemaker-fence; do # process names (15 characters 
 done
 
 # ---------------------------------------------------------------- 1. build and install
+AGENT_COPY=/usr/local/libexec/fence-rs/fence-agent
 if [ "$PREFIX" = fence_ ]; then
   note "FENCE_E2E_PREFIX=fence_: the scenarios run against Debian's Python fence-agents"
 else
@@ -135,9 +139,12 @@ else
     pass "cargo build --release -p fence-cli ($(($(ms) - t)) ms)"
     BIN=$ROOT/target/release/fence-agent
   fi
-  "$BIN" install --dir /usr/sbin --prefix "$PREFIX" > "$WORK/install.log" 2>&1 ||
+  # The links point at the binary that runs `install`: a copy outside the work tree keeps the
+  # installed agents working after this checkout (and its target/) is gone.
+  install -D -m 0755 "$BIN" "$AGENT_COPY" || fatal "copy $BIN to $AGENT_COPY"
+  "$AGENT_COPY" install --dir /usr/sbin --prefix "$PREFIX" --force > "$WORK/install.log" 2>&1 ||
     { cat "$WORK/install.log"; fatal "fence-agent install --dir /usr/sbin --prefix $PREFIX"; }
-  pass "fence-agent install --dir /usr/sbin --prefix $PREFIX"
+  pass "fence-agent install --dir /usr/sbin --prefix $PREFIX ($(grep -c -- '->' "$WORK/install.log") links to $AGENT_COPY)"
 fi
 for a in redfish ipmilan vbox; do
   [ -x "/usr/sbin/$PREFIX$a" ] || fatal "/usr/sbin/$PREFIX$a is not installed"
@@ -267,6 +274,7 @@ wait_until() {
   done
 }
 t=$(ms)
+T_CLUSTER=$t
 corosync -f > "$WORK/corosync.out" 2>&1 &
 COROSYNC_PID=$!
 wait_until 20 corosync-quorumtool -s || { tail -n 20 "$WORK/corosync.out" "$WORK/corosync.log"; fatal "corosync quorate"; }
