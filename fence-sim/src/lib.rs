@@ -31,6 +31,7 @@
 
 use std::sync::Arc;
 
+pub mod ipmi;
 pub mod machine;
 pub mod redfish;
 

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fence_core::PowerState;
+use fence_sim::ipmi::{IpmiConfig, IpmiSim};
 use fence_sim::redfish::{RedfishConfig, RedfishSim};
 use fence_sim::{Event, Faults, Observer};
 
@@ -45,8 +46,17 @@ REDFISH OPTIONS:
   --ca-file PATH      where to write the CA certificate (default: a temporary file)
 
 IPMI OPTIONS:
-  --base-port P       port of the first BMC, then P+1, ... (default 0: any free port each)
+  --base-port P|auto  port of the first BMC, then P+1, ...; auto: a free consecutive
+                      range (for hostranges); default 0: any free port each
   --count N           BMCs (default 1)
+
+
+BENCH OPTIONS (the client side; start `fence-sim ipmi` first):
+  --info-file PATH    the JSON line `fence-sim ipmi` wrote (address and ports)
+  --action A          off (default), on or status
+  --fanout N          targets in flight at once (default: all)
+  --cipher N          cipher suite (default 3)
+  Prints one JSON line: counts, wall time, peak memory (VmHWM), round trips.
 ";
 
 fn main() -> ExitCode {
@@ -74,6 +84,8 @@ fn main() -> ExitCode {
         let opts = Opts::parse(rest)?;
         match command.as_str() {
             "redfish" => redfish(opts).await,
+            "ipmi" => ipmi(opts).await,
+            "bench" => bench(opts).await,
             _ => Err(format!("unknown command '{command}'\n\n{USAGE}")),
         }
     });
@@ -253,4 +265,164 @@ async fn redfish(mut o: Opts) -> Result<(), String> {
     until_stopped().await?;
     drop(sim);
     Ok(())
+}
+
+async fn ipmi(mut o: Opts) -> Result<(), String> {
+    let (faults, faults_of) = o.faults();
+    let base = o.take("base-port").unwrap_or_else(|| "0".into());
+    let consecutive = base == "auto";
+    let config = IpmiConfig {
+        address: o.parsed::<IpAddr>("address", IpAddr::from([127, 0, 0, 1]))?,
+        base_port: if consecutive {
+            0
+        } else {
+            base.parse()
+                .map_err(|_| format!("--base-port: bad value '{base}'"))?
+        },
+        count: o.parsed("count", 1)?,
+        username: o.take("username").unwrap_or_else(|| "admin".into()),
+        password: o.take("password").unwrap_or_else(|| "password".into()),
+        initial: o.state()?,
+        delay: Duration::from_millis(o.parsed("delay-ms", 0)?),
+        faults,
+        faults_of,
+        observer: o.observer(),
+    };
+    let info_file = o.take("info-file");
+    o.finish()?;
+    let sim = if consecutive {
+        IpmiSim::start_consecutive(config).await
+    } else {
+        IpmiSim::start(config).await
+    }
+    .map_err(|e| format!("starting the IPMI simulator: {e}"))?;
+    announce(&sim.describe(), info_file.as_deref())?;
+    until_stopped().await?;
+    drop(sim);
+    Ok(())
+}
+
+/// The peak resident set size of this process so far, in KiB (Linux `VmHWM`).
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+async fn bench(mut o: Opts) -> Result<(), String> {
+    use fence_core::many::{Limits, Many, Target};
+    use fence_core::{Action, Engine, FenceDevice, Secret, Timing};
+    use fence_ipmi::{CipherSuite, IpmiConfig as ClientConfig, IpmiDevice};
+
+    let info_file = o
+        .take("info-file")
+        .ok_or("bench needs --info-file (the file `fence-sim ipmi --info-file` wrote)")?;
+    let action: Action = o
+        .take("action")
+        .unwrap_or_else(|| "off".into())
+        .parse()
+        .map_err(|e| format!("--action: {e}"))?;
+    let username = o.take("username").unwrap_or_else(|| "admin".into());
+    let password = o.take("password").unwrap_or_else(|| "password".into());
+    let cipher: u8 = o.parsed("cipher", 3)?;
+    let suite = CipherSuite::from_id(cipher).ok_or(format!("--cipher {cipher}: unsupported"))?;
+    let fanout: usize = o.parsed("fanout", 0)?;
+    o.finish()?;
+
+    let info: serde_json::Value = std::fs::read_to_string(&info_file)
+        .map_err(|e| format!("reading {info_file}: {e}"))
+        .and_then(|s| serde_json::from_str(&s).map_err(|e| format!("{info_file}: {e}")))?;
+    let address = info["address"]
+        .as_str()
+        .ok_or("info file: no address")?
+        .to_owned();
+    let ports: Vec<u16> = info["ports"]
+        .as_array()
+        .ok_or("info file: no ports")?
+        .iter()
+        .filter_map(|p| p.as_u64().and_then(|p| u16::try_from(p).ok()))
+        .collect();
+
+    let started = std::time::Instant::now();
+    let mut devices = Vec::with_capacity(ports.len());
+    for port in &ports {
+        let config = ClientConfig::lanplus(
+            address.clone(),
+            username.clone(),
+            Secret::new(password.clone()),
+        )
+        .with_port(*port)
+        .with_cipher(suite);
+        devices.push(Arc::new(
+            IpmiDevice::new(config).map_err(|e| e.to_string())?,
+        ));
+    }
+    let targets: Vec<Target> = devices
+        .iter()
+        .map(|d| Target::plugless(Arc::clone(d) as Arc<dyn FenceDevice>, action))
+        .collect();
+    let timing = Timing {
+        power_timeout: Some(Duration::from_secs(10)),
+        first_poll: Duration::from_millis(20),
+        status_sleep: Duration::from_millis(500),
+        call_timeout: Duration::from_secs(10),
+        ..Timing::default()
+    };
+    let limits = Limits::default()
+        .overall(if fanout == 0 { ports.len() } else { fanout })
+        .per_device(1);
+    let report = Many::new(Engine::new(timing))
+        .limits(limits)
+        .run(targets)
+        .await;
+    let wall = started.elapsed();
+
+    let mut totals = fence_ipmi::Stats::default();
+    for d in &devices {
+        let s = d.stats();
+        totals.round_trips += s.round_trips;
+        totals.datagrams_sent += s.datagrams_sent;
+        totals.datagrams_received += s.datagrams_received;
+        totals.sessions_opened += s.sessions_opened;
+        totals.sessions_closed += s.sessions_closed;
+    }
+    let off_verified = report
+        .targets
+        .iter()
+        .filter(|t| t.report.off_verified())
+        .count();
+    let failures: Vec<String> = report
+        .failed()
+        .take(5)
+        .map(|(i, t)| match &t.report.result {
+            Err(e) => format!("#{i} {}: {e}", t.address),
+            Ok(_) => String::new(),
+        })
+        .collect();
+    let line = serde_json::json!({
+        "tool": "fence-many",
+        "action": action.as_str(),
+        "targets": report.targets.len(),
+        "succeeded": report.succeeded(),
+        "off_verified": off_verified,
+        "wall_s": wall.as_secs_f64(),
+        "peak_rss_kib": peak_rss_kib(),
+        "peak_in_flight": report.peak_in_flight,
+        "round_trips": totals.round_trips,
+        "datagrams_sent": totals.datagrams_sent,
+        "sessions_opened": totals.sessions_opened,
+        "sessions_closed": totals.sessions_closed,
+        "close_failures": report.close_failures.len(),
+        "failures": failures,
+    });
+    println!("{line}");
+    if report.all_succeeded() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} of {} targets failed",
+            report.targets.len() - report.succeeded(),
+            report.targets.len()
+        ))
+    }
 }
