@@ -40,7 +40,10 @@ impl FenceDevice for StandIn {
         if self.address == "bmc-13" {
             return Err(Error::unreachable("bmc-13: no answer within 1 s"));
         }
-        let off_at = *self.off_at.lock().map_err(|_| Error::misbehaved("poisoned"))?;
+        let off_at = *self
+            .off_at
+            .lock()
+            .map_err(|_| Error::misbehaved("poisoned"))?;
         Ok(match off_at {
             Some(t) if tokio::time::Instant::now() >= t => PowerState::Off,
             _ => PowerState::On,
@@ -48,7 +51,10 @@ impl FenceDevice for StandIn {
     }
     async fn set_power(&self, _plug: &str, state: PowerState) -> Result<()> {
         tokio::time::sleep(Duration::from_millis(5)).await;
-        let mut off_at = self.off_at.lock().map_err(|_| Error::misbehaved("poisoned"))?;
+        let mut off_at = self
+            .off_at
+            .lock()
+            .map_err(|_| Error::misbehaved("poisoned"))?;
         *off_at = match state {
             PowerState::Off => Some(tokio::time::Instant::now() + Duration::from_millis(30)),
             PowerState::On => None,
