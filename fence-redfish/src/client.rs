@@ -454,6 +454,35 @@ impl RedfishClient {
     }
 }
 
+impl Drop for RedfishClient {
+    /// A session still open here was not closed with [`RedfishClient::close`]: delete it in
+    /// the background when a tokio runtime is at hand (boards allow few sessions), best
+    /// effort.
+    fn drop(&mut self) {
+        let Some(session) = self.session.get_mut().take() else {
+            return;
+        };
+        let (Some(location), Ok(runtime)) =
+            (session.location, tokio::runtime::Handle::try_current())
+        else {
+            tracing::warn!(base = %self.base, "Redfish session left open (close() not called)");
+            return;
+        };
+        let Ok(url) = self.url(&location) else {
+            return;
+        };
+        let Ok(mut token) = HeaderValue::from_str(session.token.expose()) else {
+            return;
+        };
+        token.set_sensitive(true);
+        let request = self.http.delete(url).header(X_AUTH_TOKEN, token);
+        tracing::debug!(base = %self.base, "deleting the Redfish session left open");
+        runtime.spawn(async move {
+            let _ = request.send().await;
+        });
+    }
+}
+
 /// How a request authenticates.
 #[derive(Clone, Copy)]
 enum Credentials<'a> {

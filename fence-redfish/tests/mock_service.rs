@@ -558,3 +558,29 @@ async fn a_bad_ca_file_is_an_input_error_before_any_io() {
     assert_eq!(err.kind(), ErrorKind::InvalidInput);
     assert!(err.to_string().contains("no-such-ca.pem"), "{err}");
 }
+
+#[tokio::test]
+async fn a_session_left_open_is_deleted_when_the_device_is_dropped() {
+    let mock = Mock::start(vec![System::new("1", "On")]).await;
+    let dev = RedfishDevice::new(
+        config(&mock)
+            .with_systems_uri(mock.system_uri(0))
+            .with_auth(AuthMethod::Session),
+    )
+    .unwrap();
+    dev.power_state("").await.unwrap();
+    drop(dev);
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let open = mock.state.lock().unwrap().sessions.len();
+        if open == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "session never deleted");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        mock.lines().last().map(String::as_str),
+        Some("DELETE /redfish/v1/SessionService/Sessions/1")
+    );
+}
