@@ -1,0 +1,255 @@
+//! `fence_redfish` (the fence-agent binary) against sushy-tools' Redfish emulator, through
+//! the command line and through Pacemaker-style stdin; the power state is read back
+//! independently with curl. Peer settings: `REDFISH_PORT`, `REDFISH_CA`,
+//! `REDFISH_SYSTEMS_URI`, `REDFISH_URL` (tests/scripts/start-peers.sh).
+#![allow(clippy::unwrap_used)]
+
+mod cli_common;
+
+use std::sync::Mutex;
+
+use cli_common::{Run, argv, stdin};
+use fence_tests::{peer_var, run_tool};
+
+/// The tests share one emulated system: one at a time.
+static SYSTEM: Mutex<()> = Mutex::new(());
+
+/// `PowerState` of the system as curl reads it.
+fn curl_state() -> String {
+    let url = format!(
+        "{}{}",
+        peer_var("REDFISH_URL"),
+        peer_var("REDFISH_SYSTEMS_URI")
+    );
+    let out = run_tool(
+        "curl",
+        &[
+            "-sS",
+            "--max-time",
+            "10",
+            "--cacert",
+            &peer_var("REDFISH_CA"),
+            "-u",
+            "admin:password",
+            &url,
+        ],
+    );
+    assert!(out.status.success(), "curl {url} failed");
+    let body = String::from_utf8_lossy(&out.stdout).into_owned();
+    let key = "\"PowerState\"";
+    let at = body
+        .find(key)
+        .unwrap_or_else(|| panic!("no PowerState in {body}"));
+    let rest = &body[at + key.len()..];
+    let start = rest.find('"').unwrap() + 1;
+    let end = rest[start..].find('"').unwrap() + start;
+    rest[start..end].to_owned()
+}
+
+fn args<'a>(action: &'a str, port: &'a str, ca: &'a str, uri: &'a str) -> Vec<&'a str> {
+    vec![
+        "-o",
+        action,
+        "-a",
+        "127.0.0.1",
+        "-u",
+        port,
+        "-l",
+        "admin",
+        "-p",
+        "password",
+        "--ssl-ca-file",
+        ca,
+        "--systems-uri",
+        uri,
+        "--power-wait=0",
+    ]
+}
+
+fn run(action: &str) -> Run {
+    let port = peer_var("REDFISH_PORT");
+    let ca = peer_var("REDFISH_CA");
+    let uri = peer_var("REDFISH_SYSTEMS_URI");
+    argv("fence_redfish", &args(action, &port, &ca, &uri))
+}
+
+#[test]
+fn status_off_on_reboot_monitor_through_the_command_line() {
+    let _g = SYSTEM.lock().unwrap_or_else(|e| e.into_inner());
+    let r = run("on");
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_eq!(curl_state(), "On");
+
+    let r = run("status");
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (0, "Status: ON\n"),
+        "{}",
+        r.all()
+    );
+
+    let r = run("off");
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (0, "Success: Powered OFF\n"),
+        "{}",
+        r.all()
+    );
+    assert_eq!(curl_state(), "Off");
+    let r = run("status");
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (2, "Status: OFF\n"),
+        "{}",
+        r.all()
+    );
+    let r = run("off");
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (0, "Success: Already OFF\n"),
+        "{}",
+        r.all()
+    );
+
+    let r = run("on");
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (0, "Success: Powered ON\n"),
+        "{}",
+        r.all()
+    );
+    assert_eq!(curl_state(), "On");
+    let r = run("on");
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (0, "Success: Already ON\n"),
+        "{}",
+        r.all()
+    );
+
+    let r = run("reboot");
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (0, "Success: Rebooted\n"),
+        "{}",
+        r.all()
+    );
+    assert_eq!(curl_state(), "On");
+
+    let r = run("monitor");
+    assert_eq!((r.code, r.stdout.as_str()), (0, ""), "{}", r.all());
+    let r = run("validate-all");
+    assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (0, "", ""));
+}
+
+#[test]
+fn pacemaker_style_stdin_with_old_names_and_the_ip_port_form() {
+    let _g = SYSTEM.lock().unwrap_or_else(|e| e.into_inner());
+    let port = peer_var("REDFISH_PORT");
+    let ca = peer_var("REDFISH_CA");
+    let uri = peer_var("REDFISH_SYSTEMS_URI");
+    let base = vec![
+        format!("ip=127.0.0.1:{port}"),
+        "login=admin".to_owned(),
+        "passwd=password".to_owned(),
+        format!("ssl_ca_file={ca}"),
+        format!("systems-uri={uri}"),
+        "nodename=node1".to_owned(),
+        "port=node1".to_owned(),
+        "power_wait=0".to_owned(),
+    ];
+    let with = |action: &str| {
+        let mut l = vec![format!("action={action}")];
+        l.extend(base.iter().cloned());
+        stdin("fence_redfish", &l)
+    };
+    let r = with("off");
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_eq!(curl_state(), "Off");
+    let r = with("status");
+    assert_eq!(r.code, 2, "{}", r.all());
+    // Pacemaker's reboot: the node ends up on again.
+    let r = with("reboot");
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (0, "Success: Rebooted\n"),
+        "{}",
+        r.all()
+    );
+    assert_eq!(curl_state(), "On");
+    let r = with("monitor");
+    assert_eq!(r.code, 0, "{}", r.all());
+}
+
+#[test]
+fn wrong_password_fails_with_a_failed_line_and_no_password_in_output() {
+    let port = peer_var("REDFISH_PORT");
+    let ca = peer_var("REDFISH_CA");
+    let uri = peer_var("REDFISH_SYSTEMS_URI");
+    let r = argv(
+        "fence_redfish",
+        &[
+            "-o",
+            "status",
+            "-a",
+            "127.0.0.1",
+            "-u",
+            &port,
+            "-l",
+            "admin",
+            "-p",
+            "Wrong-Pass-7731",
+            "--ssl-ca-file",
+            &ca,
+            "--systems-uri",
+            &uri,
+            "-vvv",
+        ],
+    );
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r.stderr.contains("ERROR: Failed: "), "{}", r.all());
+    assert!(!r.all().contains("Wrong-Pass-7731"), "{}", r.all());
+}
+
+#[test]
+fn unverified_certificate_is_refused_by_default() {
+    let port = peer_var("REDFISH_PORT");
+    let uri = peer_var("REDFISH_SYSTEMS_URI");
+    let r = argv(
+        "fence_redfish",
+        &[
+            "-o",
+            "status",
+            "-a",
+            "127.0.0.1",
+            "-u",
+            &port,
+            "-l",
+            "admin",
+            "-p",
+            "password",
+            "--systems-uri",
+            &uri,
+        ],
+    );
+    assert_eq!(r.code, 1, "{}", r.all());
+    let r = argv(
+        "fence_redfish",
+        &[
+            "-o",
+            "status",
+            "-a",
+            "127.0.0.1",
+            "-u",
+            &port,
+            "-l",
+            "admin",
+            "-p",
+            "password",
+            "--systems-uri",
+            &uri,
+            "--ssl-insecure",
+        ],
+    );
+    assert!(r.code == 0 || r.code == 2, "{}", r.all());
+}
