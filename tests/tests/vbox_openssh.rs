@@ -103,7 +103,8 @@ impl Peer {
 
     /// Makes sure the peer's authorized_keys file holds `pubkey` (the reference kit shares
     /// ~fenceuser/.ssh/authorized_keys between runs, so another run may have replaced it).
-    fn authorize(&self, pubkey: &str) -> PathBuf {
+    /// A key added here is removed again when the guard is dropped.
+    fn authorize(&self, pubkey: &str) -> AuthorizedKey {
         let config = std::fs::read_to_string(self.dir.join("ssh/sshd_config")).unwrap();
         let file = config
             .lines()
@@ -115,17 +116,46 @@ impl Peer {
         } else {
             fenceuser_home().join(file)
         };
-        static LOCK: Mutex<()> = Mutex::new(());
-        let _guard = LOCK.lock().unwrap();
+        let _guard = AUTHORIZED_KEYS_LOCK.lock().unwrap();
         let have = std::fs::read_to_string(&path).unwrap_or_default();
-        if !have.lines().any(|l| l.trim() == pubkey.trim()) {
+        let line = pubkey.trim().to_owned();
+        let added = !have.lines().any(|l| l.trim() == line);
+        if added {
             let mut f = std::fs::OpenOptions::new()
                 .append(true)
                 .open(&path)
                 .unwrap();
-            writeln!(f, "{}", pubkey.trim()).unwrap();
+            writeln!(f, "{line}").unwrap();
         }
-        path
+        AuthorizedKey { path, line, added }
+    }
+}
+
+static AUTHORIZED_KEYS_LOCK: Mutex<()> = Mutex::new(());
+
+/// A key in the peer's authorized_keys; removed on drop if this test added it.
+struct AuthorizedKey {
+    path: PathBuf,
+    line: String,
+    added: bool,
+}
+
+impl Drop for AuthorizedKey {
+    fn drop(&mut self) {
+        if !self.added {
+            return;
+        }
+        let _guard = AUTHORIZED_KEYS_LOCK
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Ok(text) = std::fs::read_to_string(&self.path) {
+            let kept: String = text
+                .lines()
+                .filter(|l| l.trim() != self.line)
+                .map(|l| format!("{l}\n"))
+                .collect();
+            let _ = std::fs::write(&self.path, kept);
+        }
     }
 }
 
@@ -384,7 +414,7 @@ async fn password_key_and_ipv6_logins() {
     let vm = TestVm::create(&peer, &unique("login"), PowerState::Off);
 
     let pubkey = std::fs::read_to_string(peer.key.with_extension("pub")).unwrap();
-    peer.authorize(&pubkey);
+    let _authorized = peer.authorize(&pubkey);
     let key_device = VboxDevice::new(
         VboxConfig::new("127.0.0.1", "fenceuser")
             .port(peer.port)
@@ -448,7 +478,7 @@ async fn encrypted_key_takes_the_password_as_passphrase() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    peer.authorize(&std::fs::read_to_string(key.with_extension("pub")).unwrap());
+    let _authorized = peer.authorize(&std::fs::read_to_string(key.with_extension("pub")).unwrap());
     let vm = TestVm::create(&peer, &unique("enckey"), PowerState::On);
     let logs = captured_logs();
 
@@ -527,6 +557,16 @@ async fn changed_host_key_is_refused() {
         "known_hosts untouched"
     );
 
+    // A revoked key is refused even though nothing else is recorded for the host.
+    let (key_type, key_b64) = peer.host_key();
+    let revoked = tmp.path().join("known_hosts_revoked");
+    std::fs::write(&revoked, format!("@revoked * {key_type} {key_b64}\n")).unwrap();
+    let device = peer.device(&revoked);
+    let err = device.power_state("vm1").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::LoginRefused, "{err}");
+    assert!(err.to_string().contains("@revoked"), "{err}");
+    assert_eq!(device.remote_commands(), 0);
+
     // A host recorded only with another key type (RSA) must not get in by offering its
     // ed25519 key as a "new" one.
     let rsa = tmp.path().join("rsa");
@@ -601,6 +641,35 @@ async fn unknown_host_key_is_recorded_then_checked() {
     assert_eq!(strict.power_state(&vm.name).await.unwrap(), PowerState::On);
     strict.close().await.unwrap();
     assert_eq!(std::fs::read_to_string(&kh).unwrap(), recorded);
+
+    // The same entry hashed by OpenSSH (ssh-keygen -H) is still recognised.
+    let hashed = tmp.path().join("hashed");
+    std::fs::copy(&kh, &hashed).unwrap();
+    let out = run_tool("ssh-keygen", &["-H", "-f", hashed.to_str().unwrap()]);
+    assert!(out.status.success());
+    let hashed_text = std::fs::read_to_string(&hashed).unwrap();
+    assert!(hashed_text.starts_with("|1|"), "{hashed_text}");
+    let strict =
+        VboxDevice::new(peer.config(&hashed).host_key_check(HostKeyCheck::Strict)).unwrap();
+    assert_eq!(strict.power_state(&vm.name).await.unwrap(), PowerState::On);
+    strict.close().await.unwrap();
+
+    // Lines libssh2 cannot parse are skipped, not fatal; the new key is appended after them.
+    let odd = tmp.path().join("odd");
+    let odd_lines = format!(
+        "# comment\n@cert-authority *.example {key_type} {key_b64}\nnot a known_hosts line\nother.example sk-ssh-ed25519@openssh.com AAAAGnNrLXNzaC1lZDI1NTE5QG9wZW5zc2guY29t"
+    );
+    std::fs::write(&odd, &odd_lines).unwrap();
+    let device = peer.device(&odd);
+    assert_eq!(device.power_state(&vm.name).await.unwrap(), PowerState::On);
+    device.close().await.unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&odd).unwrap(),
+        format!(
+            "{odd_lines}\n[127.0.0.1]:{} {key_type} {key_b64}\n",
+            peer.port
+        )
+    );
 
     // off: no file is read or written.
     let none = tmp.path().join("never");
