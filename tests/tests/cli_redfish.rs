@@ -148,7 +148,7 @@ fn pacemaker_style_stdin_with_old_names_and_the_ip_port_form() {
     let port = peer_var("REDFISH_PORT");
     let ca = peer_var("REDFISH_CA");
     let uri = peer_var("REDFISH_SYSTEMS_URI");
-    let base = vec![
+    let base = [
         format!("ip=127.0.0.1:{port}"),
         "login=admin".to_owned(),
         "passwd=password".to_owned(),
