@@ -261,7 +261,7 @@ impl VboxConfig {
             .ok_or_else(|| Error::invalid_input("Failed: You have to set login name"))?
             .to_owned();
         let password = options.secret("password").filter(|s| !s.is_empty());
-        let identity_file = options.non_empty("identity_file").map(PathBuf::from);
+        let identity_file = options.non_empty("identity_file").map(expand_tilde);
         if let Some(key) = &identity_file {
             if !key.is_file() {
                 return Err(Error::invalid_input(format!(
@@ -299,7 +299,7 @@ impl VboxConfig {
         });
         let host_key_check =
             HostKeyCheck::parse(options.get("ssh_host_key_check").unwrap_or("accept-new"))?;
-        let known_hosts_file = options.non_empty("ssh_known_hosts_file").map(PathBuf::from);
+        let known_hosts_file = options.non_empty("ssh_known_hosts_file").map(expand_tilde);
         Ok(VboxConfig {
             host,
             port,
@@ -349,6 +349,15 @@ fn bounded(value: Option<Duration>, default_secs: u64) -> Duration {
         None => Duration::from_secs(default_secs),
         Some(d) if d.is_zero() => ZERO_TIMEOUT_CAP,
         Some(d) => d,
+    }
+}
+
+/// `~/x` as the home directory's `x` (OpenSSH expands `-i ~/.ssh/id_rsa` this way, so
+/// fence_vbox configurations may use it); other paths as they are.
+fn expand_tilde(path: &str) -> PathBuf {
+    match (path.strip_prefix("~/"), home_dir()) {
+        (Some(rest), Some(home)) => home.join(rest),
+        _ => PathBuf::from(path),
     }
 }
 
@@ -500,6 +509,17 @@ mod tests {
             ])
             .contains("exclude")
         );
+    }
+
+    #[test]
+    fn tilde_means_the_home_directory() {
+        let home = home_dir().expect("a home directory");
+        assert_eq!(
+            expand_tilde("~/.ssh/id_ed25519"),
+            home.join(".ssh/id_ed25519")
+        );
+        assert_eq!(expand_tilde("/etc/key"), PathBuf::from("/etc/key"));
+        assert_eq!(expand_tilde("~other/key"), PathBuf::from("~other/key"));
     }
 
     #[test]
