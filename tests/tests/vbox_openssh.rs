@@ -446,7 +446,17 @@ async fn password_key_and_ipv6_logins() {
         PowerState::Off
     );
     v6_device.close().await.unwrap();
+    // A name goes through the resolver (within login_timeout) and is recorded as given.
+    let mut by_name = peer.config(&tmp.known_hosts());
+    by_name.host = "localhost".into();
+    let named = VboxDevice::new(by_name).unwrap();
+    assert_eq!(named.power_state(&vm.name).await.unwrap(), PowerState::Off);
+    named.close().await.unwrap();
     let recorded = std::fs::read_to_string(tmp.known_hosts()).unwrap();
+    assert!(
+        recorded.contains(&format!("[localhost]:{} ", peer.port)),
+        "{recorded}"
+    );
     assert!(
         recorded.contains(&format!("[::1]:{} ", peer.port)),
         "{recorded}"
