@@ -409,15 +409,9 @@ impl Session {
                     .exchange(
                         &what,
                         |_| {
-                            let header = V20Header {
-                                payload_type: PayloadType::Ipmi,
-                                encrypted: suite.confidentiality.id() != 0,
-                                authenticated: suite.integrity.id() != 0,
-                                session_id: bmc_sid,
-                                session_seq: *seq,
-                            };
+                            let d = v20_datagram(suite, keys, bmc_sid, *seq, &message);
                             *seq = seq.wrapping_add(1).max(1);
-                            wire::encode_v20(&header, &message, Some(keys), rand::random())
+                            d
                         },
                         |d| accept_v20(d, suite, keys, console_sid, &req),
                     )
@@ -594,16 +588,7 @@ impl Session {
                 bmc_session_id,
                 next_seq,
                 ..
-            } => {
-                let header = V20Header {
-                    payload_type: PayloadType::Ipmi,
-                    encrypted: suite.confidentiality.id() != 0,
-                    authenticated: suite.integrity.id() != 0,
-                    session_id: *bmc_session_id,
-                    session_seq: *next_seq,
-                };
-                wire::encode_v20(&header, &message, Some(keys), rand::random())
-            }
+            } => v20_datagram(*suite, keys, *bmc_session_id, *next_seq, &message),
             State::V15 {
                 auth,
                 password,
@@ -642,6 +627,24 @@ impl Drop for Session {
             Err(e) => tracing::debug!(error = %e, "cannot build Close Session"),
         }
     }
+}
+
+/// An IPMI message inside an RMCP+ session, protected as the suite says.
+fn v20_datagram(
+    suite: CipherSuite,
+    keys: &SessionKeys,
+    bmc_session_id: u32,
+    session_seq: u32,
+    message: &[u8],
+) -> Result<Vec<u8>> {
+    let header = V20Header {
+        payload_type: PayloadType::Ipmi,
+        encrypted: suite.confidentiality.id() != 0,
+        authenticated: suite.integrity.id() != 0,
+        session_id: bmc_session_id,
+        session_seq,
+    };
+    wire::encode_v20(&header, message, Some(keys), rand::random())
 }
 
 /// Maps a completion code to an error.
@@ -950,6 +953,34 @@ async fn open_v20(
     }
     let sik = inputs.sik(suite.auth, kuid, kg.as_ref().map(|k| &k[..]));
     if !ct_eq(&inputs.rakp4_icv(suite.auth, &sik), &rakp4.icv) {
+        // The BMC considers the session open. If it simply has no Kg, its keys come from
+        // the password: close the session with them rather than leave it to time out.
+        let plain_sik = inputs.sik(suite.auth, kuid, None);
+        if kg.is_some() && ct_eq(&inputs.rakp4_icv(suite.auth, &plain_sik), &rakp4.icv) {
+            let keys = SessionKeys::derive(suite, &plain_sik);
+            let req = IpmiRequest::new(
+                netfn::APP,
+                cmd::CLOSE_SESSION,
+                bmc_session_id.to_le_bytes().to_vec(),
+                1,
+            );
+            let message = req.encode();
+            let closed = transport
+                .exchange(
+                    "Close Session",
+                    |n| v20_datagram(suite, &keys, bmc_session_id, 1 + n as u32, &message),
+                    |d| accept_v20(d, suite, &keys, console_session_id, &req),
+                )
+                .await;
+            tracing::debug!(
+                closed = closed.is_ok(),
+                "closed the session opened without Kg"
+            );
+            return Err(Error::login_refused(format!(
+                "{address}: RAKP message 4 does not match the BMC key: the BMC uses no Kg, \
+                 but hexadecimal_kg was given"
+            )));
+        }
         return Err(Error::login_refused(format!(
             "{address}: RAKP message 4 does not match: wrong BMC key (hexadecimal_kg)"
         )));

@@ -1,6 +1,8 @@
 //! [`IpmiDevice`]: the [`FenceDevice`] of one BMC, over one session per run.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -11,6 +13,10 @@ use fence_core::{Capabilities, Error, FenceDevice, PowerState, Result};
 use crate::client::{Counters, Session, Stats, completion_error};
 use crate::config::IpmiConfig;
 use crate::wire::{cc, chassis_control, cmd, netfn};
+
+/// A boxed, `Send` future that borrows the session: the operations of
+/// [`IpmiDevice::with_session`].
+type SessionOp<'s, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 's>>;
 
 /// One BMC: reads the chassis power state and sends Chassis Control.
 ///
@@ -62,7 +68,7 @@ impl IpmiDevice {
     /// dropped (best-effort close), so that the next call starts a fresh one.
     async fn with_session<T>(
         &self,
-        op: impl for<'s> FnOnce(&'s mut Session) -> futures_lite::BoxedOp<'s, T>,
+        op: impl for<'s> FnOnce(&'s mut Session) -> SessionOp<'s, T>,
     ) -> Result<T> {
         let mut guard: MutexGuard<'_, Option<Session>> = self.session.lock().await;
         if guard.is_none() {
@@ -107,16 +113,6 @@ impl IpmiDevice {
         })
         .await
     }
-}
-
-/// A boxed future borrowing the session: the shape of [`IpmiDevice::with_session`]'s
-/// operations (no extra dependency needed).
-mod futures_lite {
-    use std::future::Future;
-    use std::pin::Pin;
-
-    /// A boxed, `Send` future that borrows the session for `'s`.
-    pub type BoxedOp<'s, T> = Pin<Box<dyn Future<Output = fence_core::Result<T>> + Send + 's>>;
 }
 
 #[async_trait]

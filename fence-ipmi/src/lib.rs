@@ -11,7 +11,7 @@
 //!   by name).
 //! - Power through Get Chassis Status and Chassis Control, **one session per run**: a
 //!   status costs 5 round trips (Open Session, RAKP 1, RAKP 3, Get Chassis Status, Close
-//!   Session) where `ipmitool` costs about 12 per call; see the README for the table.
+//!   Session) where one `ipmitool` call costs 11; see the README for the table.
 //! - Retransmission with a short first interval and a bound per request; the session is
 //!   always closed, also after failures.
 //!

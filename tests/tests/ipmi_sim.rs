@@ -270,6 +270,24 @@ async fn wrong_password_and_wrong_user_fail_fast() {
     assert!(msg.contains("invalid user name"), "{msg}");
 }
 
+/// ipmi_sim has no BMC key: a Kg given by us makes RAKP 4 mismatch. The BMC already counts
+/// the session as open, so it is closed with the password-derived keys (no session left).
+#[tokio::test]
+async fn a_kg_the_bmc_does_not_use_is_refused_and_closed() {
+    let _g = SIM.lock().await;
+    let before = active_sessions();
+    let mut c = lanplus(CipherSuite::SUITE_3);
+    c.kg = Some(Secret::new("0102030405"));
+    let msg = expect_login_refused(c, Duration::from_secs(1)).await;
+    assert!(msg.contains("RAKP message 4"), "{msg}");
+    assert!(!msg.contains("0102030405"), "the key leaked: {msg}");
+    assert_eq!(
+        active_sessions(),
+        before,
+        "the half-made session was not closed"
+    );
+}
+
 /// IPMI v1.5 has no way to say "wrong password": ipmi_sim ignores the Activate Session
 /// (ipmitool -I lan waits 8 s for the same reason). The silence after an answered Get
 /// Session Challenge is reported as a login refusal when the request bound passes.
