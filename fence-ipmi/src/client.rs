@@ -217,10 +217,16 @@ impl Transport {
         }
         let bound = self.retry.request_timeout.as_secs_f64();
         Err(match last_invalid {
-            Some(e) => Error::misbehaved(format!(
-                "{}: no valid answer to {what} within {bound:.1} s; last datagram: {e}",
-                self.address
-            )),
+            Some(e) => {
+                let why = match e {
+                    Error::Misbehaved { detail } => detail,
+                    other => other.to_string(),
+                };
+                Error::misbehaved(format!(
+                    "{}: no valid answer to {what} within {bound:.1} s; last datagram: {why}",
+                    self.address
+                ))
+            }
             None => Error::unreachable(format!(
                 "{}: no answer to {what} within {bound:.1} s ({} transmissions)",
                 self.address,
@@ -392,7 +398,10 @@ impl Session {
         }
         let req = IpmiRequest::new(net_fn, command, data, self.next_rq_seq());
         let message = req.encode();
-        let what = format!("IPMI command {net_fn:#04x}/{command:#04x}");
+        let what = wire::command_name(net_fn, command).map_or_else(
+            || format!("IPMI command {net_fn:#04x}/{command:#04x}"),
+            str::to_owned,
+        );
         let transport = &self.transport;
         let result = match &mut self.state {
             State::V20 {

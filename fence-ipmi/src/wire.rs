@@ -61,6 +61,22 @@ pub mod cmd {
     pub const CLOSE_SESSION: u8 = 0x3C;
 }
 
+/// The name of a command this module knows, for messages and logs.
+pub fn command_name(net_fn: u8, command: u8) -> Option<&'static str> {
+    match (net_fn & !1, command) {
+        (netfn::CHASSIS, cmd::GET_CHASSIS_STATUS) => Some("Get Chassis Status"),
+        (netfn::CHASSIS, cmd::CHASSIS_CONTROL) => Some("Chassis Control"),
+        (netfn::APP, cmd::GET_CHANNEL_AUTH_CAPABILITIES) => {
+            Some("Get Channel Authentication Capabilities")
+        }
+        (netfn::APP, cmd::GET_SESSION_CHALLENGE) => Some("Get Session Challenge"),
+        (netfn::APP, cmd::ACTIVATE_SESSION) => Some("Activate Session"),
+        (netfn::APP, cmd::SET_SESSION_PRIVILEGE_LEVEL) => Some("Set Session Privilege Level"),
+        (netfn::APP, cmd::CLOSE_SESSION) => Some("Close Session"),
+        _ => None,
+    }
+}
+
 /// Completion codes with a meaning for fencing.
 pub mod cc {
     /// Command completed normally.

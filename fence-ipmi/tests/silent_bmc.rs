@@ -123,3 +123,44 @@ async fn closed_port_fails_at_once() {
     );
     assert!(err.to_string().contains("connection refused"), "{err}");
 }
+
+/// A "BMC" that answers every datagram with garbage: the garbage is ignored (and does not
+/// crash the decoder), and the bound ends in `Misbehaved` naming what was wrong.
+#[tokio::test]
+async fn garbage_answers_are_misbehaviour_after_the_bound() {
+    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let port = socket.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut buf = [0u8; 2048];
+        let mut n = 0u8;
+        while let Ok((len, from)) = socket.recv_from(&mut buf).await {
+            n = n.wrapping_add(1);
+            // An RMCP header, then the request cut short and scribbled on.
+            let mut answer = buf[..len.min(20)].to_vec();
+            answer.iter_mut().skip(5).for_each(|b| *b ^= n);
+            let _ = socket.send_to(&answer, from).await;
+            let _ = socket
+                .send_to(&[0x06, 0x00, 0xff, 0x07, 0x06, 0x11], from)
+                .await;
+        }
+    });
+    let device = IpmiDevice::new(
+        IpmiConfig::lanplus("127.0.0.1", "admin", Secret::new("pw"))
+            .with_port(port)
+            .with_retry(fence_ipmi::RetryPolicy {
+                first: Duration::from_millis(100),
+                interval: Duration::from_millis(200),
+                request_timeout: Duration::from_millis(700),
+            }),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let err = device.power_state("").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Misbehaved, "{err}");
+    assert!(
+        err.to_string()
+            .contains("no valid answer to RMCP+ Open Session"),
+        "{err}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
