@@ -6,6 +6,9 @@
 //!   format `%(asctime)-15s %(levelname)s: %(message)s`, e.g.
 //!   `2026-11-22 01:34:42,246 ERROR: Failed: ...`. The level is WARNING, or DEBUG with
 //!   `verbose` / `verbose_level > 0`.
+//! - Every logged line also goes to syslog (`/dev/log`, facility user, ident = the invoked
+//!   name), as fence-agents' `SyslogLibHandler` does; `quiet` does not affect it. Without a
+//!   syslog socket nothing is sent.
 //! - Secrets: every line written is scrubbed of the values of the secret options
 //!   (password, Kg key, password script output) before it leaves the process, whatever
 //!   the verbosity and whichever crate logged it.
@@ -13,6 +16,7 @@
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::Write as _;
+use std::os::unix::net::UnixDatagram;
 use std::sync::Mutex;
 
 use tracing::field::{Field, Visit};
@@ -89,6 +93,8 @@ pub fn flush_early() {
 /// Where the log goes and how much of it.
 #[derive(Debug, Default)]
 pub struct LogConfig {
+    /// The syslog ident (the invoked program name).
+    pub ident: String,
     /// DEBUG instead of WARNING.
     pub verbose: bool,
     /// No stderr output.
@@ -144,6 +150,17 @@ impl Visit for Line {
 struct FenceAgentsLayer {
     max: Level,
     stderr: bool,
+    syslog: Option<(UnixDatagram, String)>,
+}
+
+/// syslog severity of a level (facility user = 1).
+fn syslog_priority(level: &Level) -> u8 {
+    8 + match *level {
+        Level::ERROR => 3,
+        Level::WARN => 4,
+        Level::INFO => 6,
+        _ => 7,
+    }
 }
 
 impl<S: Subscriber> Layer<S> for FenceAgentsLayer {
@@ -164,6 +181,13 @@ impl<S: Subscriber> Layer<S> for FenceAgentsLayer {
         if self.stderr {
             let _ = std::io::stderr().lock().write_all(text.as_bytes());
         }
+        if let Some((sock, ident)) = &self.syslog {
+            let stamp = chrono::Local::now().format("%b %e %H:%M:%S");
+            let msg = scrub(&format!("{}{}", line.message, line.fields)).replace('\0', "\n");
+            let _ = sock.send(
+                format!("<{}>{stamp} {ident}: {msg}", syslog_priority(meta.level())).as_bytes(),
+            );
+        }
         if let Ok(mut slot) = DEBUG_FILE.lock() {
             if let Some(f) = slot.as_mut() {
                 let _ = f.write_all(text.as_bytes());
@@ -181,6 +205,13 @@ pub fn init(config: LogConfig) {
             Level::WARN
         },
         stderr: !config.quiet,
+        syslog: UnixDatagram::unbound()
+            .and_then(|s| s.connect("/dev/log").map(|()| s))
+            .ok()
+            .map(|s| {
+                let _ = s.set_nonblocking(true);
+                (s, config.ident)
+            }),
     };
     let subscriber = tracing_subscriber::registry().with(layer);
     let _ = tracing::subscriber::set_global_default(subscriber);

@@ -23,6 +23,8 @@ use crate::{metadata, validate};
 const EC_STATUS: &str = "Failed: Unable to obtain correct plug status or plug is not available";
 /// fence-agents' `EC_LOGIN_DENIED` message.
 const EC_LOGIN_DENIED: &str = "Unable to connect/login to fencing device";
+/// fence-agents' `EC_TIMED_OUT` message.
+const EC_TIMED_OUT: &str = "Connection timed out";
 /// How long a `password_script` may run.
 const PASSWORD_SCRIPT_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -63,7 +65,7 @@ pub fn run_agent(agent: Agent, invoked: &str, args: &[String]) -> i32 {
         return print(&format!("{}\n", env!("CARGO_PKG_VERSION")));
     }
 
-    setup_logging(&input);
+    setup_logging(&input, invoked);
 
     let action = match action.filter(|a| agent.accepts(*a)) {
         Some(a) => a,
@@ -133,7 +135,7 @@ fn print(text: &str) -> i32 {
 }
 
 /// `verbose`, `verbose_level`, `quiet` as fence-agents' `check_input` reads them.
-fn setup_logging(input: &Input) {
+fn setup_logging(input: &Input, ident: &str) {
     let o = &input.options;
     let mut level = match o.integer("verbose_level") {
         Ok(Some(n)) => n,
@@ -160,6 +162,7 @@ fn setup_logging(input: &Input) {
     }
     let verbose = level > 0;
     logging::init(LogConfig {
+        ident: ident.to_owned(),
         verbose,
         quiet: o.flag("quiet"),
     });
@@ -300,7 +303,12 @@ async fn run_action(
     match report.result {
         Ok(outcome) => print_outcome(&options, action, &outcome),
         Err(e) => {
-            report_failure(&agent, &e, device.as_ref());
+            let cycle = action == Action::Diag
+                || (action == Action::Reboot
+                    && options
+                        .get("method")
+                        .is_some_and(|m| m.eq_ignore_ascii_case("cycle")));
+            report_failure(&agent, &e, device.as_ref(), cycle);
             1
         }
     }
@@ -374,7 +382,7 @@ fn failed_line(e: &Error) -> String {
 
 /// Logs a failure: the line naming the cause, then the message fence-agents' agent prints
 /// for the same situation (so that tools matching on it keep working).
-fn report_failure(agent: &Agent, e: &Error, device: &dyn FenceDevice) {
+fn report_failure(agent: &Agent, e: &Error, device: &dyn FenceDevice, cycle: bool) {
     tracing::debug!(backend = device.backend(), address = %device.address(), kind = ?e.kind(), "action failed");
     match e.kind() {
         ErrorKind::PowerTimeout => fail(&failed_line(e)),
@@ -389,6 +397,8 @@ fn report_failure(agent: &Agent, e: &Error, device: &dyn FenceDevice) {
                     fail(EC_LOGIN_DENIED)
                 }
                 (Family::Redfish, _) => fail_usage(""),
+                // fence_ipmilan reports a failed power cycle or diag as a timeout.
+                (Family::Ipmi, _) if cycle => fail(EC_TIMED_OUT),
                 (_, ErrorKind::Unsupported | ErrorKind::Interrupted) => {}
                 _ => fail(EC_STATUS),
             }
