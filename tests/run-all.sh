@@ -10,7 +10,8 @@
 #   3. cargo clippy --workspace --all-targets --locked -- -D warnings
 #   4. cargo test --workspace --locked  against the third-party peers (tests/scripts/start-peers.sh;
 #                                       their settings are exported from $PEERS_DIR/peers.env)
-#   5. every tests/e2e/*.sh, in name order (run with bash), with the peer settings still exported.
+#   5. cargo build --release -p fence-cli (exported to the suites as FENCE_AGENT_BIN), then
+#      every tests/e2e/*.sh, in name order (run with bash), with the peer settings still exported.
 #      Hook for further suites: add a script there (helpers go in a subdirectory). It must exit
 #      non-zero when anything failed, and should end its output with a line "N passed, M failed".
 # Prints the test counts and a summary; the exit status is non-zero when any step failed.
@@ -137,7 +138,10 @@ else
   SUMMARY+=("FAIL  cargo test (not run: the peers did not start)")
 fi
 
-# 5. end-to-end suites
+# 5. end-to-end suites; they use the release CLI (built here once, timed on its own)
+if step "cargo build --release -p fence-cli" cargo build --release --locked -p fence-cli; then
+  export FENCE_AGENT_BIN=$ROOT/target/release/fence-agent
+fi
 for suite in tests/e2e/*.sh; do
   [ -f "$suite" ] || continue
   step "$suite" run_suite "$suite"

@@ -286,15 +286,26 @@ PACEMAKERD_PID=$!
 wait_until 30 stonith_admin --list-registered || fatal "fencer answering"
 PCMK_CHILDREN=$(pgrep -P "$PACEMAKERD_PID" | tr '\n' ' ')
 started() { crm_mon -1 -r 2> /dev/null | grep -qE "^ *\* $1[[:space:]].*Started"; }
-all_started() { started fd-redfish && started fd-ipmi && started fd-vbox && started fd-vbox-dyn; }
-if wait_until 90 all_started; then
-  note "devices started after $(($(ms) - t)) ms"
-else
-  crm_mon -1 -r
-fi
+# all started, or one failed to start (no point in waiting longer then)
+settled() {
+  local mon
+  mon=$(crm_mon -1 -r 2> /dev/null) || return 1
+  echo "$mon" | grep -q "^Failed Resource Actions" && return 0
+  for d in fd-redfish fd-ipmi fd-vbox fd-vbox-dyn; do
+    echo "$mon" | grep -qE "^ *\* ${d}[[:space:]].*Started" || return 1
+  done
+}
+wait_until 60 settled
+note "devices settled after $(($(ms) - t)) ms"
 crm_mon -1 -r > "$WORK/crm_mon.txt" 2>&1
 for d in fd-redfish fd-ipmi fd-vbox fd-vbox-dyn; do
-  check "crm_mon: $d Started (start + monitor ran the agent)" wait_until 15 started "$d"
+  if wait_until 5 started "$d"; then
+    pass "crm_mon: $d Started (start + monitor ran the agent)"
+  else
+    fail "crm_mon: $d not Started: $(grep -E "\* ${d}[[:space:]]" "$WORK/crm_mon.txt" | tr -s '\t ' ' ')"
+    grep -A5 '^Failed Resource Actions' "$WORK/crm_mon.txt" | sed 's/^/      /'
+    grep -E "Operation '(monitor|start)' .*using $d returned [1-9]" "$WORK/pacemaker.log" | head -n 3 | sed 's/^/      /'
+  fi
 done
 T_SCEN=$(ms)
 
