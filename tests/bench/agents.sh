@@ -10,11 +10,15 @@
 #   2. cargo build --release -p fence-cli      -> target/release/fence-agent (ours; a build
 #                                                 failure is reported and ours is then
 #                                                 "not available" in the table)
+#      cargo build --release -p fence-sim      -> target/release/fence-sim (the keep-alive
+#                                                 Redfish peer of target "fencesim"; skipped
+#                                                 if it does not build)
 #      cargo build --release -p fence-tests --bin bench_agents
 #   3. tests/scripts/start-peers.sh            in a fresh PEERS_DIR; stopped at exit
 #   4. target/release/bench_agents --ours target/release/fence-agent ...
-#      fence_redfish (sushy-emulator), fence_ipmilan lanplus cipher 3 (ipmi_sim and pyghmi's
-#      fakebmc), fence_vbox (sshd + fake VBoxManage): metadata, status, off, on, reboot.
+#      fence_redfish (sushy-emulator; and fence-sim, which keeps connections alive), fence_ipmilan
+#      lanplus cipher 3 (ipmi_sim and pyghmi's fakebmc), fence_vbox (sshd + fake VBoxManage):
+#      metadata, status, off, on, reboot.
 #
 # Output: the markdown table on stdout; also $BENCH_DIR/agents.md (with a header saying what
 # ran where) and every single run in $BENCH_DIR/agents.csv (default BENCH_DIR=target/bench).
@@ -36,6 +40,11 @@ if ! cargo build --release -p fence-cli >&2; then
   echo "bench: WARNING: fence-cli does not build; ours will be reported as not available" >&2
   OURS=$ROOT/target/release/fence-agent.unbuilt
 fi
+SIM=(--fence-sim "$ROOT/target/release/fence-sim")
+if ! cargo build --release -p fence-sim >&2; then
+  echo "bench: WARNING: fence-sim does not build; the fencesim target is left out" >&2
+  SIM=()
+fi
 cargo build --release -p fence-tests --bin bench_agents >&2 || die "the bench binary does not build"
 
 BENCH_DIR=${BENCH_DIR:-$ROOT/target/bench}
@@ -53,5 +62,5 @@ bash tests/scripts/start-peers.sh >&2 || die "the peers did not start"
 . "$PEERS_DIR/peers.env"
 
 echo "bench: running (the peers' logs are in $PEERS_DIR/logs)" >&2
-target/release/bench_agents --ours "$OURS" --out "$BENCH_DIR/agents.md" \
+target/release/bench_agents --ours "$OURS" "${SIM[@]}" --out "$BENCH_DIR/agents.md" \
   --csv "$BENCH_DIR/agents.csv" "$@"

@@ -4,4 +4,5 @@
 pub mod relay;
 pub mod report;
 pub mod run;
+pub mod sim;
 pub mod targets;

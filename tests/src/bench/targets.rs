@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::relay::{TcpRelay, UdpRelay};
 use super::run::helper;
+use super::sim::{self, FenceSim};
 
 /// Bound on one prepare command (curl, ipmitool, ssh).
 const HELPER_LIMIT: Duration = Duration::from_secs(15);
@@ -238,6 +239,15 @@ impl LogMark {
     }
 }
 
+/// Whose access log counts the Redfish requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AccessLog {
+    /// sushy-emulator (werkzeug's access log).
+    Sushy,
+    /// fence-sim's `--events` lines.
+    FenceSim,
+}
+
 /// Which protocol family a target speaks.
 #[derive(Debug)]
 enum Kind {
@@ -247,6 +257,7 @@ enum Kind {
         ca: PathBuf,
         systems_uri: String,
         log: PathBuf,
+        format: AccessLog,
     },
     Ipmi {
         relay: UdpRelay,
@@ -302,9 +313,13 @@ fn loopback(port: u16) -> SocketAddr {
 }
 
 impl Target {
-    /// Builds the target called `key` from the peer settings in the environment, starting
-    /// its relay on `rt`.
-    pub fn new(key: &str, rt: &tokio::runtime::Handle) -> Result<Target, String> {
+    /// Builds the target called `key` from the peer settings in the environment (and
+    /// `fence_sim` for `fencesim`), starting its relay on `rt`.
+    pub fn new(
+        key: &str,
+        rt: &tokio::runtime::Handle,
+        fence_sim: Option<&FenceSim>,
+    ) -> Result<Target, String> {
         let peers = PathBuf::from(PeerEnv::var("PEERS_DIR")?);
         let io = |e: std::io::Error| format!("cannot start a relay: {e}");
         let (key, agent, peer, kind) = match key {
@@ -320,6 +335,23 @@ impl Target {
                         ca: PathBuf::from(PeerEnv::var("REDFISH_CA")?),
                         systems_uri: PeerEnv::var("REDFISH_SYSTEMS_URI")?,
                         log: peers.join("logs/sushy.log"),
+                        format: AccessLog::Sushy,
+                    },
+                )
+            }
+            "fencesim" => {
+                let sim = fence_sim.ok_or("target fencesim needs --fence-sim PATH")?;
+                (
+                    "fencesim",
+                    "fence_redfish",
+                    "fence-sim redfish (ours, keep-alive)",
+                    Kind::Redfish {
+                        relay: TcpRelay::start(rt, loopback(sim.port)).map_err(io)?,
+                        port: sim.port,
+                        ca: sim.ca.clone(),
+                        systems_uri: sim.systems_uri.clone(),
+                        log: sim.log.clone(),
+                        format: AccessLog::FenceSim,
                     },
                 )
             }
@@ -361,7 +393,7 @@ impl Target {
             ),
             other => {
                 return Err(format!(
-                    "unknown target {other:?} (known: redfish, ipmisim, fakebmc, vbox)"
+                    "unknown target {other:?} (known: redfish, fencesim, ipmisim, fakebmc, vbox)"
                 ));
             }
         };
@@ -478,7 +510,7 @@ impl Target {
                 match json_string(&body, "PowerState") {
                     Some("On") => Ok(Power::On),
                     Some("Off") => Ok(Power::Off),
-                    other => Err(format!("sushy: unexpected PowerState {other:?}")),
+                    other => Err(format!("{}: unexpected PowerState {other:?}", self.peer)),
                 }
             }
             Kind::Ipmi { port, .. } => {
@@ -605,16 +637,21 @@ impl Target {
                 .since()
         };
         let trips = match &self.kind {
-            Kind::Redfish { relay, .. } => {
+            Kind::Redfish { relay, format, .. } => {
                 if !relay.wait_closed(rt, SETTLE_LIMIT) {
                     return Err(format!(
                         "sushy still had relayed connections open {SETTLE_LIMIT:?} after the agent exited"
                     ));
                 }
                 let connections = relay.take().clients;
+                // fence-sim logs a request before answering it, so the prepare step's are
+                // all in before the mark; sushy logs after answering, hence the marker.
                 let requests = appended(0)?
                     .lines()
-                    .filter(|l| is_request_line(l) && !l.contains(PREPARE_MARK))
+                    .filter(|l| match format {
+                        AccessLog::Sushy => is_request_line(l) && !l.contains(PREPARE_MARK),
+                        AccessLog::FenceSim => sim::is_request_line(l),
+                    })
                     .count() as u64;
                 Trips::Redfish {
                     requests,

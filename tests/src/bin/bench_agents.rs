@@ -28,15 +28,20 @@ use std::process::ExitCode;
 
 use bench::report::{ImplResult, Row, ms, table};
 use bench::run::{self, Invocation};
+use bench::sim::FenceSim;
 use bench::targets::{Op, Target};
 
 const USAGE: &str = "\
-usage: bench_agents [--ours PATH] [--python-dir DIR] [--targets LIST] [--ops LIST]
-                    [--runs N] [--warmup N] [--observe N] [--out FILE.md] [--csv FILE.csv]
+usage: bench_agents [--ours PATH] [--fence-sim PATH] [--python-dir DIR] [--targets LIST]
+                    [--ops LIST] [--runs N] [--warmup N] [--observe N] [--out FILE.md]
+                    [--csv FILE.csv]
   --ours PATH        fence-rs's fence-agent binary (target/release/fence-agent); run as a
                      symlink named after each agent. Without it, ours is 'not available'.
+  --fence-sim PATH   fence-rs's simulator (target/release/fence-sim): adds the target
+                     fencesim, fence_redfish against a keep-alive Redfish service
   --python-dir DIR   where Debian's Python agents are (default /usr/sbin)
-  --targets LIST     comma-separated: redfish,ipmisim,fakebmc,vbox (default: all four)
+  --targets LIST     comma-separated: redfish,fencesim,ipmisim,fakebmc,vbox (default: all;
+                     fencesim only with --fence-sim)
   --ops LIST         comma-separated: metadata,status,off,on,reboot (default: all)
   --runs N           timed runs per implementation and action (default 15)
   --warmup N         untimed runs first (default 2; the first one also checks that it works)
@@ -46,6 +51,7 @@ The peer settings come from the environment ($PEERS_DIR/peers.env of tests/scrip
 #[derive(Debug)]
 struct Args {
     ours: Option<PathBuf>,
+    fence_sim: Option<PathBuf>,
     python_dir: PathBuf,
     targets: Vec<String>,
     ops: Vec<Op>,
@@ -60,10 +66,9 @@ impl Args {
     fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         let mut a = Args {
             ours: None,
+            fence_sim: None,
             python_dir: PathBuf::from("/usr/sbin"),
-            targets: ["redfish", "ipmisim", "fakebmc", "vbox"]
-                .map(String::from)
-                .to_vec(),
+            targets: Vec::new(),
             ops: Op::ALL.to_vec(),
             runs: 15,
             warmup: 2,
@@ -84,6 +89,7 @@ impl Args {
             };
             match flag.as_str() {
                 "--ours" => a.ours = Some(PathBuf::from(value)),
+                "--fence-sim" => a.fence_sim = Some(PathBuf::from(value)),
                 "--python-dir" => a.python_dir = PathBuf::from(value),
                 "--targets" => a.targets = value.split(',').map(str::to_owned).collect(),
                 "--ops" => {
@@ -99,6 +105,13 @@ impl Args {
                 "--csv" => a.csv = Some(PathBuf::from(value)),
                 _ => return Err(format!("unknown option {flag}\n{USAGE}")),
             }
+        }
+        if a.targets.is_empty() {
+            a.targets = ["redfish", "fencesim", "ipmisim", "fakebmc", "vbox"]
+                .into_iter()
+                .filter(|t| *t != "fencesim" || a.fence_sim.is_some())
+                .map(String::from)
+                .collect();
         }
         Ok(a)
     }
@@ -132,6 +145,7 @@ fn real_main() -> Result<ExitCode, String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the relay runtime: {e}"))?;
+    let load_before = loadavg();
     let scratch = std::env::temp_dir().join(format!("fence-bench.{}", std::process::id()));
     std::fs::create_dir_all(scratch.join("bin"))
         .map_err(|e| format!("cannot create {}: {e}", scratch.display()))?;
@@ -139,9 +153,15 @@ fn real_main() -> Result<ExitCode, String> {
     let mut csv = String::from(
         "target,action,impl,phase,iter,wall_ms,exit,ok,max_rss_kib,cpu_s,round_trips\n",
     );
+    let fence_sim = match &args.fence_sim {
+        Some(p) if args.targets.iter().any(|t| t == "fencesim") => {
+            Some(FenceSim::start(p, &scratch)?)
+        }
+        _ => None,
+    };
     let mut rows = Vec::new();
     for key in &args.targets {
-        let mut target = Target::new(key, rt.handle())?;
+        let mut target = Target::new(key, rt.handle(), fence_sim.as_ref())?;
         let programs = [
             ours_program(args.ours.as_deref(), &scratch, target.agent),
             python_program(&args.python_dir, target.agent),
@@ -152,12 +172,14 @@ fn real_main() -> Result<ExitCode, String> {
             rows.push(row);
         }
     }
+    drop(fence_sim);
     let _ = std::fs::remove_dir_all(&scratch);
 
+    let load_after = loadavg();
     let table = table(&rows);
     println!("{table}");
     if let Some(path) = &args.out {
-        let text = format!("{}\n{table}", header(&args));
+        let text = format!("{}\n{table}", header(&args, &load_before, &load_after));
         std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         eprintln!("table written to {}", path.display());
     }
@@ -382,8 +404,15 @@ fn progress_line(r: &Row) -> String {
     )
 }
 
-/// What the run was: machine, versions, settings.
-fn header(args: &Args) -> String {
+/// The 1, 5 and 15 minute load averages (`/proc/loadavg`).
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".to_owned())
+}
+
+/// What the run was: machine, versions, settings, load.
+fn header(args: &Args, load_before: &str, load_after: &str) -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|s| {
@@ -409,7 +438,8 @@ fn header(args: &Args) -> String {
         "Run {date} on {cores} cores ({cpu}), Linux {kernel}; fence-rs commit {commit}, \
          Debian fence-agents {fence_agents}.\n\
          {} timed runs per implementation and action (after {} warm-up), interleaved; \
-         {} observed runs for RSS and round trips.\n",
+         {} observed runs for RSS and round trips. Load average (1/5/15 min) {load_before} \
+         at the start, {load_after} at the end.\n",
         args.runs,
         args.warmup.max(1),
         args.observe
@@ -428,6 +458,12 @@ mod tests {
     fn defaults_and_overrides() {
         let a = parse("").unwrap();
         assert_eq!((a.runs, a.warmup, a.observe), (15, 2, 3));
+        assert_eq!(a.targets, ["redfish", "ipmisim", "fakebmc", "vbox"]);
+        let a = parse("--fence-sim /x").unwrap();
+        assert_eq!(
+            a.targets,
+            ["redfish", "fencesim", "ipmisim", "fakebmc", "vbox"]
+        );
         assert_eq!(a.ops, Op::ALL.to_vec());
         let a = parse("--runs 5 --ops status,off --targets vbox").unwrap();
         assert_eq!(a.runs, 5);
