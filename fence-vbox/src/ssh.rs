@@ -61,6 +61,9 @@ pub(crate) fn secs(d: Duration) -> String {
     }
 }
 
+/// libssh2's timeout for the close of a channel or session given up after a failure.
+const ABANDON_TIMEOUT_MS: u32 = 200;
+
 fn millis(d: Duration) -> u32 {
     u32::try_from(d.as_millis()).unwrap_or(u32::MAX).max(1)
 }
@@ -232,6 +235,7 @@ impl SshSession {
     pub(crate) fn exec(&self, command: &str) -> Result<Output> {
         let deadline = Instant::now() + self.shell_timeout;
         let timed_out = || {
+            self.abandon();
             Error::unreachable(format!(
                 "{}: `{command}` did not finish within {} (shell_timeout)",
                 self.address,
@@ -242,6 +246,7 @@ impl SshSession {
             if code(&e) == Some(LIBSSH2_ERROR_TIMEOUT) {
                 timed_out()
             } else {
+                self.abandon();
                 Error::unreachable_with(format!("{}: {what}: {e}", self.address), e)
             }
         };
@@ -273,6 +278,13 @@ impl SshSession {
             stdout: String::from_utf8_lossy(&stdout).into_owned(),
             stderr: String::from_utf8_lossy(&stderr).into_owned(),
         })
+    }
+
+    /// After a failed command the channel and then the session are dropped, and libssh2
+    /// waits for their close with the last timeout set (the whole `shell_timeout` again,
+    /// twice): keep those waits short (libssh2 counts whole seconds, so about 1 s each).
+    fn abandon(&self) {
+        self.sess.set_timeout(ABANDON_TIMEOUT_MS);
     }
 
     /// Sets libssh2's per-call timeout to the time left.
