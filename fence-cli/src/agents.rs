@@ -170,7 +170,8 @@ impl Agent {
         let backend = self.family.backend();
         let mut table = ParamTable::new()
             .with(&common::every_agent())
-            .with(&(backend.params)());
+            .with(&(backend.params)())
+            .with(&crate::events::params());
         if self.port_as_ip() {
             // fence-agents' dependency expansion for agents with ipaddr but no port.
             table.remove("separator");
@@ -254,10 +255,7 @@ vboxusers group. Also, you must allow ssh login in your sshd_config."
 /// script's command line may contain the password itself).
 pub fn is_sensitive(row: &ParamSpec) -> bool {
     row.secret
-        || matches!(
-            row.name,
-            "password" | "password_script" | "hexadecimal_kg" | "identity_file"
-        )
+        || matches!(row.name, "password" | "password_script" | "hexadecimal_kg")
         || row.name.contains("passw")
         || row.name.contains("token")
         || row.name.ends_with("_kg")

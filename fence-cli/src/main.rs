@@ -10,7 +10,9 @@
 #![forbid(unsafe_code)]
 
 mod agents;
+mod alert;
 mod backends;
+mod events;
 mod input;
 mod install;
 mod logging;
@@ -27,6 +29,9 @@ fn usage() -> String {
          \tfence_<agent> [agent options]         the same, through a link named after the agent\n\
          \tfence-agent install --dir DIR [--prefix fence_rs_] [--force]\n\
          \t                                      create one link per agent in DIR\n\
+         \tfence-agent alert                     Pacemaker alert agent (CRM_alert_* to a JSON line)\n\
+         \tfence-agent install-alert --dir DIR [--name fence_rs_alert] [--force]\n\
+         \t                                      link DIR/NAME here; that name selects alert mode\n\
          \tfence-agent --list-agents             print the agent names\n\
          \tfence-agent -V | --version\n\
          Agents:\n",
@@ -55,6 +60,9 @@ fn real_main() -> i32 {
                 .unwrap_or_default()
         })
         .unwrap_or_default();
+    if alert::is_alert_name(&program) {
+        return alert::run(&args[1..]);
+    }
     if let Some(agent) = Agent::from_program_name(&program) {
         return run::run_agent(agent, &program, &args[1..]);
     }
@@ -64,6 +72,17 @@ fn real_main() -> i32 {
     }
     let first = args.remove(1);
     match first.as_str() {
+        "alert" => alert::run(&args[1..]),
+        "install-alert" => match alert::parse_install(&args[1..]).and_then(|o| alert::install(&o)) {
+            Ok(line) => {
+                println!("{line}");
+                0
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                1
+            }
+        },
         "install" => match install::parse(&args[1..]).and_then(|o| install::install(&o)) {
             Ok(lines) => {
                 for l in lines {

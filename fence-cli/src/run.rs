@@ -27,6 +27,11 @@ const EC_LOGIN_DENIED: &str = "Unable to connect/login to fencing device";
 const EC_TIMED_OUT: &str = "Connection timed out";
 /// How long a `password_script` may run.
 const PASSWORD_SCRIPT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The bound on closing the device after the action (each backend also bounds its own
+/// requests; this one covers a backend blocked in a call).
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The bound on closing the device after SIGTERM or SIGINT.
+const INTERRUPTED_CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Runs `agent` (invoked as `invoked`) with the arguments after the program name; returns
 /// the exit code.
@@ -114,7 +119,11 @@ pub fn run_agent(agent: Agent, invoked: &str, args: &[String]) -> i32 {
             return 1;
         }
     };
-    runtime.block_on(run_action(agent, invoked, input, action, started))
+    let code = runtime.block_on(run_action(agent, invoked, input, action, started));
+    // A blocking device call (ssh2) cut short by a signal or a bound may still be running:
+    // do not wait for it.
+    runtime.shutdown_background();
+    code
 }
 
 /// Registers the values of every sensitive option, so that no output ever shows them.
@@ -156,7 +165,7 @@ fn setup_logging(input: &Input, ident: &str) {
     if level == 0 && o.flag("verbose") {
         early(
             "WARNING",
-            "Parse error: Ignoring option 'verbose' because it conflicts with verbose_level=0\n",
+            "Parse error: Ignoring option 'verbose' because it conflicts with verbose_level=0",
         );
         flush_early();
     }
@@ -281,13 +290,27 @@ async fn run_action(
         Some(node) => request.with_node(node),
         None => request,
     };
-    let engine = Engine::new(timing).with_agent_name(invoked);
+    let (observer, mut events) = fence_core::events::channel();
+    let engine = Engine::new(timing)
+        .with_agent_name(invoked)
+        .with_observer(observer);
     let result = tokio::select! {
         report = engine.run(device.as_ref(), &request) => Some(report),
         () = interrupted() => None,
     };
-    if let Err(e) = device.close().await {
-        tracing::debug!("closing the device: {e}");
+    // After a signal, closing (the IPMI or Redfish session) is best effort and short.
+    let close_bound = if result.is_some() {
+        CLOSE_TIMEOUT
+    } else {
+        INTERRUPTED_CLOSE_TIMEOUT
+    };
+    match tokio::time::timeout(close_bound, device.close()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::debug!("closing the device: {e}"),
+        Err(_) => tracing::debug!(
+            "closing the device: gave up after {} s",
+            close_bound.as_secs()
+        ),
     }
     let Some(report) = result else {
         fail("Failed: Interrupted by a signal");
@@ -300,7 +323,7 @@ async fn run_action(
         "{} {action} finished",
         agent.name
     );
-    match report.result {
+    let code = match report.result {
         Ok(outcome) => print_outcome(&options, action, &outcome),
         Err(e) => {
             let cycle = action == Action::Diag
@@ -311,7 +334,11 @@ async fn run_action(
             report_failure(&agent, &e, device.as_ref(), cycle);
             1
         }
-    }
+    };
+    // The result is out: now the event log and the notify command (bounded; they never
+    // change the exit code).
+    crate::events::deliver_pending(&options, &mut events).await;
+    code
 }
 
 /// Resolves when SIGTERM or SIGINT arrives (never, if the handlers cannot be installed).

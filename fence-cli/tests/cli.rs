@@ -391,3 +391,50 @@ fn ipmilan_against_a_silent_udp_port_fails_within_its_bound_like_python() {
     assert_eq!(rs.code, 1);
     assert!(rs.elapsed < Duration::from_secs(4), "{:?}", rs.elapsed);
 }
+
+#[test]
+fn verbosity_and_identity_file_edge_cases_like_python() {
+    // A bad or conflicting verbose_level is only warned about.
+    same_args(
+        "fence_ipmilan",
+        &["-o", "validate-all", "-a", "x", "--verbose-level=abc"],
+    );
+    same_stdin(
+        "fence_ipmilan",
+        "action=validate-all\nip=x\nverbose=1\nverbose_level=0\n",
+    );
+    // An identity file must exist; its path is shown (it is not a secret).
+    same_args(
+        "fence_vbox",
+        &[
+            "-o",
+            "validate-all",
+            "-a",
+            "x",
+            "-l",
+            "u",
+            "-n",
+            "1",
+            "-k",
+            "/nonexistent/key",
+        ],
+    );
+    same_stdin(
+        "fence_vbox",
+        "action=validate-all\nip=x\nlogin=u\nplug=1\nsecure=0\nidentity_file=/etc/hostname\n",
+    );
+    // Empty values still count as given, as in fence-agents.
+    same_stdin(
+        "fence_vbox",
+        "action=validate-all\nip=x\nlogin=u\npassword=\nplug=\n",
+    );
+    // Operands are warned about; `=` lines without a name are unknown options.
+    same_args(
+        "fence_ipmilan",
+        &["-o", "validate-all", "-a", "x", "extra1", "extra2"],
+    );
+    same_stdin(
+        "fence_vbox",
+        "action=validate-all\n=x\n==\nip=x\nlogin=u\npassword=\"p\"\nplug=\"\n",
+    );
+}
