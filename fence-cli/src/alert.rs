@@ -284,6 +284,20 @@ pub fn parse_install(args: &[String]) -> Result<InstallAlert, String> {
     Ok(InstallAlert { dir, name, force })
 }
 
+/// `fence-agent install-alert ARGS`: returns the exit code.
+pub fn install_main(args: &[String]) -> i32 {
+    match parse_install(args).and_then(|o| install(&o)) {
+        Ok(line) => {
+            println!("{line}");
+            0
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            1
+        }
+    }
+}
+
 /// Creates the link `DIR/NAME` to this executable; returns the line to print.
 pub fn install(opts: &InstallAlert) -> Result<String, String> {
     let exe = std::env::current_exe()
@@ -350,7 +364,10 @@ mod tests {
             ("node", "node-b"),
             ("task", "reboot"),
             ("rc", "0"),
-            ("desc", "Operation reboot of node-b by node1 for stonith_admin.1@node1: OK"),
+            (
+                "desc",
+                "Operation reboot of node-b by node1 for stonith_admin.1@node1: OK",
+            ),
             ("recipient", "/var/log/fence-events.jsonl"),
             ("timestamp_epoch", "1795317702"),
             ("timestamp_usec", "123456"),
@@ -370,7 +387,10 @@ mod tests {
         assert_eq!(v["sequence"], 7);
         assert!(v.get("rsc").is_none());
         let line = serde_json::to_string(&r).unwrap();
-        assert!(line.starts_with("{\"source\":\"pacemaker\",\"kind\":\"fencing\""), "{line}");
+        assert!(
+            line.starts_with("{\"source\":\"pacemaker\",\"kind\":\"fencing\""),
+            "{line}"
+        );
     }
 
     #[test]

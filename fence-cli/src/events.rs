@@ -125,10 +125,9 @@ impl Sinks {
                     NotifyResult::Exited { code: 0, .. } => {
                         tracing::debug!("notify_command exited 0")
                     }
-                    NotifyResult::Exited { code, stderr } => tracing::warn!(
-                        "notify_command failed (exit {code}){}",
-                        first_line(&stderr)
-                    ),
+                    NotifyResult::Exited { code, stderr } => {
+                        tracing::warn!("notify_command failed (exit {code}){}", first_line(&stderr))
+                    }
                     NotifyResult::Killed { stderr } => tracing::warn!(
                         "notify_command did not finish within {} s: killed its process group{}",
                         self.notify_timeout.as_secs_f64(),
@@ -285,7 +284,12 @@ pub fn env_vars(event: &FenceEvent) -> Vec<(&'static str, String)> {
 /// Runs `command` through `/bin/sh -c` in a process group of its own, with the event in
 /// `FENCE_EVENT_*` variables and `json` plus a newline on stdin; stdout is discarded,
 /// stderr kept (its start) for the log. After `bound` the whole group gets SIGKILL.
-pub async fn notify(command: &str, event: &FenceEvent, json: &str, bound: Duration) -> NotifyResult {
+pub async fn notify(
+    command: &str,
+    event: &FenceEvent,
+    json: &str,
+    bound: Duration,
+) -> NotifyResult {
     let mut child = match tokio::process::Command::new("/bin/sh")
         .arg("-c")
         .arg(command)
@@ -338,7 +342,10 @@ pub async fn notify(command: &str, event: &FenceEvent, json: &str, bound: Durati
     let status = tokio::time::timeout(Duration::from_secs(1), child.wait()).await;
     // The rest of stderr, unless a process left in the background keeps it open.
     if let Some(mut reader) = reader {
-        if tokio::time::timeout(STDERR_GRACE, &mut reader).await.is_err() {
+        if tokio::time::timeout(STDERR_GRACE, &mut reader)
+            .await
+            .is_err()
+        {
             reader.abort();
         }
     }
@@ -408,7 +415,10 @@ mod tests {
     #[test]
     fn agent_lines_start_with_their_source_and_parse() {
         let line = agent_line(&event());
-        assert!(line.starts_with("{\"source\":\"agent\",\"agent\":"), "{line}");
+        assert!(
+            line.starts_with("{\"source\":\"agent\",\"agent\":"),
+            "{line}"
+        );
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(v["node"], "node-b");
         assert_eq!(v["action"], "reboot");
@@ -464,7 +474,11 @@ mod tests {
         )
         .await;
         assert!(matches!(r, NotifyResult::Killed { .. }), "{r:?}");
-        assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[tokio::test]

@@ -73,16 +73,7 @@ fn real_main() -> i32 {
     let first = args.remove(1);
     match first.as_str() {
         "alert" => alert::run(&args[1..]),
-        "install-alert" => match alert::parse_install(&args[1..]).and_then(|o| alert::install(&o)) {
-            Ok(line) => {
-                println!("{line}");
-                0
-            }
-            Err(e) => {
-                eprintln!("{e}");
-                1
-            }
-        },
+        "install-alert" => alert::install_main(&args[1..]),
         "install" => match install::parse(&args[1..]).and_then(|o| install::install(&o)) {
             Ok(lines) => {
                 for l in lines {
