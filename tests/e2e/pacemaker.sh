@@ -118,6 +118,7 @@ for t in corosync corosync-quorumtool pacemakerd stonith_admin cibadmin crm_mon 
   command -v "$t" > /dev/null || fatal "$t is missing: run tests/scripts/install-deps.sh"
 done
 # One cluster per host: wait for another run of this script, refuse a cluster we did not start.
+mkdir -p /run/lock
 exec 9> /run/lock/fence-rs-e2e-pacemaker.lock
 flock -w 600 9 || fatal "another tests/e2e/pacemaker.sh holds /run/lock/fence-rs-e2e-pacemaker.lock"
 for d in corosync pacemakerd pacemaker-fence; do # process names (15 characters at most)
