@@ -236,6 +236,7 @@ async fn run_action(
     action: Action,
     started: Instant,
 ) -> i32 {
+    let mut interrupts = Interrupts::install();
     if let Some(script) = input
         .options
         .non_empty("password_script")
@@ -296,7 +297,7 @@ async fn run_action(
         .with_observer(observer);
     let result = tokio::select! {
         report = engine.run(device.as_ref(), &request) => Some(report),
-        () = interrupted() => None,
+        () = interrupts.recv() => None,
     };
     // After a signal, closing (the IPMI or Redfish session) is best effort and short.
     let close_bound = if result.is_some() {
@@ -341,20 +342,36 @@ async fn run_action(
     code
 }
 
-/// Resolves when SIGTERM or SIGINT arrives (never, if the handlers cannot be installed).
-async fn interrupted() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
+/// SIGTERM and SIGINT, caught from the start of the run so that a signal always ends it
+/// through the normal path (the device is closed, a `Failed:` line is logged).
+struct Interrupts {
+    term: Option<tokio::signal::unix::Signal>,
+    int: Option<tokio::signal::unix::Signal>,
+}
+
+impl Interrupts {
+    fn install() -> Self {
+        use tokio::signal::unix::{SignalKind, signal};
+        Interrupts {
+            term: signal(SignalKind::terminate()).ok(),
+            int: signal(SignalKind::interrupt()).ok(),
+        }
+    }
+
+    /// Resolves when one of the signals arrives (never, if no handler could be installed).
+    async fn recv(&mut self) {
+        async fn one(s: &mut Option<tokio::signal::unix::Signal>) {
+            match s {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending().await,
             }
         }
-        _ => std::future::pending().await,
+        tokio::select! {
+            () = one(&mut self.term) => {}
+            () = one(&mut self.int) => {}
+        }
     }
 }
 

@@ -438,3 +438,43 @@ fn verbosity_and_identity_file_edge_cases_like_python() {
         "action=validate-all\n=x\n==\nip=x\nlogin=u\npassword=\"p\"\nplug=\"\n",
     );
 }
+
+#[test]
+fn sigterm_ends_a_hanging_run_with_a_failed_line() {
+    let (_sock, port) = common::silent_udp();
+    let dir = common::temp_dir("sigterm");
+    let log = dir.join("debug.log");
+    let child = std::process::Command::new(common::bin())
+        .args(["fence_ipmilan", "-o", "status", "-a", "127.0.0.1", "-u"])
+        .arg(port.to_string())
+        .args(["--login-timeout=30", "-v", "-D"])
+        .arg(&log)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // Wait (bounded) until the run has reached the device.
+    let start = std::time::Instant::now();
+    while !std::fs::read_to_string(&log).is_ok_and(|t| t.contains("status with options")) {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the run never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(start.elapsed() < Duration::from_secs(10));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("ERROR: Failed: Interrupted by a signal"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
