@@ -48,6 +48,8 @@ use crate::{Event, Observer};
 const MAX_SESSIONS: usize = 32;
 /// A session unused this long is reclaimed.
 const SESSION_IDLE: Duration = Duration::from_secs(30);
+/// A closed session is kept this long, to answer a retransmitted Close Session.
+const CLOSED_LINGER: Duration = Duration::from_secs(5);
 /// Get Channel Cipher Suites: the command number (netfn App).
 const GET_CHANNEL_CIPHER_SUITES: u8 = 0x54;
 /// Get Device ID: the command number (netfn App).
@@ -293,8 +295,8 @@ enum Stage {
     Opened,
     /// RAKP 2 sent; waiting for RAKP 3.
     Rakp2Sent(RakpInputs),
-    /// Established.
-    Active(SessionKeys),
+    /// Established. The inputs stay, to answer a retransmitted RAKP 3 again.
+    Active(SessionKeys, RakpInputs),
 }
 
 struct Session {
@@ -307,6 +309,9 @@ struct Session {
     stage: Stage,
     out_seq: u32,
     last_used: Instant,
+    /// When Close Session was answered: the session only answers a retransmitted Close
+    /// Session from then on, until it is reclaimed.
+    closed_at: Option<Instant>,
 }
 
 /// One simulated BMC (owned by its task: no locks on the packet path).
@@ -385,7 +390,7 @@ impl Bmc {
         // The session ID sits at a fixed place; it names the keys to check the packet with.
         let id = u32::from_le_bytes(datagram.get(6..10)?.try_into().ok()?);
         let keys = match self.sessions.get(&id).map(|s| &s.stage) {
-            Some(Stage::Active(k)) => Some(k.clone()),
+            Some(Stage::Active(k, _)) => Some(k.clone()),
             _ => None,
         };
         let (header, payload) = wire::decode_v20(datagram, keys.as_ref()).ok()?;
@@ -412,6 +417,10 @@ impl Bmc {
                     return None;
                 }
                 let request = IpmiRequest::decode(&payload).ok()?;
+                let is_close = request.net_fn == netfn::APP && request.cmd == cmd::CLOSE_SESSION;
+                if session.closed_at.is_some() && !is_close {
+                    return None;
+                }
                 let response = self.command(&request, Some(id));
                 let session = self.sessions.get_mut(&id)?;
                 session.last_used = Instant::now();
@@ -423,17 +432,13 @@ impl Bmc {
                     session_id: session.console_id,
                     session_seq: session.out_seq,
                 };
-                let reply = wire::encode_v20(&out, &response.encode(), Some(&keys), rand::random());
-                if request.net_fn == netfn::APP
-                    && request.cmd == cmd::CLOSE_SESSION
-                    && response.completion_code == cc::OK
-                {
-                    self.sessions.remove(&id);
+                if is_close && response.completion_code == cc::OK && session.closed_at.is_none() {
+                    session.closed_at = Some(Instant::now());
                     self.counters
                         .sessions_closed
                         .fetch_add(1, Ordering::Relaxed);
                 }
-                reply.ok()
+                wire::encode_v20(&out, &response.encode(), Some(&keys), rand::random()).ok()
             }
             _ => None,
         }
@@ -442,8 +447,15 @@ impl Bmc {
     fn open_session(&mut self, payload: &[u8]) -> Option<Vec<u8>> {
         let req = OpenSessionRequest::decode(payload).ok()?;
         let now = Instant::now();
-        self.sessions
-            .retain(|_, s| now.duration_since(s.last_used) < SESSION_IDLE);
+        self.sessions.retain(|_, s| match s.closed_at {
+            Some(at) => now.duration_since(at) < CLOSED_LINGER,
+            None => now.duration_since(s.last_used) < SESSION_IDLE,
+        });
+        let open = self
+            .sessions
+            .values()
+            .filter(|s| s.closed_at.is_none())
+            .count();
         let a = req.algorithms;
         let suite = CipherSuite::from_algorithms(a.auth, a.integrity, a.confidentiality)
             .filter(|s| SUITES.contains(s));
@@ -459,7 +471,7 @@ impl Bmc {
                 self.event(|| format!("Open Session: no matching cipher suite ({a:?})"));
                 refuse(0x11)
             }
-            Some(_) if self.sessions.len() >= MAX_SESSIONS => {
+            Some(_) if open >= MAX_SESSIONS => {
                 self.event(|| "Open Session: out of session slots".into());
                 refuse(0x01)
             }
@@ -482,6 +494,7 @@ impl Bmc {
                         stage: Stage::Opened,
                         out_seq: 0,
                         last_used: now,
+                        closed_at: None,
                     },
                 );
                 self.event(|| format!("Open Session (cipher suite {})", suite.id));
@@ -553,21 +566,39 @@ impl Bmc {
     fn rakp3(&mut self, payload: &[u8]) -> Option<Vec<u8>> {
         let r3 = Rakp3::decode(payload).ok()?;
         let session = self.sessions.get_mut(&r3.bmc_session_id)?;
-        let Stage::Rakp2Sent(inputs) = &session.stage else {
-            return None;
-        };
+        let auth = session.suite.auth;
         let console_id = session.console_id;
+        let inputs = match &session.stage {
+            Stage::Rakp2Sent(inputs) => inputs.clone(),
+            // RAKP 4 was lost and the console asks again: the same answer.
+            Stage::Active(_, inputs) if session.closed_at.is_none() => {
+                let expected = inputs.rakp3_auth_code(auth, &self.password);
+                if r3.status != 0 || !ct_eq(&expected, &r3.auth_code) {
+                    return None;
+                }
+                let sik = inputs.sik(auth, &self.password, None);
+                let reply = Rakp4 {
+                    tag: r3.tag,
+                    status: 0,
+                    console_session_id: console_id,
+                    icv: inputs.rakp4_icv(auth, &sik),
+                };
+                self.event(|| "RAKP 3/4 (retransmitted)".into());
+                let header = V20Header::setup(PayloadType::Rakp4);
+                return wire::encode_v20(&header, &reply.encode(), None, [0; 16]).ok();
+            }
+            _ => return None,
+        };
         if r3.status != 0 {
             self.sessions.remove(&r3.bmc_session_id);
             self.event(|| format!("RAKP 3: the console gave up (status {:#04x})", r3.status));
             return None;
         }
-        let auth = session.suite.auth;
         let expected = inputs.rakp3_auth_code(auth, &self.password);
         let reply = if ct_eq(&expected, &r3.auth_code) {
             let sik = inputs.sik(auth, &self.password, None);
             let icv = inputs.rakp4_icv(auth, &sik);
-            session.stage = Stage::Active(SessionKeys::derive(session.suite, &sik));
+            session.stage = Stage::Active(SessionKeys::derive(session.suite, &sik), inputs);
             session.last_used = Instant::now();
             self.counters
                 .sessions_opened
