@@ -65,7 +65,9 @@ fn main() -> ExitCode {
         eprint!("{USAGE}");
         return ExitCode::from(2);
     };
-    if matches!(command.as_str(), "-h" | "--help" | "help") {
+    if matches!(command.as_str(), "-h" | "--help" | "help")
+        || rest.iter().any(|a| a == "-h" || a == "--help")
+    {
         print!("{USAGE}");
         return ExitCode::SUCCESS;
     }

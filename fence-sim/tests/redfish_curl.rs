@@ -283,3 +283,25 @@ async fn curl_sees_the_fault_modes() {
     assert!(err.contains("timed out"), "curl said: {err}");
     assert!(started.elapsed() >= Duration::from_millis(900));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn curl_sees_dropped_requests() {
+    let sim = RedfishSim::start(RedfishConfig {
+        faults: Faults::NONE.with("drop=1").unwrap(),
+        ..RedfishConfig::default()
+    })
+    .await
+    .unwrap();
+    let curl = Curl::new(&sim);
+    let s = &sim.services()[0];
+    let (out, err) = curl
+        .run(&[
+            "-u",
+            "admin:password",
+            &format!("{}/redfish/v1/Systems/1", s.url()),
+        ])
+        .await;
+    assert!(out.is_empty(), "{out}");
+    assert!(err.contains("Empty reply from server"), "curl said: {err}");
+    assert_eq!(s.counters.requests.load(Ordering::SeqCst), 1);
+}
