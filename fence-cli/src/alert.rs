@@ -39,9 +39,20 @@ pub struct AlertRecord {
     /// (node), the node the resource ran on (resource) (`CRM_alert_node`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
-    /// The fencing action or the resource operation (`CRM_alert_task`).
+    /// The fencing action (`off`, `reboot`, `on`: from Pacemaker's description, since
+    /// `CRM_alert_task` of a fencing alert is the notification type `st_notify_fence`) or
+    /// the resource operation (`CRM_alert_task`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
+    /// `CRM_alert_task` as Pacemaker gave it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
+    /// Fencing: the node that carried the fencing out (from the description).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub executioner: Option<String>,
+    /// Fencing: who asked for it, `client@origin` (from the description).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requested_by: Option<String>,
     /// Fencing: `rc` is 0. Resource: `status` is 0 and `rc` is `target_rc`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub success: Option<bool>,
@@ -135,14 +146,26 @@ pub fn record_from_env(env: &BTreeMap<String, String>) -> Result<Option<AlertRec
             + std::time::Duration::from_micros(usec);
         Some(fence_core::events::rfc3339(t))
     });
+    let task = get("task");
+    let fencing = match (kind.as_str(), get("desc")) {
+        ("fencing", Some(desc)) => parse_fencing_desc(&desc),
+        _ => None,
+    };
     let action = match kind.as_str() {
-        "fencing" | "resource" => get("task"),
+        "fencing" => fencing
+            .as_ref()
+            .map(|f| f.action.clone())
+            .or_else(|| task.clone().filter(|t| !t.starts_with("st_notify"))),
+        "resource" => task.clone(),
         _ => None,
     };
     Ok(Some(AlertRecord {
         source: "pacemaker",
         node: get("node"),
         action,
+        task,
+        executioner: fencing.as_ref().and_then(|f| f.executioner.clone()),
+        requested_by: fencing.and_then(|f| f.requested_by),
         success,
         rc,
         desc: get("desc"),
@@ -162,6 +185,40 @@ pub fn record_from_env(env: &BTreeMap<String, String>) -> Result<Option<AlertRec
         version: get("version"),
         kind,
     }))
+}
+
+/// What Pacemaker's description of a fencing operation says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FencingDesc {
+    action: String,
+    executioner: Option<String>,
+    requested_by: Option<String>,
+}
+
+/// Parses Pacemaker's description of a fencing operation,
+/// `Operation ACTION of TARGET by EXECUTIONER for CLIENT@ORIGIN: RESULT (ref=...)`.
+fn parse_fencing_desc(desc: &str) -> Option<FencingDesc> {
+    let rest = desc.strip_prefix("Operation ")?;
+    let (action, rest) = rest.split_once(" of ")?;
+    if action.is_empty() || action.contains(' ') {
+        return None;
+    }
+    let (executioner, requested_by) = match rest.split_once(" by ") {
+        Some((_, by)) => {
+            let (who, rest) = by.split_once(" for ").unwrap_or((by, ""));
+            let client = rest.split_once(": ").map_or(rest, |(c, _)| c);
+            (
+                Some(who.to_owned()).filter(|w| !w.is_empty() && !w.starts_with('<')),
+                Some(client.to_owned()).filter(|c| !c.is_empty()),
+            )
+        }
+        None => (None, None),
+    };
+    Some(FencingDesc {
+        action: action.to_owned(),
+        executioner,
+        requested_by,
+    })
 }
 
 const ALERT_USAGE: &str = "Usage: fence-agent alert   (or a link named fence_rs_alert)\n\
@@ -362,11 +419,11 @@ mod tests {
         let r = record_from_env(&env(&[
             ("kind", "fencing"),
             ("node", "node-b"),
-            ("task", "reboot"),
+            ("task", "st_notify_fence"),
             ("rc", "0"),
             (
                 "desc",
-                "Operation reboot of node-b by node1 for stonith_admin.1@node1: OK",
+                "Operation reboot of node-b by node1 for stonith_admin.19779@node1: OK (ref=94ca617f)",
             ),
             ("recipient", "/var/log/fence-events.jsonl"),
             ("timestamp_epoch", "1795317702"),
@@ -381,6 +438,9 @@ mod tests {
         assert_eq!(v["kind"], "fencing");
         assert_eq!(v["node"], "node-b");
         assert_eq!(v["action"], "reboot");
+        assert_eq!(v["task"], "st_notify_fence");
+        assert_eq!(v["executioner"], "node1");
+        assert_eq!(v["requested_by"], "stonith_admin.19779@node1");
         assert_eq!(v["success"], true);
         assert_eq!(v["rc"], 0);
         assert_eq!(v["at"], "2026-11-22T03:21:42.123Z");

@@ -145,6 +145,9 @@ async fn forty_concurrent_agents_and_forty_alerts_write_every_line_whole() {
         children.push(("agent", spawn_agent("fence_ipmilan", &stdin)));
         let node = format!("node-{i}");
         let seq = i.to_string();
+        // As Pacemaker 2.1 sets them for a fencing alert.
+        let desc =
+            format!("Operation off of {node} by node1 for stonith_admin.{i}@node1: OK (ref=0)");
         children.push((
             "alert",
             spawn_alert(
@@ -154,9 +157,9 @@ async fn forty_concurrent_agents_and_forty_alerts_write_every_line_whole() {
                     ("version", "2.1.8"),
                     ("kind", "fencing"),
                     ("node", &node),
-                    ("task", "off"),
+                    ("task", "st_notify_fence"),
                     ("rc", "0"),
-                    ("desc", "Operation off of node by node1: OK"),
+                    ("desc", &desc),
                     ("recipient", log_s),
                     ("node_sequence", &seq),
                     ("timestamp_epoch", "1795317702"),
@@ -435,9 +438,12 @@ fn alert_mode_records_fencing_node_and_resource_alerts() {
             ("version", "2.1.8"),
             ("kind", "fencing"),
             ("node", "node-b"),
-            ("task", "reboot"),
-            ("rc", "1"),
-            ("desc", "Operation reboot of node-b by node1: Error"),
+            ("task", "st_notify_fence"),
+            ("rc", "-61"),
+            (
+                "desc",
+                "Operation reboot of node-b by node1 for stonith_admin.25327@node1: Error (ref=31db6ddb)",
+            ),
             ("recipient", f),
             ("timestamp", "03:21:42.123456"),
         ],
@@ -478,7 +484,8 @@ fn alert_mode_records_fencing_node_and_resource_alerts() {
     assert_eq!(lines[0]["node"], "node-b");
     assert_eq!(lines[0]["action"], "reboot");
     assert_eq!(lines[0]["success"], false);
-    assert_eq!(lines[0]["rc"], 1);
+    assert_eq!(lines[0]["rc"], -61);
+    assert_eq!(lines[0]["requested_by"], "stonith_admin.25327@node1");
     assert_eq!(lines[0]["timestamp"], "03:21:42.123456");
     assert_eq!(lines[0]["recipient"], f);
     assert_eq!(lines[1]["kind"], "node");

@@ -571,4 +571,9 @@ if [ "$RC" != 0 ]; then
 else
   fail "stonith_admin --validate --agent ${PREFIX}ipmilan without ip: accepted"
 fi
+
+# ---------------------------------------------------------------- 12. fencing events and the alert agent
+# (issue 11; kept in its own file, sourced here to use this cluster and these helpers)
+# shellcheck source=tests/e2e/pacemaker_alerts.sh
+. "$ROOT/tests/e2e/pacemaker_alerts.sh"
 T_SCEN_END=$(ms)
