@@ -13,7 +13,7 @@
 //! Values that do not fit their type (`power_wait=soon`, `method=sideways`) are kept aside
 //! and reported by validation, as fence-agents reports them there.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use fence_core::params::{Options, ParamSpec, ParamTable, ParamType, parse_bool};
 
@@ -31,6 +31,9 @@ pub struct Input {
     pub options: Options,
     /// Options given with a value that does not fit their type or choices (row names).
     pub invalid: BTreeSet<&'static str>,
+    /// The text of every option as given (last value wins), by row name; validation checks
+    /// numbers on it the way fence-agents does (Python's `int()`).
+    pub raw: BTreeMap<&'static str, String>,
     /// `nodename` from stdin (Pacemaker's target), for the events; no option uses it.
     pub nodename: Option<String>,
 }
@@ -40,12 +43,14 @@ impl Input {
         Input {
             options: Options::new(table),
             invalid: BTreeSet::new(),
+            raw: BTreeMap::new(),
             nodename: None,
         }
     }
 
     /// Stores a value for `row`; a value that does not fit is kept aside for validation.
     fn store(&mut self, row: &ParamSpec, value: &str) {
+        self.raw.insert(row.name, value.to_owned());
         match self.options.set(row.name, value) {
             Ok(()) => {
                 self.invalid.remove(row.name);

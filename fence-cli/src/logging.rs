@@ -27,6 +27,11 @@ use tracing_subscriber::layer::{Context, SubscriberExt};
 /// The values that must never be written anywhere.
 static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
+/// Set once an early message was logged: Python's `basicConfig` handler is then installed
+/// on the root logger, and fence-agents prints every later message twice on stderr (once
+/// as `LEVEL:root:message`, unaffected by `quiet`, once in its own format).
+static EARLY_USED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Early messages held back until the secrets are known.
 static EARLY: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
@@ -71,6 +76,7 @@ pub fn scrub(text: &str) -> String {
 /// A message logged before logging is set up, in Python's `basicConfig` format. It is held
 /// back until [`flush_early`] so that secrets read later on the same input are scrubbed.
 pub fn early(level: &str, message: &str) {
+    EARLY_USED.store(true, std::sync::atomic::Ordering::Relaxed);
     let line = format!("{level}:root:{message}\n");
     match EARLY.lock() {
         Ok(mut q) => q.push(line),
@@ -178,6 +184,15 @@ impl<S: Subscriber> Layer<S> for FenceAgentsLayer {
             line.message,
             line.fields
         ));
+        if EARLY_USED.load(std::sync::atomic::Ordering::Relaxed) {
+            let root = scrub(&format!(
+                "{}:root:{}{}\n",
+                level_name(meta.level()),
+                line.message,
+                line.fields
+            ));
+            let _ = std::io::stderr().lock().write_all(root.as_bytes());
+        }
         if self.stderr {
             let _ = std::io::stderr().lock().write_all(text.as_bytes());
         }

@@ -162,7 +162,8 @@ fn setup_logging(input: &Input, ident: &str) {
         flush_early();
         level = 0;
     }
-    if level == 0 && o.flag("verbose") {
+    // fence-agents tests for the presence of `verbose`, so `verbose=0` is also "set".
+    if level == 0 && o.is_set("verbose") {
         early(
             "WARNING",
             "Parse error: Ignoring option 'verbose' because it conflicts with verbose_level=0",

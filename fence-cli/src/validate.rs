@@ -3,7 +3,7 @@
 //! first. Nothing here contacts the device.
 
 use fence_core::Action;
-use fence_core::params::ParamType;
+use fence_core::params::{ParamSpec, ParamType};
 
 use crate::agents::Agent;
 use crate::input::Input;
@@ -50,7 +50,7 @@ pub fn check(agent: &Agent, input: &Input, action: Action) -> Vec<String> {
     {
         failures.push("Failed: You have to enter plug number or machine identification".to_owned());
     }
-    for row in table.rows() {
+    for row in in_fence_agents_order(table.rows(), CHOICE_ORDER) {
         if let ParamType::Select(choices) = row.ty {
             if input.invalid.contains(row.name) {
                 let list: Vec<String> = choices.iter().map(|c| format!("'{c}'")).collect();
@@ -62,27 +62,80 @@ pub fn check(agent: &Agent, input: &Input, action: Action) -> Vec<String> {
             }
         }
     }
-    // A bad verbose_level is only warned about and taken as 0 (see logging set-up).
-    for row in table.rows().iter().filter(|r| r.name != "verbose_level") {
-        if input.invalid.contains(row.name) {
-            match row.ty {
-                ParamType::Second => failures.push(format!(
-                    "Failed: The value you have entered for --{} is not a valid time in seconds",
-                    row.long
-                )),
-                ParamType::Integer => failures.push(format!(
-                    "Failed: The value you have entered for --{} is not a valid integer",
-                    row.long
-                )),
-                _ => {}
-            }
+    // Numbers are checked as fence-agents checks them, with Python's int(): "1.5" is refused
+    // even where a decimal would work. A bad verbose_level is only warned about (see the
+    // logging set-up).
+    for row in in_fence_agents_order(table.rows(), NUMBER_ORDER)
+        .into_iter()
+        .filter(|r| r.name != "verbose_level")
+    {
+        let Some(raw) = input.raw.get(row.name) else {
+            continue;
+        };
+        let kind = match row.ty {
+            ParamType::Second => "time in seconds",
+            ParamType::Integer => "integer",
+            _ => continue,
+        };
+        if !python_int(raw) {
+            failures.push(format!(
+                "Failed: The value you have entered for --{} is not a valid {kind}",
+                row.long
+            ));
         }
     }
     failures
 }
 
+/// The order fence-agents checks choices in (its `device_opt` order).
+const CHOICE_ORDER: &[&str] = &["auth", "privlvl", "method", "host_os"];
+/// The order fence-agents checks numbers in (`ipport` from the agent's options, then the
+/// options every agent gets).
+const NUMBER_ORDER: &[&str] = &[
+    "ipport",
+    "power_timeout",
+    "shell_timeout",
+    "login_timeout",
+    "power_wait",
+    "stonith_status_sleep",
+    "retry_on",
+    "delay",
+];
+
+/// The rows named in `order` first, in that order, then the others in table order.
+fn in_fence_agents_order<'a>(rows: &'a [ParamSpec], order: &[&str]) -> Vec<&'a ParamSpec> {
+    let mut list: Vec<&ParamSpec> = order
+        .iter()
+        .filter_map(|n| rows.iter().find(|r| r.name == *n))
+        .collect();
+    list.extend(rows.iter().filter(|r| !order.contains(&r.name)));
+    list
+}
+
+/// True when Python's `int()` accepts the text: surrounding whitespace, an optional sign,
+/// digits with single underscores between them.
+fn python_int(text: &str) -> bool {
+    let t = text.trim();
+    let digits = t.strip_prefix(['+', '-']).unwrap_or(t);
+    !digits.is_empty()
+        && !digits.starts_with('_')
+        && !digits.ends_with('_')
+        && !digits.contains("__")
+        && digits.chars().all(|c| c.is_ascii_digit() || c == '_')
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn python_int_semantics() {
+        for ok in ["0", "12", " 7 ", "+3", "-1", "1_000"] {
+            assert!(super::python_int(ok), "{ok}");
+        }
+        for bad in ["", "1.5", "x", "1__0", "_1", "1_", "--1", "0x10"] {
+            assert!(!super::python_int(bad), "{bad}");
+        }
+    }
+
     use super::*;
     use crate::input::parse_stdin;
 

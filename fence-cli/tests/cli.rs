@@ -478,3 +478,47 @@ fn sigterm_ends_a_hanging_run_with_a_failed_line() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn numbers_are_checked_like_python_int_in_fence_agents_order() {
+    same_stdin(
+        "fence_ipmilan",
+        "action=validate-all\nip=x\nlogin_timeout=1.5\nipport=x\ndelay=y\npower_timeout=z\n",
+    );
+    same_stdin(
+        "fence_vbox",
+        "action=validate-all\nip=x\nlogin=u\npassword=p\nplug=1\nretry_on= 2 \nshell_timeout=-1\n",
+    );
+    same_args(
+        "fence_redfish",
+        &[
+            "-o",
+            "validate-all",
+            "-a",
+            "x",
+            "-l",
+            "u",
+            "-p",
+            "p",
+            "--power-wait=0.5",
+        ],
+    );
+}
+
+#[test]
+fn after_an_early_warning_every_line_is_printed_twice_like_python() {
+    // fence-agents' basicConfig handler: `LEVEL:root:msg`, then the timestamped line.
+    same_stdin("fence_redfish", "foo=bar\naction=validate-all\n");
+    same_stdin("fence_ipmilan", "verbose=0\naction=bogus\n");
+    let rs = ours_stdin("fence_ipmilan", "foo=bar\naction=validate-all\nquiet=1\n");
+    let py = python(
+        "fence_ipmilan",
+        &[],
+        Some("foo=bar\naction=validate-all\nquiet=1\n"),
+    );
+    assert_eq!(messages(&rs.stderr), messages(&py.stderr));
+    assert!(
+        rs.stderr
+            .contains("ERROR:root:Failed: You have to enter fence address")
+    );
+}
