@@ -1,0 +1,378 @@
+//! No secret in any output: with `verbose=1`, `verbose_level=5` and `debug_file`, the
+//! password (also as hex and inside a Basic authorization header), the Kg key and the
+//! Redfish session token never appear on stdout, stderr or in the debug file, for every
+//! backend, on the success path and on failure paths (wrong password, no answer, refused
+//! reset, a device that never switches off, a stalled command).
+#![allow(clippy::unwrap_used)]
+
+mod fault_kit;
+
+use std::path::Path;
+
+use fault_kit::{Run, cli_stdin, faults, strings, temp_dir};
+use fence_sim::ipmi::{IpmiConfig, IpmiSim};
+use fence_sim::redfish::{RedfishConfig, RedfishSim};
+use fence_tests::peer_port;
+use fence_tests::relay::{TcpFault, TcpRelay, UdpFault, UdpRelay};
+
+/// The password the simulated BMCs accept (at most 20 bytes for IPMI).
+const PW: &str = "Qx7-Secret-Pw-4711";
+/// A wrong password, as secret as the right one.
+const WRONG: &str = "Wr0ng-Secret-8812";
+/// A Kg key (hexadecimal_kg).
+const KG: &str = "6b67536563726574303132333435363738394b47";
+
+fn hex(s: &str) -> String {
+    s.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn base64(input: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in input.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(T[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Every form a secret could leak in.
+fn forbidden() -> Vec<String> {
+    let mut v = Vec::new();
+    for s in [PW, WRONG] {
+        v.push(s.to_owned());
+        v.push(hex(s));
+        v.push(base64(format!("admin:{s}").as_bytes()));
+    }
+    v.push(KG.to_owned());
+    v.push(KG.to_uppercase());
+    v
+}
+
+/// Asserts that neither the run's output nor the debug file shows a secret; returns all
+/// the text seen.
+fn assert_clean(what: &str, run: &Run, debug_file: &Path) -> String {
+    let debug = std::fs::read_to_string(debug_file).unwrap_or_default();
+    let all = format!("{}\n{}\n{debug}", run.stdout, run.stderr);
+    for secret in forbidden() {
+        assert!(
+            !all.contains(&secret),
+            "{what}: {secret} shown:\n{}\ndebug file:\n{debug}",
+            run.all()
+        );
+    }
+    assert!(!all.contains("panicked"), "{what}:\n{all}");
+    all
+}
+
+/// Runs `agent` on stdin with the verbose options and a debug file; checks the output.
+async fn run_checked(agent: &str, what: &str, lines: &[String], dir: &Path) -> (Run, String) {
+    let debug = dir.join(format!("{}.log", what.replace(' ', "_")));
+    let mut lines = lines.to_vec();
+    lines.extend(strings(&["verbose=1", "verbose_level=5"]));
+    lines.push(format!("debug_file={}", debug.display()));
+    let run = cli_stdin(agent, lines).await;
+    let all = assert_clean(what, &run, &debug);
+    assert!(
+        std::fs::metadata(&debug)
+            .map(|m| m.len() > 0)
+            .unwrap_or(false),
+        "{what}: the debug file is empty"
+    );
+    (run, all)
+}
+
+fn ipmi_lines(action: &str, port: u16, password: &str) -> Vec<String> {
+    vec![
+        format!("action={action}"),
+        "ip=127.0.0.1".into(),
+        format!("ipport={port}"),
+        "username=admin".into(),
+        format!("password={password}"),
+        "lanplus=1".into(),
+        "power_wait=0".into(),
+        "power_timeout=2".into(),
+        "login_timeout=2".into(),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ipmi_success_and_failure_paths_show_no_secret() {
+    let dir = temp_dir("secrets-ipmi");
+    let sim = |modes: &'static [&'static str]| async move {
+        IpmiSim::start(IpmiConfig {
+            password: PW.into(),
+            faults: faults(modes),
+            ..IpmiConfig::default()
+        })
+        .await
+        .unwrap()
+    };
+    let good = sim(&[]).await;
+    let port = good.bmcs()[0].addr.port();
+    let (run, _) = run_checked(
+        "fence_ipmilan",
+        "ipmi off",
+        &ipmi_lines("off", port, PW),
+        &dir,
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    let (run, _) = run_checked(
+        "fence_ipmilan",
+        "ipmi on",
+        &ipmi_lines("on", port, PW),
+        &dir,
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    let (run, _) = run_checked(
+        "fence_ipmilan",
+        "ipmi wrong password",
+        &ipmi_lines("status", port, WRONG),
+        &dir,
+    )
+    .await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    let mut kg = ipmi_lines("status", port, PW);
+    kg.push(format!("hexadecimal_kg={KG}"));
+    let (run, _) = run_checked("fence_ipmilan", "ipmi kg", &kg, &dir).await;
+    assert_eq!(run.code, 1, "fence-sim has no Kg: {}", run.all());
+
+    let silent = sim(&["silent"]).await;
+    let mut lines = ipmi_lines("off", silent.bmcs()[0].addr.port(), PW);
+    lines.push(format!("hexadecimal_kg={KG}"));
+    let (run, _) = run_checked("fence_ipmilan", "ipmi unreachable", &lines, &dir).await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    let refuse = sim(&["refuse"]).await;
+    let lines = ipmi_lines("off", refuse.bmcs()[0].addr.port(), PW);
+    let (run, _) = run_checked("fence_ipmilan", "ipmi refused", &lines, &dir).await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    let lie = sim(&["lie"]).await;
+    let lines = ipmi_lines("reboot", lie.bmcs()[0].addr.port(), PW);
+    let (run, _) = run_checked("fence_ipmilan", "ipmi power timeout", &lines, &dir).await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    // A session lost in the middle (the relay stops after RAKP 3).
+    let cut = UdpRelay::start(good.bmcs()[0].addr, UdpFault::StopAfter(3))
+        .await
+        .unwrap();
+    let lines = ipmi_lines("off", cut.port(), PW);
+    let (run, _) = run_checked("fence_ipmilan", "ipmi lost session", &lines, &dir).await;
+    assert_eq!(run.code, 1, "{}", run.all());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ipmi_sim_peer_runs_show_no_secret() {
+    // ipmi_sim accepts admin/password only: the secret checked here is the Kg and the
+    // wrong password.
+    let dir = temp_dir("secrets-ipmisim");
+    let port = peer_port("IPMISIM_PORT");
+    let mut lines = ipmi_lines("status", port, WRONG);
+    lines.push("cipher=3".into());
+    let (run, _) = run_checked("fence_ipmilan", "ipmi_sim wrong password", &lines, &dir).await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    let mut lines = ipmi_lines("status", port, "password");
+    lines.extend([format!("hexadecimal_kg={KG}"), "cipher=3".into()]);
+    let (run, _) = run_checked("fence_ipmilan", "ipmi_sim kg", &lines, &dir).await;
+    assert_eq!(run.code, 1, "ipmi_sim has no Kg: {}", run.all());
+}
+
+fn redfish_lines(action: &str, port: u16, password: &str, ca: &Path, session: bool) -> Vec<String> {
+    let mut v = vec![
+        format!("action={action}"),
+        "ip=127.0.0.1".into(),
+        format!("ipport={port}"),
+        "username=admin".into(),
+        format!("password={password}"),
+        format!("ssl_ca_file={}", ca.display()),
+        "systems_uri=/redfish/v1/Systems/1".into(),
+        "power_timeout=2".into(),
+        "login_timeout=2".into(),
+        "shell_timeout=1".into(),
+    ];
+    if session {
+        v.push("auth_method=session".into());
+    }
+    v
+}
+
+/// fence-sim's session tokens are 32 lowercase hex digits: none may be shown.
+fn assert_no_token(what: &str, all: &str) {
+    let bytes = all.as_bytes();
+    let mut run = 0;
+    for (i, b) in bytes.iter().enumerate() {
+        if b.is_ascii_digit() || (b'a'..=b'f').contains(b) {
+            run += 1;
+            assert!(run < 32, "{what}: a token-like value at byte {i}:\n{all}");
+        } else {
+            run = 0;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redfish_success_and_failure_paths_show_no_password_or_session_token() {
+    let dir = temp_dir("secrets-rf");
+    let start = |modes: &'static [&'static str]| async move {
+        RedfishSim::start(RedfishConfig {
+            password: PW.into(),
+            faults: faults(modes),
+            ..RedfishConfig::default()
+        })
+        .await
+        .unwrap()
+    };
+    let good = start(&[]).await;
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, good.ca_pem()).unwrap();
+    let port = good.services()[0].addr.port();
+    for session in [false, true] {
+        let tag = if session { "session" } else { "basic" };
+        for (action, code) in [("off", 0), ("status", 2), ("on", 0), ("reboot", 0)] {
+            let what = format!("redfish {tag} {action}");
+            let (run, all) = run_checked(
+                "fence_redfish",
+                &what,
+                &redfish_lines(action, port, PW, &ca, session),
+                &dir,
+            )
+            .await;
+            assert_eq!(run.code, code, "{what}: {}", run.all());
+            assert_no_token(&what, &all);
+        }
+        let what = format!("redfish {tag} wrong password");
+        let (run, all) = run_checked(
+            "fence_redfish",
+            &what,
+            &redfish_lines("off", port, WRONG, &ca, session),
+            &dir,
+        )
+        .await;
+        assert_eq!(run.code, 1, "{}", run.all());
+        assert_no_token(&what, &all);
+    }
+    let c = &good.services()[0].counters;
+    use std::sync::atomic::Ordering::Relaxed;
+    assert_eq!(
+        c.sessions_created.load(Relaxed),
+        4,
+        "session runs logged in"
+    );
+    assert_eq!(c.sessions_deleted.load(Relaxed), 4, "and logged out");
+
+    for (modes, action) in [
+        (&["silent"][..], "off"),
+        (&["refuse"][..], "off"),
+        (&["lie"][..], "reboot"),
+    ] {
+        let sim = start(modes).await;
+        let ca = dir.join(format!("ca-{}.pem", modes[0]));
+        std::fs::write(&ca, sim.ca_pem()).unwrap();
+        let port = sim.services()[0].addr.port();
+        for session in [false, true] {
+            let what = format!("redfish {} session={session}", modes[0]);
+            let (run, all) = run_checked(
+                "fence_redfish",
+                &what,
+                &redfish_lines(action, port, PW, &ca, session),
+                &dir,
+            )
+            .await;
+            assert_eq!(run.code, 1, "{what}: {}", run.all());
+            assert_no_token(&what, &all);
+        }
+    }
+    // A connection cut after the login: the reset and the verify fail.
+    let cut = TcpRelay::start(good.services()[0].addr, TcpFault::CutAfter(2500))
+        .await
+        .unwrap();
+    let what = "redfish session cut";
+    let (_, all) = run_checked(
+        "fence_redfish",
+        what,
+        &redfish_lines("reboot", cut.port(), PW, &ca, true),
+        &dir,
+    )
+    .await;
+    assert_no_token(what, &all);
+}
+
+fn vbox_lines(action: &str, password: &str, dir: &Path) -> Vec<String> {
+    vec![
+        format!("action={action}"),
+        "ip=127.0.0.1".into(),
+        format!("ipport={}", peer_port("SSH_PORT")),
+        "username=fenceuser".into(),
+        format!("password={password}"),
+        "plug=vm1".into(),
+        format!("ssh_known_hosts_file={}", dir.join("kh").display()),
+        "login_timeout=2".into(),
+        "shell_timeout=2".into(),
+        "power_timeout=2".into(),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn vbox_success_and_failure_paths_show_no_secret() {
+    let dir = temp_dir("secrets-vbox");
+    // Success: the key logs in; the password given alongside must not show either.
+    let mut lines = vbox_lines("status", PW, &dir);
+    lines.push(format!(
+        "identity_file={}",
+        fence_tests::peer_var("SSH_KEY")
+    ));
+    let (run, _) = run_checked("fence_vbox", "vbox status", &lines, &dir).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    let (run, _) = run_checked(
+        "fence_vbox",
+        "vbox wrong password",
+        &vbox_lines("status", WRONG, &dir),
+        &dir,
+    )
+    .await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    let silent = TcpRelay::start(
+        ([127, 0, 0, 1], peer_port("SSH_PORT")).into(),
+        TcpFault::Silent,
+    )
+    .await
+    .unwrap();
+    let mut lines = vbox_lines("off", PW, &dir);
+    lines[2] = format!("ipport={}", silent.port());
+    let (run, _) = run_checked("fence_vbox", "vbox unreachable", &lines, &dir).await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    // A command that hangs after a login with the key.
+    use std::os::unix::fs::PermissionsExt as _;
+    let script = dir.join("VBoxManage-hangs");
+    std::fs::write(&script, "#!/bin/sh\nsleep 30\n").unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut lines = vbox_lines("off", PW, &dir);
+    lines.push(format!(
+        "identity_file={}",
+        fence_tests::peer_var("SSH_KEY")
+    ));
+    lines.push(format!("vboxmanage_path={}", script.display()));
+    let (run, _) = run_checked("fence_vbox", "vbox stalled", &lines, &dir).await;
+    assert_eq!(run.code, 1, "{}", run.all());
+}
+
+#[test]
+fn the_checks_see_what_they_look_for() {
+    assert_eq!(base64(b"admin:password"), "YWRtaW46cGFzc3dvcmQ=");
+    assert_eq!(base64(b"ab"), "YWI=");
+    assert_eq!(hex("AB"), "4142");
+    let token = "X-Auth-Token: 0123456789abcdef0123456789abcdef";
+    assert!(std::panic::catch_unwind(|| assert_no_token("t", token)).is_err());
+    assert_no_token("t", "uuid f3c1e7a0-0000-4000-8000-000000000001");
+}
