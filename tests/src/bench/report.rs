@@ -268,3 +268,43 @@ mod tests {
         assert!(t.contains("≥10×: n/a"), "{t}");
     }
 }
+
+/// One status read done with the peer's own tool, timed like the agents.
+#[derive(Clone, Debug)]
+pub struct Reference {
+    /// `fence_redfish · sushy-emulator`.
+    pub target: String,
+    /// What ran (`curl: 1 GET`).
+    pub tool: String,
+    /// Wall times of the runs that exited 0, in ms.
+    pub times_ms: Vec<f64>,
+    /// Runs that failed.
+    pub failures: usize,
+}
+
+/// The markdown table of the reference runs.
+pub fn reference_table(refs: &[Reference]) -> String {
+    let mut t = String::from(
+        "| peer | the peer's own tool, one status read | median (min–max, IQR) |\n|---|---|---|\n",
+    );
+    for r in refs {
+        let time = match Stats::of(&r.times_ms) {
+            Some(s) => format!(
+                "{} ms ({}–{}, IQR {}–{})",
+                ms(s.median),
+                ms(s.min),
+                ms(s.max),
+                ms(s.q1),
+                ms(s.q3)
+            ),
+            None => "no successful run".to_owned(),
+        };
+        let failed = if r.failures > 0 {
+            format!("; **{} failed**", r.failures)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(t, "| {} | {} | {time}{failed} |", r.target, r.tool);
+    }
+    t
+}

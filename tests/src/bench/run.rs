@@ -15,6 +15,8 @@ pub const GNU_TIME: &str = "/usr/bin/time";
 pub struct Invocation {
     /// The program to start.
     pub program: PathBuf,
+    /// Its arguments (none for the agents, which read standard input).
+    pub args: Vec<String>,
     /// `name=value` lines for standard input.
     pub stdin: String,
 }
@@ -75,7 +77,9 @@ fn finish(mut cmd: Command, stdin: &str) -> Result<Outcome, String> {
 
 /// Runs the agent directly and times it.
 pub fn timed(inv: &Invocation) -> Result<Outcome, String> {
-    finish(command(&inv.program), &inv.stdin)
+    let mut cmd = command(&inv.program);
+    cmd.args(&inv.args);
+    finish(cmd, &inv.stdin)
 }
 
 /// Runs the agent under `/usr/bin/time` and returns its outcome and resource usage. The
@@ -88,7 +92,8 @@ pub fn observed(inv: &Invocation, scratch: &Path) -> Result<(Outcome, Usage), St
         .arg("%M %U %S")
         .arg("-o")
         .arg(&report)
-        .arg(&inv.program);
+        .arg(&inv.program)
+        .args(&inv.args);
     let out = finish(cmd, &inv.stdin)?;
     let text = std::fs::read_to_string(&report)
         .map_err(|e| format!("{GNU_TIME} wrote no report to {}: {e}", report.display()))?;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::relay::{TcpRelay, UdpRelay};
-use super::run::helper;
+use super::run::{Invocation, helper};
 use super::sim::{self, FenceSim};
 
 /// Bound on one prepare command (curl, ipmitool, ssh).
@@ -465,6 +465,94 @@ impl Target {
         let mut s = o.join("\n");
         s.push('\n');
         s
+    }
+
+    /// The peer's own command-line tool doing what one status read does (curl: one GET on a
+    /// new TLS connection; ipmitool: one session; OpenSSH: one session and one `VBoxManage
+    /// list runningvms`), talking to the peer directly: the floor the agents are compared
+    /// with. Returns a label and the invocation.
+    pub fn reference(&self) -> (String, Invocation) {
+        let (label, program, args): (&str, &str, Vec<String>) = match &self.kind {
+            Kind::Redfish {
+                port,
+                ca,
+                systems_uri,
+                ..
+            } => (
+                "curl: 1 GET (1 TLS handshake)",
+                "curl",
+                vec![
+                    "-sS".into(),
+                    "--fail".into(),
+                    "--max-time".into(),
+                    "10".into(),
+                    "-o".into(),
+                    "/dev/null".into(),
+                    "--cacert".into(),
+                    ca.display().to_string(),
+                    "-u".into(),
+                    "admin:password".into(),
+                    format!("https://127.0.0.1:{port}{systems_uri}"),
+                ],
+            ),
+            Kind::Ipmi { port, .. } => (
+                "ipmitool -I lanplus -C 3 chassis power status",
+                "ipmitool",
+                [
+                    "-I",
+                    "lanplus",
+                    "-C",
+                    "3",
+                    "-H",
+                    "127.0.0.1",
+                    "-p",
+                    &port.to_string(),
+                    "-U",
+                    "admin",
+                    "-P",
+                    "password",
+                    "chassis",
+                    "power",
+                    "status",
+                ]
+                .map(String::from)
+                .to_vec(),
+            ),
+            Kind::Vbox {
+                port, key, wrapper, ..
+            } => (
+                "OpenSSH: ssh -i key host VBoxManage list runningvms",
+                "",
+                vec![
+                    wrapper.display().to_string(),
+                    "-p".into(),
+                    port.to_string(),
+                    "-i".into(),
+                    key.display().to_string(),
+                    "-o".into(),
+                    "BatchMode=yes".into(),
+                    "fenceuser@127.0.0.1".into(),
+                    "VBoxManage list runningvms".into(),
+                ],
+            ),
+        };
+        let (program, args) = if program.is_empty() {
+            let mut args = args.into_iter();
+            (
+                PathBuf::from(args.next().unwrap_or_default()),
+                args.collect(),
+            )
+        } else {
+            (PathBuf::from(program), args)
+        };
+        (
+            label.to_owned(),
+            Invocation {
+                program,
+                args,
+                stdin: String::new(),
+            },
+        )
     }
 
     /// Whether observed runs of this target go through a relay.

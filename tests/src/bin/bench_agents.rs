@@ -26,7 +26,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use bench::report::{ImplResult, Row, ms, table};
+use bench::report::{ImplResult, Reference, Row, ms, reference_table, table};
 use bench::run::{self, Invocation};
 use bench::sim::FenceSim;
 use bench::targets::{Op, Target};
@@ -160,6 +160,7 @@ fn real_main() -> Result<ExitCode, String> {
         _ => None,
     };
     let mut rows = Vec::new();
+    let mut refs = Vec::new();
     for key in &args.targets {
         let mut target = Target::new(key, rt.handle(), fence_sim.as_ref())?;
         let programs = [
@@ -171,12 +172,27 @@ fn real_main() -> Result<ExitCode, String> {
             eprintln!("{}", progress_line(&row));
             rows.push(row);
         }
+        if args.ops.contains(&Op::Status) {
+            let r = bench_reference(&args, &target);
+            eprintln!(
+                "{} reference ({}): {}",
+                r.target,
+                r.tool,
+                bench::report::Stats::of(&r.times_ms)
+                    .map_or("-".to_owned(), |s| format!("{} ms", ms(s.median)))
+            );
+            refs.push(r);
+        }
     }
     drop(fence_sim);
     let _ = std::fs::remove_dir_all(&scratch);
 
     let load_after = loadavg();
-    let table = table(&rows);
+    let mut table = table(&rows);
+    if !refs.is_empty() {
+        table.push_str("\nFor comparison, the peers' own command-line tools:\n\n");
+        table.push_str(&reference_table(&refs));
+    }
     println!("{table}");
     if let Some(path) = &args.out {
         let text = format!("{}\n{table}", header(&args, &load_before, &load_after));
@@ -239,6 +255,7 @@ fn bench_op(
     let inv = |i: usize, stdin: &str| -> Option<Invocation> {
         programs[i].as_ref().ok().map(|p| Invocation {
             program: p.clone(),
+            args: Vec::new(),
             stdin: stdin.to_owned(),
         })
     };
@@ -371,6 +388,32 @@ fn bench_op(
         ours,
         python,
     }
+}
+
+/// Times the peer's own tool doing one status read (on a machine that is on).
+fn bench_reference(args: &Args, target: &Target) -> Reference {
+    let (tool, inv) = target.reference();
+    let mut r = Reference {
+        target: format!("{} · {}", target.agent, target.peer),
+        tool,
+        times_ms: Vec::new(),
+        failures: 0,
+    };
+    if target.prepare(bench::targets::Power::On).is_err() {
+        r.failures = args.runs;
+        return r;
+    }
+    for i in 0..args.warmup + args.runs {
+        match run::timed(&inv) {
+            Ok(o) if o.code == Some(0) => {
+                if i >= args.warmup {
+                    r.times_ms.push(o.wall.as_secs_f64() * 1000.0);
+                }
+            }
+            _ => r.failures += 1,
+        }
+    }
+    r
 }
 
 fn last_line(s: &str) -> &str {
