@@ -18,6 +18,7 @@
 # Everything started here is stopped by PID at exit, also after a failure or an interrupt.
 #
 # Env: FENCE_SKIP_INSTALL=1  do not run install-deps.sh (dependencies are known to be present)
+#      FENCE_E2E_PROFILE     release (default) or debug: the build of the CLI the e2e suites install
 #      FENCE_PEERS_VENV      the peers' venv (default ${XDG_CACHE_HOME:-$HOME/.cache}/fence-rs-peers-venv)
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -139,7 +140,11 @@ else
 fi
 
 # 5. end-to-end suites; they use the release CLI (built here once, timed on its own)
-if step "cargo build --release -p fence-cli" cargo build --release --locked -p fence-cli; then
+# (FENCE_E2E_PROFILE=debug reuses the debug binary of step 4 instead: ~5 min less on 2 cores)
+if [ "${FENCE_E2E_PROFILE:-release}" = debug ]; then
+  step "cargo build -p fence-cli" cargo build --locked -p fence-cli &&
+    export FENCE_AGENT_BIN=$ROOT/target/debug/fence-agent
+elif step "cargo build --release -p fence-cli" cargo build --release --locked -p fence-cli; then
   export FENCE_AGENT_BIN=$ROOT/target/release/fence-agent
 fi
 for suite in tests/e2e/*.sh; do
