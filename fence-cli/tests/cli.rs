@@ -346,6 +346,20 @@ fn pacemaker_environment_keeps_every_request_bounded() {
     );
     assert_eq!(rs.code, 1, "{}", rs.all());
     assert!(rs.elapsed < Duration::from_secs(10));
+    // A BMC that never answers (every packet lost): the session set-up is bounded by
+    // login_timeout (5 s), also under Pacemaker.
+    let (_sock, udp) = common::silent_udp();
+    let rs = ours_env(
+        "fence_ipmilanplus",
+        &[],
+        Some(&format!(
+            "action=reboot\nip=127.0.0.1\nipport={udp}\nusername=a\npassword=b\n"
+        )),
+        &[("PCMK_service", "pacemaker-fenced")],
+    );
+    assert_eq!(rs.code, 1, "{}", rs.all());
+    assert!(rs.elapsed < Duration::from_secs(9), "{:?}", rs.elapsed);
+    assert!(rs.stderr.contains("ERROR: Failed: "), "{}", rs.stderr);
 }
 
 #[test]
