@@ -188,3 +188,38 @@ fn metadata_reports_the_invoked_name_under_a_prefix() {
     assert!(xmllint(&xml).0);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn manpage_renders_with_fence_agents_stylesheet() {
+    // fence-agents builds its man pages with xsltproc and fence2man.xsl from -o manpage.
+    let xsl = "/usr/share/cluster/relaxng/fence2man.xsl";
+    for agent in AGENTS {
+        let xml = ours(agent, &["-o", "manpage"]).stdout;
+        let mut child = Command::new("xsltproc")
+            .args([xsl, "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("xsltproc is missing: install xsltproc");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(xml.as_bytes())
+            .expect("write");
+        let out = child.wait_with_output().expect("xsltproc");
+        let man = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{agent}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(man.contains(&format!("{agent} - ")), "{agent}: {man}");
+        assert!(man.contains(".SH PARAMETERS"), "{agent}");
+        assert!(
+            man.contains("\\fBplug\\fP"),
+            "{agent}: plug missing from the man page"
+        );
+    }
+}
