@@ -11,9 +11,10 @@
 #   4. cargo test --workspace --locked  against the third-party peers (tests/scripts/start-peers.sh;
 #                                       their settings are exported from $PEERS_DIR/peers.env)
 #   5. cargo build --release -p fence-cli (exported to the suites as FENCE_AGENT_BIN), then
-#      every tests/e2e/*.sh, in name order (run with bash), with the peer settings still exported.
-#      Hook for further suites: add a script there (helpers go in a subdirectory). It must exit
-#      non-zero when anything failed, and should end its output with a line "N passed, M failed".
+#      every executable tests/e2e/*.sh, in name order (run with bash), with the peer settings
+#      still exported. Hook for further suites: add an executable script there (a file that a
+#      suite sources stays non-executable). A suite must exit non-zero when anything failed,
+#      and should end its output with a line "N passed, M failed".
 # Prints the test counts and a summary; the exit status is non-zero when any step failed.
 # Everything started here is stopped by PID at exit, also after a failure or an interrupt.
 #
@@ -149,5 +150,9 @@ elif step "cargo build --release -p fence-cli" cargo build --release --locked -p
 fi
 for suite in tests/e2e/*.sh; do
   [ -f "$suite" ] || continue
+  if [ ! -x "$suite" ]; then # a part that a suite sources, not a suite of its own
+    echo "note: $suite is not executable: not run as a suite (sourced by another one)"
+    continue
+  fi
   step "$suite" run_suite "$suite"
 done
