@@ -218,7 +218,7 @@ fn manpage_renders_with_fence_agents_stylesheet() {
         assert!(man.contains(&format!("{agent} - ")), "{agent}: {man}");
         assert!(man.contains(".SH PARAMETERS"), "{agent}");
         assert!(
-            man.contains("\\fBplug\\fP"),
+            man.contains(".B -n, --plug=["),
             "{agent}: plug missing from the man page"
         );
     }
