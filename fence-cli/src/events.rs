@@ -463,6 +463,31 @@ mod tests {
         let _ = std::fs::remove_dir_all(dir);
     }
 
+    #[test]
+    fn a_lock_held_too_long_delays_the_line_by_the_bound_only() {
+        let dir = std::env::temp_dir().join(format!("fence-cli-evlock-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("events.jsonl");
+        std::fs::write(&path, "").unwrap();
+        let holder = File::open(&path).unwrap();
+        flock(&holder, FlockOperation::LockExclusive).unwrap();
+        let started = Instant::now();
+        append_line(&path, "{\"a\":1}", Duration::from_millis(150)).unwrap();
+        let took = started.elapsed();
+        assert!(took >= Duration::from_millis(150), "{took:?}");
+        assert!(took < Duration::from_secs(2), "{took:?}");
+        drop(holder);
+        // With the lock free again it is granted at once.
+        let started = Instant::now();
+        append_line(&path, "{\"a\":2}", Duration::from_secs(5)).unwrap();
+        assert!(started.elapsed() < Duration::from_millis(100));
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "{\"a\":1}\n{\"a\":2}\n"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
     #[tokio::test]
     async fn a_hanging_command_is_killed_at_the_bound_with_its_children() {
         let started = Instant::now();
