@@ -1,0 +1,300 @@
+//! Hostile JSON: a service that answers every request with random JSON documents (any
+//! shape, any `PowerState`, huge numbers, deep nesting) or random bytes, under random
+//! HTTP status codes. Properties: nothing panics, every call ends within its bound, and a
+//! state is only ever read as Off when the document said `"PowerState": "Off"`, so the
+//! engine never reports a verified off that the service did not state.
+//!
+//! Bounded for CI: `PROPTEST_CASES` (default 40 per property) cases, a few seconds.
+#![allow(clippy::unwrap_used)]
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use fence_core::testkit::conformance::fast_timing;
+use fence_core::{Action, Engine, FenceDevice, PowerState, Request};
+use fence_redfish::{RedfishConfig, RedfishDevice, TlsVerify};
+use proptest::prelude::*;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// One canned answer: status and body bytes.
+#[derive(Clone, Debug)]
+struct Answer {
+    status: u16,
+    body: Vec<u8>,
+}
+
+/// What the hostile service answers, by request kind.
+#[derive(Clone, Debug)]
+struct Script {
+    root: Answer,
+    systems: Answer,
+    system: Answer,
+    reset: Answer,
+}
+
+/// Starts an HTTPS service answering from `script`; returns its port.
+async fn serve(script: Script) -> u16 {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(fixture("leaf.pem"))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let key = PrivateKeyDer::from_pem_file(fixture("leaf.key")).unwrap();
+    let tls = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let script = Arc::new(Mutex::new(script));
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            let script = Arc::clone(&script);
+            tokio::spawn(async move {
+                let Ok(mut io) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut buf = Vec::new();
+                loop {
+                    // One request: the head, then Content-Length bytes of body.
+                    let head_end = loop {
+                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break i + 4;
+                        }
+                        let mut chunk = [0u8; 4096];
+                        match io.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+                    let length = head
+                        .lines()
+                        .find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            k.eq_ignore_ascii_case("content-length")
+                                .then(|| v.trim().parse::<usize>().ok())?
+                        })
+                        .unwrap_or(0);
+                    while buf.len() < head_end + length {
+                        let mut chunk = [0u8; 4096];
+                        match io.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    buf.drain(..head_end + length);
+                    let mut words = head.split_whitespace();
+                    let method = words.next().unwrap_or("");
+                    let path = words.next().unwrap_or("").trim_end_matches('/');
+                    let answer = {
+                        let s = script.lock().unwrap();
+                        match (method, path) {
+                            ("GET", "/redfish/v1") => s.root.clone(),
+                            ("GET", "/redfish/v1/Systems") => s.systems.clone(),
+                            ("GET", _) => s.system.clone(),
+                            ("POST", _) => s.reset.clone(),
+                            _ => Answer {
+                                status: 204,
+                                body: Vec::new(),
+                            },
+                        }
+                    };
+                    let mut out = format!(
+                        "HTTP/1.1 {} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                        answer.status,
+                        answer.body.len()
+                    )
+                    .into_bytes();
+                    out.extend_from_slice(&answer.body);
+                    if io.write_all(&out).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+fn device(port: u16, systems_uri: Option<&str>) -> RedfishDevice {
+    let mut c = RedfishConfig::new("127.0.0.1", "admin", "pw")
+        .with_port(port)
+        .with_tls(TlsVerify::Verify {
+            ca_file: Some(fixture("ca.pem")),
+        })
+        .with_timeouts(Duration::from_secs(2), Duration::from_secs(2));
+    if let Some(uri) = systems_uri {
+        c = c.with_systems_uri(uri);
+    }
+    RedfishDevice::new(c).unwrap()
+}
+
+/// Any JSON document, biased towards Redfish shapes.
+fn json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>()
+            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        prop_oneof![
+            Just("Off".to_owned()),
+            Just("On".to_owned()),
+            Just(" Off ".to_owned()),
+            Just("off".to_owned()),
+            Just("PoweringOff".to_owned()),
+            Just("/redfish/v1/Systems/1".to_owned()),
+            ".{0,12}",
+        ]
+        .prop_map(Value::String),
+    ];
+    leaf.prop_recursive(4, 32, 6, |inner| {
+        let key = prop_oneof![
+            Just("PowerState".to_owned()),
+            Just("Members".to_owned()),
+            Just("@odata.id".to_owned()),
+            Just("Systems".to_owned()),
+            Just("Actions".to_owned()),
+            Just("#ComputerSystem.Reset".to_owned()),
+            Just("target".to_owned()),
+            Just("ResetType@Redfish.AllowableValues".to_owned()),
+            Just("error".to_owned()),
+            Just("message".to_owned()),
+            Just("@Message.ExtendedInfo".to_owned()),
+            Just("Message".to_owned()),
+            "[a-zA-Z@.#]{1,8}",
+        ];
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            proptest::collection::btree_map(key, inner, 0..5)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+/// A body: a JSON document, or random bytes.
+fn body() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        4 => json().prop_map(|v| serde_json::to_vec(&v).unwrap()),
+        1 => proptest::collection::vec(any::<u8>(), 0..200),
+        1 => json().prop_map(|v| {
+            // Truncated JSON.
+            let mut b = serde_json::to_vec(&v).unwrap();
+            b.truncate(b.len() / 2);
+            b
+        }),
+    ]
+}
+
+fn status() -> impl Strategy<Value = u16> {
+    prop_oneof![
+        4 => Just(200u16),
+        1 => Just(201u16),
+        1 => Just(204u16),
+        1 => Just(400u16),
+        1 => Just(401u16),
+        1 => Just(404u16),
+        1 => Just(500u16),
+        1 => Just(503u16),
+    ]
+}
+
+fn answer() -> impl Strategy<Value = Answer> {
+    (status(), body()).prop_map(|(status, body)| Answer { status, body })
+}
+
+/// True when the body is a JSON object whose `PowerState` says Off.
+fn says_off(body: &[u8]) -> bool {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| {
+            v.get("PowerState")
+                .and_then(Value::as_str)
+                .map(|s| s.trim() == "Off")
+        })
+        .unwrap_or(false)
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn config() -> ProptestConfig {
+    ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(40),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn a_state_is_off_only_when_the_service_says_off(system in answer()) {
+        let rt = runtime();
+        let said_off = system.status == 200 && says_off(&system.body);
+        let port = rt.block_on(serve(Script {
+            root: Answer { status: 404, body: Vec::new() },
+            systems: Answer { status: 404, body: Vec::new() },
+            system: system.clone(),
+            reset: Answer { status: 204, body: Vec::new() },
+        }));
+        let dev = device(port, Some("/redfish/v1/Systems/1"));
+        let started = std::time::Instant::now();
+        let state = rt.block_on(dev.power_state(""));
+        prop_assert!(started.elapsed() < Duration::from_secs(5));
+        if let Ok(PowerState::Off) = state {
+            prop_assert!(said_off, "read Off from {:?}", String::from_utf8_lossy(&system.body));
+        }
+        if let Err(e) = &state {
+            prop_assert!(!e.to_string().is_empty());
+        }
+        let _ = rt.block_on(dev.close());
+    }
+
+    #[test]
+    fn discovery_and_resets_never_panic_and_never_fake_a_verified_off(
+        root in answer(), systems in answer(), system in answer(), reset in answer(),
+        discover in any::<bool>(),
+    ) {
+        let rt = runtime();
+        let said_off = system.status == 200 && says_off(&system.body);
+        let port = rt.block_on(serve(Script { root, systems, system, reset }));
+        let dev = device(port, (!discover).then_some("/redfish/v1/Systems/1"));
+        let timing = fence_core::Timing {
+            power_timeout: Some(Duration::from_millis(300)),
+            ..fast_timing()
+        };
+        let report = rt.block_on(Engine::new(timing).run(&dev, &Request::plugless(Action::Off)));
+        if report.is_success() {
+            prop_assert!(said_off, "off succeeded: {:?}", report);
+            prop_assert!(report.off_verified(), "{:?}", report);
+        }
+        let _ = rt.block_on(dev.close());
+    }
+}
