@@ -475,7 +475,8 @@ fn header(args: &Args, load_before: &str, load_after: &str) -> String {
             .unwrap_or_else(|_| "unknown".to_owned())
     };
     let fence_agents = tool("dpkg-query", &["-W", "-f", "${Version}", "fence-agents"]);
-    let commit = tool("git", &["rev-parse", "--short", "HEAD"]);
+    // "-dirty": the binaries were built from a work tree with uncommitted changes
+    let commit = tool("git", &["describe", "--always", "--dirty"]);
     let date = tool("date", &["-u", "+%Y-%m-%d %H:%M UTC"]);
     format!(
         "Run {date} on {cores} cores ({cpu}), Linux {kernel}; fence-rs commit {commit}, \
