@@ -16,8 +16,18 @@
 //! status read never pays for it. [`Session::close`] sends Close Session; dropping an open
 //! session sends Close Session once without waiting for the answer (best effort).
 //!
-//! Every request is retransmitted on the schedule of [`RetryPolicy::schedule`] and fails
-//! with [`Error::Unreachable`] when its bound passes; ICMP "port unreachable" fails at once.
+//! Every request is retransmitted and fails with [`Error::Unreachable`] when its bound
+//! passes; ICMP "port unreachable" fails at once. Until the BMC has answered once, the
+//! schedule is [`RetryPolicy::schedule`] (0, 0.5, 1.5, 3.5 s by default: an unknown BMC
+//! may be slow); afterwards it is [`RetryPolicy::schedule_after_answer`], a fixed timeout
+//! of 4 round trips (at least 0.2 s, at most `ipmitool_timeout`), so that a lossy network
+//! costs a fraction of a second per lost datagram instead of seconds.
+//!
+//! If RAKP message 4 is lost, the BMC has activated the session and may ignore a repeated
+//! RAKP message 3; each repeat is therefore sent with a probe inside the would-be session
+//! (Set Session Privilege Level 0, which changes nothing), whose integrity-checked answer
+//! proves the session as RAKP 4 would. A repeated Close Session answered "invalid session
+//! ID" (0x87) counts as closed, and Close Session waits at most 1.5 s.
 //! Every answer is checked: message tag or sequence number, session ID, the integrity code
 //! inside a session with integrity, the RAKP codes. Datagrams that fail a check are
 //! ignored (and reported if nothing valid arrives before the bound).
@@ -25,7 +35,7 @@
 use std::fmt;
 use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use tokio::net::UdpSocket;
 use tokio::time::{Instant, timeout_at};
@@ -45,6 +55,9 @@ use crate::wire::{
 /// The name-only lookup bit of RAKP message 1's role byte: the BMC looks the user up by
 /// name and checks the requested privilege against the user's limit (as ipmitool does).
 const NAME_ONLY_LOOKUP: u8 = 0x10;
+
+/// The longest wait for the answer to Close Session.
+const CLOSE_BOUND: std::time::Duration = std::time::Duration::from_millis(1500);
 
 /// Counts of what went over the wire, for tests and measurements.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -95,6 +108,9 @@ struct Transport {
     address: String,
     retry: RetryPolicy,
     counters: Arc<Counters>,
+    /// The longest round trip answered on a first transmission, in microseconds (0: none
+    /// yet).
+    rtt_max_micros: AtomicU64,
 }
 
 /// What an answer filter says about a datagram.
@@ -150,7 +166,21 @@ impl Transport {
             address,
             retry: config.retry,
             counters,
+            rtt_max_micros: AtomicU64::new(0),
         })
+    }
+
+    /// The longest round trip seen so far, if the BMC has answered.
+    fn rtt(&self) -> Option<std::time::Duration> {
+        match self.rtt_max_micros.load(Ordering::Relaxed) {
+            0 => None,
+            us => Some(std::time::Duration::from_micros(us)),
+        }
+    }
+
+    fn note_rtt(&self, rtt: std::time::Duration) {
+        let us = u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX).max(1);
+        self.rtt_max_micros.fetch_max(us, Ordering::Relaxed);
     }
 
     fn io_error(&self, what: &str, e: std::io::Error) -> Error {
@@ -175,20 +205,37 @@ impl Transport {
         &self,
         what: &str,
         mut make: impl FnMut(usize) -> Result<Vec<u8>>,
+        accept: impl FnMut(&[u8]) -> Verdict<T>,
+    ) -> Result<T> {
+        self.exchange_multi(what, &self.retry, |n| make(n).map(|d| vec![d]), accept)
+            .await
+    }
+
+    /// [`Transport::exchange`] with its own retry policy, where each transmission may be
+    /// several datagrams (sent back to back).
+    async fn exchange_multi<T>(
+        &self,
+        what: &str,
+        retry: &RetryPolicy,
+        mut make: impl FnMut(usize) -> Result<Vec<Vec<u8>>>,
         mut accept: impl FnMut(&[u8]) -> Verdict<T>,
     ) -> Result<T> {
         Counters::bump(&self.counters.round_trips);
-        let schedule = self.retry.schedule();
+        let schedule = match self.rtt() {
+            Some(rtt) => retry.schedule_after_answer(rtt),
+            None => retry.schedule(),
+        };
         let start = Instant::now();
-        let deadline = start + self.retry.request_timeout;
+        let deadline = start + retry.request_timeout;
         let mut buf = vec![0u8; 2048];
         let mut last_invalid: Option<Error> = None;
         for (n, _) in schedule.iter().enumerate() {
-            let datagram = make(n)?;
-            if let Err(e) = self.socket.send(&datagram).await {
-                return Err(self.io_error(&format!("sending {what}"), e));
+            for datagram in make(n)? {
+                if let Err(e) = self.socket.send(&datagram).await {
+                    return Err(self.io_error(&format!("sending {what}"), e));
+                }
+                Counters::bump(&self.counters.sent);
             }
-            Counters::bump(&self.counters.sent);
             if n > 0 {
                 tracing::debug!(address = %self.address, what, attempt = n + 1, "retransmission");
             }
@@ -202,7 +249,14 @@ impl Transport {
                     Ok(Ok(len)) => {
                         Counters::bump(&self.counters.received);
                         match accept(&buf[..len]) {
-                            Ok(Some(v)) => return Ok(v),
+                            Ok(Some(v)) => {
+                                if n == 0 {
+                                    // Karn: only exchanges answered on their first
+                                    // transmission give a round-trip sample.
+                                    self.note_rtt(start.elapsed());
+                                }
+                                return Ok(v);
+                            }
                             Ok(None) => {
                                 tracing::trace!(address = %self.address, what, "ignored an unrelated datagram");
                             }
@@ -215,7 +269,7 @@ impl Transport {
                 }
             }
         }
-        let bound = self.retry.request_timeout.as_secs_f64();
+        let bound = retry.request_timeout.as_secs_f64();
         Err(match last_invalid {
             Some(e) => {
                 let why = match e {
@@ -390,6 +444,18 @@ impl Session {
         command: u8,
         data: Vec<u8>,
     ) -> Result<IpmiResponse> {
+        let retry = self.transport.retry;
+        self.request_with(net_fn, command, data, &retry).await
+    }
+
+    /// [`Session::request`] with another retry policy.
+    async fn request_with(
+        &mut self,
+        net_fn: u8,
+        command: u8,
+        data: Vec<u8>,
+        retry: &RetryPolicy,
+    ) -> Result<IpmiResponse> {
         if !self.open {
             return Err(Error::misbehaved(format!(
                 "{}: the IPMI session is closed",
@@ -415,12 +481,13 @@ impl Session {
                     (*suite, &*keys, *console_session_id, *bmc_session_id);
                 let seq = next_seq;
                 transport
-                    .exchange(
+                    .exchange_multi(
                         &what,
+                        retry,
                         |_| {
-                            let d = v20_datagram(suite, keys, bmc_sid, *seq, &message);
+                            let d = v20_datagram(suite, keys, bmc_sid, *seq, &message)?;
                             *seq = seq.wrapping_add(1).max(1);
-                            d
+                            Ok(vec![d])
                         },
                         |d| accept_v20(d, suite, keys, console_sid, &req),
                     )
@@ -435,8 +502,9 @@ impl Session {
                 let (auth, password, sid) = (*auth, *password, *session_id);
                 let seq = next_seq;
                 transport
-                    .exchange(
+                    .exchange_multi(
                         &what,
+                        retry,
                         |_| {
                             let packet = V15Packet {
                                 auth_type: auth.id(),
@@ -446,7 +514,7 @@ impl Session {
                                 message: message.clone(),
                             };
                             *seq = seq.wrapping_add(1).max(1);
-                            packet.encode()
+                            Ok(vec![packet.encode()?])
                         },
                         |d| accept_v15(d, Some((auth, &password)), sid, &req),
                     )
@@ -564,20 +632,36 @@ impl Session {
             return Ok(());
         }
         let id = self.session_id_for_close();
+        // A lost answer must not hold the run for the whole request bound: the BMC acts
+        // on the first Close Session it gets, and a repeat of it may go unanswered.
+        let retry = RetryPolicy {
+            request_timeout: self.transport.retry.request_timeout.min(CLOSE_BOUND),
+            ..self.transport.retry
+        };
         let result = self
-            .command(
+            .request_with(
                 netfn::APP,
                 cmd::CLOSE_SESSION,
                 id.to_le_bytes().to_vec(),
-                "Close Session",
+                &retry,
             )
-            .await;
+            .await
+            .and_then(|resp| match resp.completion_code {
+                // 0x87: invalid session ID, i.e. already closed (a repeat whose first copy
+                // was acted on).
+                cc::OK | 0x87 => Ok(()),
+                code => Err(completion_error(
+                    &self.transport.address,
+                    "Close Session",
+                    code,
+                )),
+            });
         self.open = false;
         if result.is_ok() {
             Counters::bump(&self.transport.counters.closed);
             tracing::debug!(address = %self.transport.address, "IPMI session closed");
         }
-        result.map(drop)
+        result
     }
 
     /// The Close Session datagram for [`Drop`]: built like any request of the session.
@@ -936,71 +1020,125 @@ async fn open_v20(
         bmc_session_id,
         auth_code: inputs.rakp3_auth_code(suite.auth, kuid),
     };
-    let payload = rakp3.encode();
-    let rakp4 = transport
-        .exchange(
+    let rakp3_datagram = wire::encode_v20(
+        &V20Header::setup(PayloadType::Rakp3),
+        &rakp3.encode(),
+        None,
+        [0; 16],
+    )?;
+    let sik = inputs.sik(suite.auth, kuid, kg.as_ref().map(|k| &k[..]));
+    let keys = SessionKeys::derive(suite, &sik);
+    // If RAKP 4 is lost, the BMC has activated the session and may ignore a repeated RAKP 3.
+    // So every retransmission of RAKP 3 comes with a probe inside the would-be session
+    // (Set Session Privilege Level 0: "report the current level", changes nothing); an
+    // answer that passes the session's integrity check proves the session as RAKP 4 would.
+    let probe = IpmiRequest::new(netfn::APP, cmd::SET_SESSION_PRIVILEGE_LEVEL, vec![0], 0);
+    let probe_message = probe.encode();
+    let mut probe_seq = 0u32;
+    let answer = transport
+        .exchange_multi(
             "RAKP message 3",
-            |_| {
-                wire::encode_v20(
-                    &V20Header::setup(PayloadType::Rakp3),
-                    &payload,
-                    None,
-                    [0; 16],
-                )
+            &transport.retry,
+            |n| {
+                let mut out = vec![rakp3_datagram.clone()];
+                if n > 0 {
+                    probe_seq += 1;
+                    out.push(v20_datagram(
+                        suite,
+                        &keys,
+                        bmc_session_id,
+                        probe_seq,
+                        &probe_message,
+                    )?);
+                }
+                Ok(out)
             },
-            |d| match setup_payload(d, PayloadType::Rakp4)? {
-                None => Ok(None),
-                Some(p) => {
-                    let r = Rakp4::decode(&p)?;
-                    Ok((r.tag == tag).then_some(r))
+            |d| {
+                if wire::session_format(d)? != wire::SessionFormat::V20 {
+                    return Ok(None);
+                }
+                let (header, payload) = wire::decode_v20(d, Some(&keys))?;
+                match header.payload_type {
+                    PayloadType::Rakp4 => {
+                        let r = Rakp4::decode(&payload)?;
+                        Ok((r.tag == tag).then_some(Some(r)))
+                    }
+                    PayloadType::Ipmi => {
+                        Ok(accept_v20(d, suite, &keys, console_session_id, &probe)?.map(|_| None))
+                    }
+                    _ => Ok(None),
                 }
             },
         )
         .await?;
-    if rakp4.status != 0 {
-        return Err(rmcp_status_error(address, "RAKP message 3", rakp4.status));
-    }
-    let sik = inputs.sik(suite.auth, kuid, kg.as_ref().map(|k| &k[..]));
-    if !ct_eq(&inputs.rakp4_icv(suite.auth, &sik), &rakp4.icv) {
-        // The BMC considers the session open. If it simply has no Kg, its keys come from
-        // the password: close the session with them rather than leave it to time out.
-        let plain_sik = inputs.sik(suite.auth, kuid, None);
-        if kg.is_some() && ct_eq(&inputs.rakp4_icv(suite.auth, &plain_sik), &rakp4.icv) {
-            let keys = SessionKeys::derive(suite, &plain_sik);
-            let req = IpmiRequest::new(
-                netfn::APP,
-                cmd::CLOSE_SESSION,
-                bmc_session_id.to_le_bytes().to_vec(),
-                1,
-            );
-            let message = req.encode();
-            let closed = transport
-                .exchange(
-                    "Close Session",
-                    |n| v20_datagram(suite, &keys, bmc_session_id, 1 + n as u32, &message),
-                    |d| accept_v20(d, suite, &keys, console_session_id, &req),
-                )
-                .await;
-            tracing::debug!(
-                closed = closed.is_ok(),
-                "closed the session opened without Kg"
-            );
-            return Err(Error::login_refused(format!(
-                "{address}: RAKP message 4 does not match the BMC key: the BMC uses no Kg, \
-                 but hexadecimal_kg was given"
-            )));
+    match answer {
+        Some(rakp4) => {
+            verify_rakp4(transport, &inputs, suite, kuid, kg.is_some(), &sik, &rakp4).await?
         }
-        return Err(Error::login_refused(format!(
-            "{address}: RAKP message 4 does not match: wrong BMC key (hexadecimal_kg)"
-        )));
+        None => tracing::debug!(
+            address,
+            "RAKP message 4 lost; the session answered the probe"
+        ),
     }
     Ok(State::V20 {
         suite,
-        keys: SessionKeys::derive(suite, &sik),
+        keys,
         console_session_id,
         bmc_session_id,
-        next_seq: 1,
+        next_seq: probe_seq + 1,
     })
+}
+
+/// Checks RAKP message 4: its status, and its integrity check value under the SIK.
+async fn verify_rakp4(
+    transport: &Transport,
+    inputs: &RakpInputs,
+    suite: CipherSuite,
+    kuid: &[u8],
+    kg_given: bool,
+    sik: &[u8],
+    rakp4: &Rakp4,
+) -> Result<()> {
+    let address = transport.address.as_str();
+    if rakp4.status != 0 {
+        return Err(rmcp_status_error(address, "RAKP message 3", rakp4.status));
+    }
+    if ct_eq(&inputs.rakp4_icv(suite.auth, sik), &rakp4.icv) {
+        return Ok(());
+    }
+    // The BMC considers the session open. If it simply has no Kg, its keys come from the
+    // password: close the session with them rather than leave it to time out.
+    let plain_sik = inputs.sik(suite.auth, kuid, None);
+    if kg_given && ct_eq(&inputs.rakp4_icv(suite.auth, &plain_sik), &rakp4.icv) {
+        let keys = SessionKeys::derive(suite, &plain_sik);
+        let (bmc_session_id, console_session_id) =
+            (inputs.bmc_session_id, inputs.console_session_id);
+        let req = IpmiRequest::new(
+            netfn::APP,
+            cmd::CLOSE_SESSION,
+            bmc_session_id.to_le_bytes().to_vec(),
+            1,
+        );
+        let message = req.encode();
+        let closed = transport
+            .exchange(
+                "Close Session",
+                |n| v20_datagram(suite, &keys, bmc_session_id, 1 + n as u32, &message),
+                |d| accept_v20(d, suite, &keys, console_session_id, &req),
+            )
+            .await;
+        tracing::debug!(
+            closed = closed.is_ok(),
+            "closed the session opened without Kg"
+        );
+        return Err(Error::login_refused(format!(
+            "{address}: RAKP message 4 does not match the BMC key: the BMC uses no Kg, \
+             but hexadecimal_kg was given"
+        )));
+    }
+    Err(Error::login_refused(format!(
+        "{address}: RAKP message 4 does not match: wrong BMC key (hexadecimal_kg)"
+    )))
 }
 
 /// A sessionless v1.5 request (authentication type none, session 0).

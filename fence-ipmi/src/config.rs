@@ -16,6 +16,10 @@ pub const DEFAULT_RETRANSMIT: Duration = Duration::from_secs(2);
 /// The first retransmission comes after at most this long; later waits double up to the
 /// retransmission interval.
 pub const FIRST_RETRANSMIT: Duration = Duration::from_millis(500);
+/// The shortest retransmission timeout once the BMC has answered (see
+/// [`RetryPolicy::schedule_after_answer`]): room for a BMC's slower commands on top of the
+/// round trip.
+pub const MIN_RTO: Duration = Duration::from_millis(200);
 /// The default bound on one request, retransmissions included (`login_timeout`).
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// The bound used when `login_timeout` is 0 (fence-agents' "no timeout",
@@ -86,6 +90,23 @@ impl RetryPolicy {
             times.push(at);
             wait = (wait * 2).min(self.interval.max(Duration::from_millis(10)));
         }
+    }
+
+    /// The send times of one request to a BMC that has already answered in this run, with
+    /// `rtt` the longest round trip seen (only exchanges answered on their first
+    /// transmission count): a fixed retransmission timeout of `4 x rtt`, at least
+    /// [`MIN_RTO`] and at most `interval`, until the bound. A BMC known to answer quickly
+    /// that stays silent has lost the datagram, so waiting longer would only lose time:
+    /// e.g. 0, 0.2, 0.4, ... 4.8 s for a loopback BMC and the default bound.
+    pub fn schedule_after_answer(&self, rtt: Duration) -> Vec<Duration> {
+        let rto = (rtt * 4).max(MIN_RTO).min(self.interval.max(MIN_RTO));
+        let mut times = vec![Duration::ZERO];
+        let mut at = rto;
+        while at < self.request_timeout {
+            times.push(at);
+            at += rto;
+        }
+        times
     }
 }
 
@@ -391,6 +412,27 @@ mod tests {
         assert_eq!(
             c.retry.schedule(),
             [0, 500, 1500, 3500].map(Duration::from_millis).to_vec()
+        );
+    }
+
+    #[test]
+    fn schedule_after_an_answer_uses_the_round_trip() {
+        let r = RetryPolicy::default();
+        let fast = r.schedule_after_answer(Duration::from_millis(1));
+        assert_eq!(fast.len(), 25, "0, 0.2, ... 4.8 s");
+        assert_eq!(fast[1], Duration::from_millis(200));
+        let slow = r.schedule_after_answer(Duration::from_millis(300));
+        assert_eq!(
+            slow,
+            [0, 1200, 2400, 3600, 4800]
+                .map(Duration::from_millis)
+                .to_vec()
+        );
+        let very_slow = r.schedule_after_answer(Duration::from_secs(3));
+        assert_eq!(
+            very_slow,
+            [0, 2000, 4000].map(Duration::from_millis).to_vec(),
+            "capped at interval"
         );
     }
 

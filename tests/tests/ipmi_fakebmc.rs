@@ -185,8 +185,11 @@ async fn unknown_user_is_refused_within_the_bound() {
         took >= Duration::from_millis(1400) && took < Duration::from_millis(2500),
         "{took:?}"
     );
-    // RAKP 1 was sent 4 times (0, 0.2, 0.6, 1.1 s) after one Open Session.
+    // One Open Session, then RAKP 1 retransmitted until the bound: once the BMC has
+    // answered, every 4 round trips (at least 0.2 s), so at least 0, 0.2, ... 1.4 s on
+    // loopback; never fewer than the 4 of the schedule before any answer.
     let s = device.stats();
-    assert_eq!((s.round_trips, s.datagrams_sent), (2, 5), "{s:?}");
+    assert_eq!(s.round_trips, 2, "{s:?}");
+    assert!(s.datagrams_sent >= 5 && s.datagrams_sent <= 9, "{s:?}");
     device.close().await.unwrap();
 }
