@@ -349,11 +349,12 @@ pub fn parse_bool(value: &str) -> Option<bool> {
     }
 }
 
-/// Parses a number of seconds (`5`, `0.5`); negative or non-finite values are refused.
+/// Parses a number of seconds (`5`, `0.5`); negative, non-finite and too large values
+/// (beyond `Duration`'s range, e.g. `18446744073709551616`) are refused.
 pub fn parse_seconds(value: &str) -> Option<Duration> {
     let v: f64 = value.trim().parse().ok()?;
     if v.is_finite() && v >= 0.0 {
-        Some(Duration::from_secs_f64(v))
+        Duration::try_from_secs_f64(v).ok()
     } else {
         None
     }
