@@ -3,8 +3,9 @@
 //!
 //! - [`UdpRelay`]: forwards datagrams between the agent and a BMC (IPMI over UDP). Each
 //!   client address gets its own upstream socket, so the BMC sees one peer per agent socket
-//!   (one per `ipmitool` process for the Python agent). Counts datagrams each way and the
-//!   number of client sockets.
+//!   (one per `ipmitool` process for the Python agent). Counts datagrams each way, client
+//!   sockets, and RMCP+ Open Session requests (the only header field it reads: the payload
+//!   type, which is never encrypted), i.e. the sessions opened.
 //! - [`TcpRelay`]: forwards TCP connections (HTTPS for Redfish) byte for byte. Counts
 //!   connections, which are TLS handshakes, since the relay never looks inside TLS.
 //!
@@ -36,6 +37,9 @@ pub struct Counts {
     pub down: u64,
     /// New client sockets (UDP) or accepted connections (TCP).
     pub clients: u64,
+    /// UDP datagrams agent -> peer that are RMCP+ Open Session requests (IPMI v2.0 sessions
+    /// opened); 0 for TCP.
+    pub open_sessions: u64,
 }
 
 #[derive(Debug, Default)]
@@ -43,6 +47,7 @@ struct Counters {
     up: AtomicU64,
     down: AtomicU64,
     clients: AtomicU64,
+    open_sessions: AtomicU64,
 }
 
 impl Counters {
@@ -51,6 +56,7 @@ impl Counters {
             up: self.up.swap(0, Ordering::SeqCst),
             down: self.down.swap(0, Ordering::SeqCst),
             clients: self.clients.swap(0, Ordering::SeqCst),
+            open_sessions: self.open_sessions.swap(0, Ordering::SeqCst),
         }
     }
 }
@@ -125,10 +131,19 @@ async fn udp_loop(listener: Arc<UdpSocket>, upstream: SocketAddr, counters: Arc<
             },
         };
         counters.up.fetch_add(1, Ordering::SeqCst);
+        if is_open_session_request(&buf[..n]) {
+            counters.open_sessions.fetch_add(1, Ordering::SeqCst);
+        }
         if let Err(e) = sock.send(&buf[..n]).await {
             eprintln!("bench relay: udp send to {upstream} failed: {e}");
         }
     }
+}
+
+/// An RMCP+ Open Session Request: RMCP header (version 6, class IPMI 7), authentication
+/// type 6 (RMCP+), payload type 0x10 (the encryption/authentication bits masked off).
+fn is_open_session_request(d: &[u8]) -> bool {
+    d.len() > 5 && d[0] == 0x06 && d[3] & 0x1f == 0x07 && d[4] == 0x06 && d[5] & 0x3f == 0x10
 }
 
 async fn new_upstream(upstream: SocketAddr) -> std::io::Result<Arc<UdpSocket>> {
@@ -320,10 +335,27 @@ mod tests {
             Counts {
                 up: 6,
                 down: 6,
-                clients: 2
+                clients: 2,
+                open_sessions: 0,
             }
         );
         assert_eq!(relay.take(), Counts::default(), "take() resets");
+    }
+
+    #[test]
+    fn open_session_requests_are_recognised() {
+        // ipmitool's Open Session Request (RMCP+, payload type 0x10, session id 0)
+        let open = [
+            0x06, 0x00, 0xff, 0x07, 0x06, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0x20, 0x00,
+        ];
+        assert!(is_open_session_request(&open));
+        let mut rakp1 = open;
+        rakp1[5] = 0x12;
+        assert!(!is_open_session_request(&rakp1));
+        // an IPMI v1.5 packet (authentication type 0): Get Channel Authentication Capabilities
+        let mut v15 = open;
+        v15[4] = 0x00;
+        assert!(!is_open_session_request(&v15));
     }
 
     #[test]

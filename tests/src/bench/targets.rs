@@ -111,8 +111,8 @@ pub enum Trips {
         up: u64,
         /// Datagrams BMC -> agent.
         down: u64,
-        /// Client UDP sockets (one per ipmitool process for the Python agent).
-        sockets: u64,
+        /// RMCP+ sessions opened (Open Session requests seen by the relay).
+        sessions: u64,
         /// Calls of ipmi_sim's chassis-control script (a fork of /bin/sh each); None for
         /// peers without one.
         bmc_forks: Option<u64>,
@@ -141,11 +141,11 @@ impl fmt::Display for Trips {
             Trips::Ipmi {
                 up,
                 down,
-                sockets,
+                sessions,
                 bmc_forks,
             } => {
-                write!(f, "{up} req / {down} resp UDP, {sockets} session")?;
-                if sockets != 1 {
+                write!(f, "{up} req / {down} resp UDP, {sessions} session")?;
+                if sessions != 1 {
                     write!(f, "s")?;
                 }
                 if let Some(n) = bmc_forks {
@@ -207,7 +207,7 @@ impl Trips {
                 sessions == 1 && commands <= 2,
             )),
             (Trips::Vbox { sessions, .. }, _) => Some(("1 SSH session".into(), sessions == 1)),
-            (Trips::Ipmi { sockets, .. }, _) => Some(("1 session".into(), sockets == 1)),
+            (Trips::Ipmi { sessions, .. }, _) => Some(("1 session".into(), sessions == 1)),
             (Trips::None { contacts }, _) => Some(("no device contact".into(), contacts == 0)),
         }
     }
@@ -757,7 +757,7 @@ impl Target {
                 Trips::Ipmi {
                     up: c.up,
                     down: c.down,
-                    sockets: c.clients,
+                    sessions: c.open_sessions,
                     bmc_forks,
                 }
             }
@@ -890,7 +890,7 @@ mod tests {
         let ipmi = |up, down| Trips::Ipmi {
             up,
             down,
-            sockets: 1,
+            sessions: 1,
             bmc_forks: None,
         };
         assert_eq!(ipmi(7, 7).target(Op::Status).map(|t| t.1), Some(true));
