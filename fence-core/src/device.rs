@@ -124,6 +124,21 @@ pub trait FenceDevice: Send + Sync + fmt::Debug {
         Err(Error::unsupported(format!("{}: diag", self.backend())))
     }
 
+    /// Checks that the device answers and accepts the credentials (the `monitor` action).
+    ///
+    /// The default lists the outlets of devices with plugs and a listing, and otherwise reads
+    /// the power state, as fence-agents does. A backend overrides it when a health check
+    /// must not depend on a plug: a Redfish service with several systems and no
+    /// `systems_uri` is healthy, although no single system can be chosen for fencing.
+    async fn monitor(&self) -> Result<()> {
+        let caps = self.capabilities();
+        if caps.plugs && caps.list {
+            self.list().await.map(|_| ())
+        } else {
+            self.power_state("").await.map(|_| ())
+        }
+    }
+
     /// Releases what the device holds open (an IPMI session, a Redfish session, an SSH
     /// connection). Best effort; called once at the end of a run, also after failures.
     async fn close(&self) -> Result<()> {
@@ -168,6 +183,7 @@ mod tests {
         assert_send(&device.power_cycle(""));
         assert_send(&device.diag(""));
         assert_send(&device.close());
+        assert_send(&device.monitor());
         fn is_send_sync<T: Send + Sync + ?Sized>() {}
         is_send_sync::<dyn FenceDevice>();
     }

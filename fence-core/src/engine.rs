@@ -415,11 +415,7 @@ impl Run<'_> {
                 Ok(Outcome::Listed { outlets })
             }
             Action::Monitor => {
-                if caps.plugs && caps.list {
-                    self.call(self.device.list()).await?;
-                } else {
-                    self.read_all().await?;
-                }
+                self.call(self.device.monitor()).await?;
                 Ok(Outcome::Monitored)
             }
             Action::Metadata | Action::Manpage | Action::ValidateAll => Err(Error::unsupported(

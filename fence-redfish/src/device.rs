@@ -150,6 +150,28 @@ impl RedfishDevice {
     }
 
     async fn discover(&self) -> Result<String> {
+        let (systems, members) = self.system_members().await?;
+        match members.as_slice() {
+            [] => Err(Error::misbehaved(format!(
+                "the Systems collection {}{systems} has no members: set systems_uri",
+                self.client.base()
+            ))),
+            [one] => {
+                tracing::debug!(system = %one, "discovered the only system");
+                Ok(one.clone())
+            }
+            several => Err(Error::invalid_input(format!(
+                "Failed: the Redfish service at {} has {} systems ({}): set systems_uri to the \
+                 one to fence",
+                self.client.base(),
+                several.len(),
+                several.join(", ")
+            ))),
+        }
+    }
+
+    /// The Systems collection's URI and its members' URIs (service root, then Systems).
+    async fn system_members(&self) -> Result<(String, Vec<String>)> {
         let root_uri = &self.config.redfish_uri;
         let root = self.client.get_json(root_uri, Missing::Misbehaved).await?;
         let systems = root
@@ -174,23 +196,7 @@ impl RedfishDevice {
                     .collect()
             })
             .unwrap_or_default();
-        match members.as_slice() {
-            [] => Err(Error::misbehaved(format!(
-                "the Systems collection {}{systems} has no members: set systems_uri",
-                self.client.base()
-            ))),
-            [one] => {
-                tracing::debug!(system = %one, "discovered the only system");
-                Ok(one.clone())
-            }
-            several => Err(Error::invalid_input(format!(
-                "Failed: the Redfish service at {} has {} systems ({}): set systems_uri to the \
-                 one to fence",
-                self.client.base(),
-                several.len(),
-                several.join(", ")
-            ))),
-        }
+        Ok((systems, members))
     }
 
     /// Reads the system document and remembers its reset action.
@@ -278,6 +284,29 @@ impl FenceDevice for RedfishDevice {
 
     async fn diag(&self, _plug: &str) -> Result<()> {
         self.reset(Reset::Diag).await
+    }
+
+    /// With `systems_uri` (or a single discovered system): one status read. Without it, on a
+    /// service with several systems: the authenticated read of the Systems collection proves
+    /// the service answers and accepts the credentials, which is all a monitor asks. One
+    /// Redfish device with a host map fencing several systems is a normal configuration.
+    async fn monitor(&self) -> Result<()> {
+        if self.config.systems_uri.is_some() {
+            return self.power_state("").await.map(|_| ());
+        }
+        let (systems, members) = self.system_members().await?;
+        match members.as_slice() {
+            [] => Err(Error::misbehaved(format!(
+                "the Systems collection {}{systems} has no members",
+                self.client.base()
+            ))),
+            [one] => {
+                // Remember it, so the status read does not discover it again.
+                let _ = self.system.set(one.clone());
+                self.power_state("").await.map(|_| ())
+            }
+            _ => Ok(()),
+        }
     }
 
     async fn close(&self) -> Result<()> {

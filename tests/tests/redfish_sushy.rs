@@ -495,6 +495,24 @@ async fn several_systems_without_systems_uri_fail_and_name_them() {
     assert!(msg.contains("set systems_uri"), "{msg}");
     let log = log_since(before, 2);
     assert_eq!(log, ["GET /redfish/v1", "GET /redfish/v1/Systems"]);
+
+    // A monitor of the same device succeeds: the service answers and accepts the
+    // credentials, and one device fencing several systems through a host map is normal.
+    let report = run(&dev, Action::Monitor).await;
+    assert!(report.result.is_ok(), "{:?}", report.result);
+    assert!(
+        report.reads.is_empty(),
+        "no system was picked: {:?}",
+        report.reads
+    );
+
+    // With wrong credentials the same monitor fails: the Systems read needs them.
+    let mut c = config();
+    c.systems_uri = None;
+    c.password = fence_core::Secret::new("wrong-password");
+    let dev = RedfishDevice::new(c).unwrap();
+    let report = run(&dev, Action::Monitor).await;
+    assert_eq!(report.result.unwrap_err().kind(), ErrorKind::LoginRefused);
 }
 
 #[tokio::test]
