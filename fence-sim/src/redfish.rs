@@ -295,8 +295,14 @@ struct Service {
 
 async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, service: Arc<Service>) {
     loop {
-        let Ok((stream, peer)) = listener.accept().await else {
-            continue;
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Out of file descriptors, most likely: back off instead of spinning.
+                service.event(format!("accept failed: {e}"));
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
         };
         service.counters.connections.fetch_add(1, Ordering::Relaxed);
         service.event(format!("connection from {peer}"));
