@@ -21,6 +21,8 @@
 //! - [`params`]: the declarative parameter table that the CLI renders into metadata, help
 //!   and parsers, and that backends extend with their own rows.
 //! - [`Error`]: one error type with kinds a caller can act on and a retry hint.
+//! - [`many`]: fence many targets at once, with overall and per-device concurrency caps,
+//!   each target its own report, one failure never stopping the others.
 //! - [`events`]: a structured [`FenceEvent`] for every action, to a callback, a channel
 //!   and `tracing`.
 //! - `testkit` (feature): a mockall mock of the device trait and a conformance suite.
@@ -50,5 +52,6 @@ pub use engine::{Engine, Report, Request, StateRead, Timing};
 pub use error::{Error, ErrorKind, Result, Retry};
 pub use events::FenceEvent;
 pub use hostmap::{HostMap, HostMapSyntax, can_fence_static, parse_targets};
+pub use many::{Limits, Many, ManyReport, Target};
 pub use power::{Action, Outcome, PowerState, RebootMethod};
 pub use secret::Secret;
