@@ -206,7 +206,10 @@ fn timing(options: &Options, started: Instant) -> Result<Timing, Error> {
     let mut t = Timing::from_options(options)?;
     // fence-agents sleeps 1 + delay - (seconds since the agent started).
     if !t.delay.is_zero() {
-        t.delay = (t.delay + Duration::from_secs(1)).saturating_sub(started.elapsed());
+        t.delay = t
+            .delay
+            .saturating_add(Duration::from_secs(1))
+            .saturating_sub(started.elapsed());
     }
     let pcmk_service = std::env::var("PCMK_service").ok();
     if timeouts_disabled(options, pcmk_service.as_deref()) {

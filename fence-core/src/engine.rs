@@ -564,7 +564,12 @@ impl Run<'_> {
     /// Reads every plug until all are in `target`, with adaptive intervals, bounded by
     /// `power_timeout`.
     async fn poll_until(&mut self, target: PowerState) -> Result<()> {
-        let deadline = self.timing.power_timeout.map(|t| Instant::now() + t);
+        // A timeout beyond the clock's range (power_timeout=10000000000000000000) is no
+        // timeout at all rather than an overflow panic.
+        let deadline = self
+            .timing
+            .power_timeout
+            .and_then(|t| Instant::now().checked_add(t));
         let mut interval = self.timing.first_poll.min(self.timing.status_sleep);
         loop {
             let mut all = true;
@@ -589,7 +594,8 @@ impl Run<'_> {
             } else {
                 tokio::time::sleep(interval).await;
             }
-            interval = (interval * 2)
+            interval = interval
+                .saturating_mul(2)
                 .min(self.timing.status_sleep)
                 .max(Duration::from_millis(1));
         }

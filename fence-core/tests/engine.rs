@@ -511,3 +511,20 @@ async fn every_run_emits_one_event_with_its_evidence() {
         Some("Timed out waiting to power OFF")
     );
 }
+
+/// Regression: `power_timeout=10000000000000000000` (a valid number of seconds) panicked
+/// with "overflow when adding duration to instant" when the engine set its deadline.
+#[tokio::test(start_paused = true)]
+async fn a_timeout_beyond_the_clock_range_is_no_panic() {
+    let huge = Duration::from_secs(10_000_000_000_000_000_000);
+    let (device, m) = machine(PowerState::On, true, true);
+    let t = Timing {
+        power_timeout: Some(huge),
+        status_sleep: huge,
+        ..timing()
+    };
+    let report = run(&device, t, Action::Off).await;
+    assert_eq!(report.result.unwrap(), Outcome::PoweredOff);
+    assert_eq!(*m.state.lock().unwrap(), PowerState::Off);
+    assert_eq!(m.sets_off.load(Ordering::SeqCst), 1);
+}

@@ -240,7 +240,8 @@ impl RedfishConfig {
         let request_timeout = if login.is_zero() || shell.is_zero() {
             ZERO_TIMEOUT_CEILING
         } else {
-            login + shell
+            // Saturating: two timeouts near Duration's limit must not overflow (a panic).
+            login.saturating_add(shell)
         };
         Ok(RedfishConfig {
             host,
@@ -444,6 +445,19 @@ mod tests {
         let c = parse(&with(&[("disable_timeout", "true")])).unwrap();
         assert_eq!(c.connect_timeout, ZERO_TIMEOUT_CEILING);
         assert_eq!(c.request_timeout, ZERO_TIMEOUT_CEILING);
+    }
+
+    /// Regression: `login_timeout` and `shell_timeout` of 10000000000000000000 each (valid
+    /// numbers of seconds) panicked with "overflow when adding durations".
+    #[test]
+    fn huge_timeouts_do_not_overflow() {
+        let huge = "10000000000000000000";
+        let c = parse(&with(&[("login_timeout", huge), ("shell_timeout", huge)])).unwrap();
+        assert_eq!(
+            c.connect_timeout,
+            Duration::from_secs(10_000_000_000_000_000_000)
+        );
+        assert_eq!(c.request_timeout, Duration::MAX);
     }
 
     #[test]

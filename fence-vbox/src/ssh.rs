@@ -64,6 +64,17 @@ pub(crate) fn secs(d: Duration) -> String {
 /// libssh2's timeout for the close of a channel or session given up after a failure.
 const ABANDON_TIMEOUT_MS: u32 = 200;
 
+/// The longest wait libssh2 can be given (its timeout is a `u32` of milliseconds, about
+/// 49 days); longer timeouts are cut to it.
+const LONGEST_WAIT: Duration = Duration::from_millis(u32::MAX as u64);
+
+/// The instant `timeout` from now, for any timeout: one beyond the clock's range
+/// (`login_timeout=10000000000000000000`) is cut to [`LONGEST_WAIT`] instead of
+/// overflowing (a panic).
+fn deadline_after(timeout: Duration) -> Instant {
+    Instant::now() + timeout.min(LONGEST_WAIT)
+}
+
 fn millis(d: Duration) -> u32 {
     u32::try_from(d.as_millis()).unwrap_or(u32::MAX).max(1)
 }
@@ -175,7 +186,7 @@ impl SshSession {
     pub(crate) fn connect(cfg: &VboxConfig) -> Result<SshSession> {
         let address = cfg.address();
         let started = Instant::now();
-        let deadline = started + cfg.login_timeout;
+        let deadline = deadline_after(cfg.login_timeout);
         let tcp = tcp_connect(cfg, &address, deadline)?;
         let mut sess = Session::new()
             .map_err(|e| Error::misbehaved(format!("{address}: cannot start libssh2: {e}")))?;
@@ -233,7 +244,7 @@ impl SshSession {
     /// session is no longer usable (timeout, connection lost); a command that fails on the
     /// host is an `Ok` with its exit status.
     pub(crate) fn exec(&self, command: &str) -> Result<Output> {
-        let deadline = Instant::now() + self.shell_timeout;
+        let deadline = deadline_after(self.shell_timeout);
         let timed_out = || {
             self.abandon();
             Error::unreachable(format!(
@@ -615,6 +626,23 @@ mod tests {
         assert_eq!(blob_key_type(&blob).as_deref(), Some("ssh-ed25519"));
         assert_eq!(blob_key_type(&[0, 0, 0, 99, b'x']), None);
         assert_eq!(algorithms_for("ssh-rsa")[0], "rsa-sha2-512");
+    }
+
+    /// Regression: `login_timeout=10000000000000000000` (a valid number of seconds)
+    /// panicked with "overflow when adding duration to instant" before connecting.
+    #[test]
+    fn a_timeout_beyond_the_clock_range_is_no_panic() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = closed.local_addr().unwrap().port();
+        drop(closed);
+        let huge = Duration::from_secs(10_000_000_000_000_000_000);
+        let cfg = VboxConfig::new("127.0.0.1", "u")
+            .port(port)
+            .password("pw")
+            .timeouts(huge, huge);
+        let err = SshSession::connect(&cfg).err().unwrap();
+        assert_eq!(err.kind(), fence_core::ErrorKind::Unreachable, "{err}");
+        assert!(deadline_after(huge) > Instant::now());
     }
 
     #[test]
