@@ -54,6 +54,7 @@ impl RedfishClient {
     /// Builds the client (no network I/O; reads the CA file and the system's roots).
     pub(crate) fn new(config: &RedfishConfig) -> Result<Self> {
         let tls = tls::client_config(&config.tls)?;
+        let base = config.base_url();
         let mut headers = HeaderMap::new();
         headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
         headers.insert("odata-version", HeaderValue::from_static("4.0"));
@@ -71,14 +72,14 @@ impl RedfishClient {
             .connect_timeout(config.connect_timeout)
             .timeout(config.request_timeout)
             .pool_max_idle_per_host(1)
-            .redirect(reqwest::redirect::Policy::limited(5))
+            .redirect(same_service_redirects(&base)?)
             .build()
             .map_err(|e| {
                 Error::invalid_input(format!("Failed: cannot set up the HTTPS client: {e}"))
             })?;
         Ok(RedfishClient {
             http,
-            base: config.base_url(),
+            base,
             username: config.username.clone(),
             password: config.password.clone(),
             auth: config.auth,
@@ -380,6 +381,13 @@ impl RedfishClient {
     }
 
     fn transport_error(&self, method: &Method, path: &str, e: reqwest::Error) -> Error {
+        if e.is_redirect() {
+            return Error::misbehaved(format!(
+                "{}: {method} {path}: {}",
+                self.base,
+                root_cause(&e)
+            ));
+        }
         if let Some(t) = tls::find_tls_error(&e) {
             use rustls::CertificateError as C;
             let hint = match t {
@@ -482,6 +490,34 @@ impl Drop for RedfishClient {
         });
     }
 }
+
+/// The redirect policy: up to [`MAX_REDIRECTS`] redirects, each to the configured service
+/// (same scheme, host and port). reqwest drops only the `Authorization` header on a
+/// redirect elsewhere; the session login body (with the password) and `X-Auth-Token` would
+/// travel on, so a redirect to another server is refused.
+fn same_service_redirects(base: &str) -> Result<reqwest::redirect::Policy> {
+    let origin = reqwest::Url::parse(base)
+        .map_err(|e| Error::invalid_input(format!("Failed: invalid address {base}: {e}")))?
+        .origin();
+    Ok(reqwest::redirect::Policy::custom(move |attempt| {
+        let target = attempt.url().origin();
+        if target != origin {
+            let refused = format!(
+                "redirect to {} refused: credentials are only sent to {}",
+                target.ascii_serialization(),
+                origin.ascii_serialization()
+            );
+            attempt.error(refused)
+        } else if attempt.previous().len() > MAX_REDIRECTS {
+            attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
+        } else {
+            attempt.follow()
+        }
+    }))
+}
+
+/// The most redirects followed for one request.
+const MAX_REDIRECTS: usize = 5;
 
 /// How a request authenticates.
 #[derive(Clone, Copy)]

@@ -584,3 +584,60 @@ async fn a_session_left_open_is_deleted_when_the_device_is_dropped() {
         Some("DELETE /redfish/v1/SessionService/Sessions/1")
     );
 }
+
+/// Regression: redirects were followed to any host, and reqwest strips only the
+/// `Authorization` header on the way: a service (or whoever answers for it) could send
+/// the session login (password in the body) or the `X-Auth-Token` to another server.
+#[tokio::test]
+async fn credentials_never_follow_a_redirect_to_another_server() {
+    let mock = Mock::start(vec![System::new("1", "On")]).await;
+    let elsewhere = Mock::start(vec![System::new("1", "On")]).await;
+    let sessions = "/redfish/v1/SessionService/Sessions";
+    let system = mock.system_uri(0);
+    let away = |path: &str| format!("https://127.0.0.1:{}{path}", elsewhere.port());
+    mock.with_state(|s| {
+        s.redirects.insert(sessions.to_owned(), away(sessions));
+    });
+    let dev = RedfishDevice::new(
+        config(&mock)
+            .with_systems_uri(system.clone())
+            .with_auth(AuthMethod::Session),
+    )
+    .unwrap();
+    let err = dev.power_state("").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Misbehaved, "{err}");
+    assert!(err.to_string().contains("redirect"), "{err}");
+    assert!(!err.to_string().contains(PASSWORD), "{err}");
+
+    // A session opened on the service itself, and then the system redirected away.
+    mock.with_state(|s| {
+        s.redirects.clear();
+        s.redirects.insert(system.clone(), away(&system));
+    });
+    let err = dev.power_state("").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Misbehaved, "{err}");
+    dev.close().await.unwrap();
+    assert!(
+        elsewhere.requests().is_empty(),
+        "{:?}",
+        elsewhere.requests()
+    );
+}
+
+/// A redirect within the configured service is still followed.
+#[tokio::test]
+async fn a_redirect_on_the_same_service_is_followed() {
+    let mock = Mock::start(vec![System::new("1", "On")]).await;
+    let system = mock.system_uri(0);
+    let moved = format!("https://127.0.0.1:{}{system}", mock.port());
+    mock.with_state(|s| {
+        s.redirects
+            .insert("/redfish/v1/Systems/old".to_owned(), moved);
+    });
+    let dev = device(&mock, Some("/redfish/v1/Systems/old".to_owned()));
+    assert_eq!(dev.power_state("").await.unwrap(), PowerState::On);
+    assert_eq!(
+        mock.lines(),
+        ["GET /redfish/v1/Systems/old", "GET /redfish/v1/Systems/1"]
+    );
+}

@@ -76,6 +76,8 @@ pub struct State {
     pub reset_replies: HashMap<String, ResetReply>,
     /// Accept connections and requests, never answer.
     pub silent: bool,
+    /// Paths answered with `307 Temporary Redirect` to the given `Location`.
+    pub redirects: HashMap<String, String>,
 }
 
 /// One request as the mock received it.
@@ -116,6 +118,7 @@ impl Mock {
             sessions_created: 0,
             reset_replies: HashMap::new(),
             silent: false,
+            redirects: HashMap::new(),
         };
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -291,6 +294,7 @@ fn reason(status: u16) -> &'static str {
         204 => "No Content",
         400 => "Bad Request",
         401 => "Unauthorized",
+        307 => "Temporary Redirect",
         404 => "Not Found",
         501 => "Not Implemented",
         _ => "Other",
@@ -335,6 +339,9 @@ type Answer = (u16, Vec<(&'static str, String)>, Value);
 fn route(r: &Logged, s: &mut State) -> Answer {
     let m = r.method.as_str();
     let p = r.path.trim_end_matches('/');
+    if let Some(location) = s.redirects.get(p) {
+        return (307, vec![("Location", location.clone())], Value::Null);
+    }
     if m == "GET" && p == "/redfish/v1" {
         let mut root = json!({"@odata.id": "/redfish/v1", "RedfishVersion": "1.6.0"});
         if s.sessions_enabled {
