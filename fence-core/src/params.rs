@@ -532,12 +532,14 @@ pub mod common {
         .hint("password")
         .secret()
         .desc("Login password or passphrase");
-    /// `password_script` (`passwd_script`): a command whose output is the password.
+    /// `password_script` (`passwd_script`): a command whose output is the password. Secret
+    /// too: its command line may hold the password itself (`echo hunter2`).
     pub const PASSWORD_SCRIPT: ParamSpec = ParamSpec::new("password_script", ParamType::String)
         .deprecated("passwd_script")
         .short('S')
         .long("password-script")
         .hint("script")
+        .secret()
         .desc("Script to run to retrieve password");
     /// `plug` (`port`): the target on the device.
     pub const PLUG: ParamSpec = ParamSpec::new("plug", ParamType::String)
@@ -778,10 +780,16 @@ mod tests {
     #[test]
     fn debug_redacts_secrets() {
         let o = table()
-            .parse([("password", "hunter2"), ("ip", "bmc")])
+            .parse([
+                ("password", "hunter2"),
+                ("password_script", "echo scripted-pw"),
+                ("ip", "bmc"),
+            ])
             .unwrap();
         let shown = format!("{o:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
+        // Regression: the password script's command line was shown as it is.
+        assert!(!shown.contains("scripted-pw"), "{shown}");
         assert!(shown.contains("bmc"));
     }
 
