@@ -273,23 +273,32 @@ fn bench_op(
         }
     };
 
-    // Warm-up: caches, and a first run that decides whether this implementation works at all.
-    for w in 0..args.warmup.max(1) {
-        for i in [OURS, PYTHON] {
-            if res[i].unavailable.is_some() {
-                continue;
-            }
-            let Some(inv) = inv(i, &direct) else { continue };
+    // Warm-up: caches, and whether this implementation works at all. When every warm-up run
+    // fails it is "not available"; a warm-up run that fails among good ones is a failure
+    // like any other (shown in the table, and it voids the ratio).
+    let warmups = args.warmup.max(1);
+    for i in [OURS, PYTHON] {
+        if res[i].unavailable.is_some() {
+            continue;
+        }
+        let Some(inv) = inv(i, &direct) else { continue };
+        let mut failed = Vec::new();
+        for _ in 0..warmups {
             let outcome = prepare(target).and_then(|()| run::timed(&inv));
             let verdict = outcome.and_then(|o| {
                 op.check(o.code, &o.stdout)
                     .map_err(|e| format!("{e}; stderr: {}", last_line(&o.stderr)))
             });
             if let Err(e) = verdict {
-                if w == 0 {
-                    res[i].unavailable = Some(format!("first run: {e}"));
-                }
+                failed.push(e);
             }
+        }
+        if failed.len() == warmups {
+            res[i].unavailable = Some(format!("every warm-up run failed: {}", failed[0]));
+        } else {
+            res[i]
+                .failures
+                .extend(failed.into_iter().map(|e| format!("warm-up: {e}")));
         }
     }
 
