@@ -10,6 +10,8 @@
 //! which map to the same personas; metadata then reports the invoked name, as fence-agents
 //! reports `basename(argv[0])`.
 
+use std::sync::LazyLock;
+
 use fence_core::Action;
 use fence_core::params::{ParamSpec, ParamTable, common};
 
@@ -25,34 +27,25 @@ pub struct Agent {
     pub name: &'static str,
     /// The backend behind it.
     pub family: Family,
-    /// The description of the `<symlink>` line of metadata (aliases only).
-    pub alias_desc: Option<&'static str>,
 }
 
-/// Every agent name, in the order `--list-agents` prints them.
-pub const AGENTS: &[Agent] = &[
-    Agent::new("fence_ipmilan", Family::Ipmi, None),
-    Agent::new("fence_ilo3", Family::Ipmi, Some("Fence agent for HP iLO3")),
-    Agent::new("fence_ilo4", Family::Ipmi, Some("Fence agent for HP iLO4")),
-    Agent::new("fence_ilo5", Family::Ipmi, Some("Fence agent for HP iLO5")),
-    Agent::new(
-        "fence_ipmilanplus",
-        Family::Ipmi,
-        Some("Fence agent for IPMIv2 lanplus"),
-    ),
-    Agent::new(
-        "fence_imm",
-        Family::Ipmi,
-        Some("Fence agent for IBM Integrated Management Module"),
-    ),
-    Agent::new(
-        "fence_idrac",
-        Family::Ipmi,
-        Some("Fence agent for Dell iDRAC"),
-    ),
-    Agent::new("fence_redfish", Family::Redfish, None),
-    Agent::new("fence_vbox", Family::Vbox, None),
-];
+/// Every agent name, in the order `--list-agents` prints them: each backend's names, its
+/// main name first.
+pub fn all() -> &'static [Agent] {
+    static AGENTS: LazyLock<Vec<Agent>> = LazyLock::new(|| {
+        Family::ALL
+            .into_iter()
+            .flat_map(|family| {
+                family
+                    .backend()
+                    .agent_names
+                    .iter()
+                    .map(move |&name| Agent { name, family })
+            })
+            .collect()
+    });
+    &AGENTS
+}
 
 /// The texts of an agent's metadata header.
 #[derive(Clone, Debug)]
@@ -68,17 +61,9 @@ pub struct Docs {
 }
 
 impl Agent {
-    const fn new(name: &'static str, family: Family, alias_desc: Option<&'static str>) -> Self {
-        Agent {
-            name,
-            family,
-            alias_desc,
-        }
-    }
-
     /// The agent called `name` exactly.
     pub fn by_name(name: &str) -> Option<Agent> {
-        AGENTS.iter().copied().find(|a| a.name == name)
+        all().iter().copied().find(|a| a.name == name)
     }
 
     /// The agent an invoked program name stands for: an agent name, or
@@ -88,7 +73,7 @@ impl Agent {
         if let Some(a) = Agent::by_name(name) {
             return Some(a);
         }
-        AGENTS
+        all()
             .iter()
             .copied()
             .filter(|a| {
@@ -123,34 +108,37 @@ impl Agent {
         matches!(self.family, Family::Redfish | Family::Vbox)
     }
 
-    /// The actions metadata advertises, in fence-agents' order.
+    /// The actions metadata advertises, in fence-agents' order: `list` and `list-status`
+    /// for agents with plugs, `diag` for those that accept it.
     pub fn advertised_actions(&self) -> Vec<Action> {
-        use Action::*;
-        match self.family {
-            Family::Vbox => vec![
-                On,
-                Off,
-                Reboot,
-                Status,
-                List,
-                ListStatus,
-                Monitor,
-                Metadata,
-                Manpage,
-                ValidateAll,
-            ],
-            Family::Ipmi | Family::Redfish => vec![
-                On,
-                Off,
-                Reboot,
-                Status,
-                Monitor,
-                Metadata,
-                Manpage,
-                ValidateAll,
-                Diag,
-            ],
+        Action::ALL
+            .into_iter()
+            .filter(|a| match a {
+                Action::List | Action::ListStatus => self.has_plugs(),
+                _ => self.accepts(*a),
+            })
+            .collect()
+    }
+
+    /// The `<symlink>` description of this name: the backend's shortdesc for an alias,
+    /// `None` for the backend's main name.
+    pub fn alias_desc(&self) -> Option<&'static str> {
+        let backend = self.family.backend();
+        if backend.agent_names.first() == Some(&self.name) {
+            return None;
         }
+        shortdesc_of(self.name, backend.shortdescs)
+    }
+
+    /// The metadata `shortdesc`: the backend's main name's (aliases are fence_ipmilan's
+    /// symlinks and share its metadata).
+    fn shortdesc(&self) -> &'static str {
+        let backend = self.family.backend();
+        backend
+            .agent_names
+            .first()
+            .and_then(|main| shortdesc_of(main, backend.shortdescs))
+            .unwrap_or("")
     }
 
     /// The actions accepted on input. fence-agents also accepts `list` and `list-status`
@@ -212,7 +200,7 @@ impl Agent {
             .unwrap_or("fence_");
         match self.family {
             Family::Ipmi => Docs {
-                shortdesc: "Fence agent for IPMI",
+                shortdesc: self.shortdesc(),
                 longdesc: format!(
                     "{invoked} is a Power Fencing agent which can be used with machines \
 controlled by IPMI. This implementation (fence-rs) speaks IPMI over LAN (v2.0 RMCP+ with \
@@ -221,13 +209,16 @@ report success before the node is powered off when method cycle is used. You sho
 -m/method onoff if your fence device works correctly with that option."
                 ),
                 vendor_url: "",
-                symlinks: AGENTS
+                symlinks: all()
                     .iter()
-                    .filter_map(|a| a.alias_desc.map(|d| (format!("{prefix}{}", a.suffix()), d)))
+                    .filter_map(|a| {
+                        a.alias_desc()
+                            .map(|d| (format!("{prefix}{}", a.suffix()), d))
+                    })
                     .collect(),
             },
             Family::Redfish => Docs {
-                shortdesc: "I/O Fencing agent for Redfish",
+                shortdesc: self.shortdesc(),
                 longdesc: format!(
                     "{invoked} is a Power Fencing agent which can be used with Out-of-Band \
 controllers that support Redfish APIs. These controllers provide remote access to control \
@@ -237,7 +228,7 @@ power on a server."
                 symlinks: Vec::new(),
             },
             Family::Vbox => Docs {
-                shortdesc: "Fence agent for VirtualBox",
+                shortdesc: self.shortdesc(),
                 longdesc: format!(
                     "{invoked} is a Power Fencing agent which can be used with the virtual \
 machines managed by VirtualBox. It logs via ssh to a dom0 where it runs VBoxManage to do all \
@@ -251,11 +242,15 @@ vboxusers group. Also, you must allow ssh login in your sshd_config."
     }
 }
 
-/// True when `row` is a secret or holds something that can reveal one (a password
-/// script's command line may contain the password itself).
+/// The shortdesc `name` has in a backend's list.
+fn shortdesc_of(name: &str, shortdescs: &[(&str, &'static str)]) -> Option<&'static str> {
+    shortdescs.iter().find(|(n, _)| *n == name).map(|(_, d)| *d)
+}
+
+/// True when `row` is a secret (`password`, `password_script`, `hexadecimal_kg`, ...) or
+/// looks like one by its name, should a backend forget to mark it.
 pub fn is_sensitive(row: &ParamSpec) -> bool {
     row.secret
-        || matches!(row.name, "password" | "password_script" | "hexadecimal_kg")
         || row.name.contains("passw")
         || row.name.contains("token")
         || row.name.ends_with("_kg")
@@ -311,6 +306,75 @@ mod tests {
             Some("0")
         );
         assert!(t.and_then(|t| t.get("separator")).is_none());
+    }
+
+    #[test]
+    fn agents_come_from_the_backends_in_list_order() {
+        let names: Vec<&str> = all().iter().map(|a| a.name).collect();
+        assert_eq!(
+            names,
+            [
+                "fence_ipmilan",
+                "fence_ilo3",
+                "fence_ilo4",
+                "fence_ilo5",
+                "fence_ipmilanplus",
+                "fence_imm",
+                "fence_idrac",
+                "fence_redfish",
+                "fence_vbox",
+            ]
+        );
+        let agent = |n| Agent::by_name(n).unwrap();
+        assert_eq!(agent("fence_ipmilan").alias_desc(), None);
+        assert_eq!(
+            agent("fence_ilo3").alias_desc(),
+            Some("Fence agent for HP iLO3")
+        );
+        assert_eq!(agent("fence_ilo3").shortdesc(), "Fence agent for IPMI");
+        assert_eq!(
+            agent("fence_redfish").shortdesc(),
+            "I/O Fencing agent for Redfish"
+        );
+        assert_eq!(
+            agent("fence_vbox").shortdesc(),
+            "Fence agent for VirtualBox"
+        );
+    }
+
+    #[test]
+    fn advertised_actions_follow_the_plugs() {
+        use Action::*;
+        let actions = |n| Agent::by_name(n).unwrap().advertised_actions();
+        assert_eq!(
+            actions("fence_vbox"),
+            [
+                On,
+                Off,
+                Reboot,
+                Status,
+                List,
+                ListStatus,
+                Monitor,
+                Metadata,
+                Manpage,
+                ValidateAll
+            ]
+        );
+        assert_eq!(
+            actions("fence_redfish"),
+            [
+                On,
+                Off,
+                Reboot,
+                Status,
+                Monitor,
+                Metadata,
+                Manpage,
+                ValidateAll,
+                Diag
+            ]
+        );
     }
 
     #[test]

@@ -22,6 +22,11 @@ pub enum Family {
 /// How the CLI talks to one backend crate.
 #[derive(Clone, Copy)]
 pub struct Backend {
+    /// The agent names the backend serves, its main name first (`fence_ipmilan`, then the
+    /// aliases).
+    pub agent_names: &'static [&'static str],
+    /// The metadata `shortdesc` of agent names, where the backend gives one.
+    pub shortdescs: &'static [(&'static str, &'static str)],
     /// The backend's own parameter rows (besides `common::every_agent()`).
     pub params: fn() -> Vec<ParamSpec>,
     /// Builds the device; must not do any I/O.
@@ -35,18 +40,27 @@ impl std::fmt::Debug for Backend {
 }
 
 impl Family {
+    /// Every family, in the order `--list-agents` prints their agents.
+    pub const ALL: [Family; 3] = [Family::Ipmi, Family::Redfish, Family::Vbox];
+
     /// The backend crate's entry points.
     pub fn backend(self) -> Backend {
         match self {
             Family::Ipmi => Backend {
+                agent_names: fence_ipmi::AGENT_NAMES,
+                shortdescs: fence_ipmi::AGENT_SHORTDESCS,
                 params: fence_ipmi::params,
                 build: build_ipmi,
             },
             Family::Redfish => Backend {
+                agent_names: fence_redfish::AGENT_NAMES,
+                shortdescs: &[("fence_redfish", fence_redfish::SHORTDESC)],
                 params: fence_redfish::params,
                 build: build_redfish,
             },
             Family::Vbox => Backend {
+                agent_names: fence_vbox::AGENT_NAMES,
+                shortdescs: &[("fence_vbox", fence_vbox::SHORTDESC)],
                 params: fence_vbox::params,
                 build: build_vbox,
             },

@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::agents::{AGENTS, DEFAULT_PREFIX};
+use crate::agents::{self, DEFAULT_PREFIX};
 
 /// The options of `install`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,7 +73,7 @@ pub fn install(opts: &InstallOptions) -> Result<Vec<String>, String> {
         ));
     }
     let mut done = Vec::new();
-    for agent in AGENTS {
+    for agent in agents::all() {
         let name = format!("{}{}", opts.prefix, agent.suffix());
         let path = opts.dir.join(&name);
         if is_our_link(&path, &exe) {

@@ -20,7 +20,7 @@ mod metadata;
 mod run;
 mod validate;
 
-use agents::{AGENTS, Agent};
+use agents::Agent;
 
 fn usage() -> String {
     let mut s = String::from(
@@ -36,7 +36,7 @@ fn usage() -> String {
          \tfence-agent -V | --version\n\
          Agents:\n",
     );
-    for a in AGENTS {
+    for a in agents::all() {
         s.push('\t');
         s.push_str(a.name);
         s.push('\n');
@@ -87,7 +87,7 @@ fn real_main() -> i32 {
             }
         },
         "--list-agents" | "list-agents" => {
-            for a in AGENTS {
+            for a in agents::all() {
                 println!("{}", a.name);
             }
             0

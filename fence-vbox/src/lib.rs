@@ -65,6 +65,9 @@ use fence_core::params::{ParamSpec, ParamType, common};
 /// The agent names this backend serves (the CLI's program names).
 pub const AGENT_NAMES: &[&str] = &["fence_vbox"];
 
+/// The agent's one-line description (metadata's `shortdesc`).
+pub const SHORTDESC: &str = "Fence agent for VirtualBox";
+
 /// The `host_os` choices, in metadata order.
 pub const HOST_OS_CHOICES: &[&str] = &["linux", "macos", "windows"];
 
