@@ -352,6 +352,11 @@ fn random_nonzero_u32() -> u32 {
     }
 }
 
+/// Encodes an unprotected RMCP+ setup payload (Open Session, RAKP): outside any session.
+fn setup_datagram(payload_type: PayloadType, payload: &[u8]) -> Result<Vec<u8>> {
+    wire::encode_v20(&V20Header::setup(payload_type), payload, None, [0; 16])
+}
+
 /// Decodes an unprotected RMCP+ setup payload of type `expected`.
 fn setup_payload(datagram: &[u8], expected: PayloadType) -> Result<Option<Vec<u8>>> {
     if wire::session_format(datagram)? != wire::SessionFormat::V20 {
@@ -863,14 +868,7 @@ async fn open_v20(
         let resp = transport
             .exchange(
                 "RMCP+ Open Session",
-                |_| {
-                    wire::encode_v20(
-                        &V20Header::setup(PayloadType::OpenSessionRequest),
-                        &payload,
-                        None,
-                        [0; 16],
-                    )
-                },
+                |_| setup_datagram(PayloadType::OpenSessionRequest, &payload),
                 |d| match setup_payload(d, PayloadType::OpenSessionResponse)? {
                     None => Ok(None),
                     Some(p) => {
@@ -944,14 +942,7 @@ async fn open_v20(
     let rakp2 = transport
         .exchange(
             "RAKP message 1",
-            |_| {
-                wire::encode_v20(
-                    &V20Header::setup(PayloadType::Rakp1),
-                    &payload,
-                    None,
-                    [0; 16],
-                )
-            },
+            |_| setup_datagram(PayloadType::Rakp1, &payload),
             |d| match setup_payload(d, PayloadType::Rakp2)? {
                 None => Ok(None),
                 Some(p) => {
@@ -999,12 +990,7 @@ async fn open_v20(
             bmc_session_id,
             auth_code: Vec::new(),
         };
-        if let Ok(d) = wire::encode_v20(
-            &V20Header::setup(PayloadType::Rakp3),
-            &abort.encode(),
-            None,
-            [0; 16],
-        ) {
+        if let Ok(d) = setup_datagram(PayloadType::Rakp3, &abort.encode()) {
             let _ = transport.socket.send(&d).await;
         }
         return Err(Error::login_refused(format!(
@@ -1020,12 +1006,7 @@ async fn open_v20(
         bmc_session_id,
         auth_code: inputs.rakp3_auth_code(suite.auth, kuid),
     };
-    let rakp3_datagram = wire::encode_v20(
-        &V20Header::setup(PayloadType::Rakp3),
-        &rakp3.encode(),
-        None,
-        [0; 16],
-    )?;
+    let rakp3_datagram = setup_datagram(PayloadType::Rakp3, &rakp3.encode())?;
     let sik = inputs.sik(suite.auth, kuid, kg.as_ref().map(|k| &k[..]));
     let keys = SessionKeys::derive(suite, &sik);
     // If RAKP 4 is lost, the BMC has activated the session and may ignore a repeated RAKP 3.
