@@ -58,6 +58,9 @@ pub enum UdpFault {
     StopAfter(u64),
     /// Receive and never forward nor answer.
     BlackHole,
+    /// Forward every datagram twice, both ways (a duplicating network; the second copy of
+    /// an answer arrives while the client already waits for the next one).
+    Duplicate,
 }
 
 /// Counts of a relay.
@@ -137,9 +140,13 @@ impl UdpRelay {
                         UdpFault::BlackHole => false,
                         UdpFault::StopAfter(limit) => seen <= limit,
                         UdpFault::Drop { .. } => !lose(),
+                        UdpFault::Duplicate => true,
                     };
                     if forward {
                         let _ = back.send(&buf[..n]).await;
+                        if fault == UdpFault::Duplicate {
+                            let _ = back.send(&buf[..n]).await;
+                        }
                     } else {
                         counts.dropped.fetch_add(1, Ordering::Relaxed);
                     }
@@ -160,10 +167,14 @@ impl UdpRelay {
                         }
                         UdpFault::BlackHole => true,
                         UdpFault::Drop { .. } => lose(),
+                        UdpFault::Duplicate => false,
                     };
                     match to {
                         Some(to) if !stopped => {
                             let _ = front.send_to(&buf[..n], to).await;
+                            if fault == UdpFault::Duplicate {
+                                let _ = front.send_to(&buf[..n], to).await;
+                            }
                         }
                         _ => {
                             counts.dropped.fetch_add(1, Ordering::Relaxed);

@@ -199,3 +199,30 @@ async fn wrong_credentials_fail_fast_as_a_login_failure() {
     assert_failed(&run, "Unable to connect/login to fencing device", SLACK);
     assert_eq!(sim.bmcs()[0].machine.power(), PowerState::On);
 }
+
+/// Every datagram duplicated both ways, in front of ipmi_sim. (fence-sim and pyghmi's
+/// fake BMC answer a duplicated RAKP 1 or Open Session with new random values and refuse
+/// the login that follows; ipmi_sim and real BMCs do not.)
+#[tokio::test(flavor = "multi_thread")]
+async fn every_datagram_duplicated_still_fences_ipmi_sim_with_the_right_state() {
+    let _g = IPMI_SIM.lock().await;
+    let target: SocketAddr = ([127, 0, 0, 1], peer_port("IPMISIM_PORT")).into();
+    let relay = UdpRelay::start(target, UdpFault::Duplicate).await.unwrap();
+    let on = cli("fence_ipmilan", ipmi_sim_args("on", target.port())).await;
+    assert_eq!(on.code, 0, "{}", on.all());
+    for (action, line, code) in [
+        ("off", "Success: Powered OFF\n", 2),
+        ("on", "Success: Powered ON\n", 0),
+    ] {
+        let run = cli("fence_ipmilan", ipmi_sim_args(action, relay.port())).await;
+        assert_eq!((run.code, run.stdout.as_str()), (0, line), "{}", run.all());
+        assert_eq!(ipmi_sim_status().await, code, "read back after {action}");
+    }
+    let run = cli("fence_ipmilan", ipmi_sim_args("status", relay.port())).await;
+    assert_eq!(
+        (run.code, run.stdout.as_str()),
+        (0, "Status: ON\n"),
+        "{}",
+        run.all()
+    );
+}
