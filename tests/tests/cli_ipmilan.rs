@@ -10,7 +10,7 @@ mod cli_common;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use cli_common::{Run, argv, stdin, wait_until};
+use cli_common::{Run, argv, expect, stdin, wait_until};
 use fence_tests::{peer_path, peer_var};
 
 /// The tests share the simulators: one at a time.
@@ -68,10 +68,6 @@ fn run(agent: &str, action: &str, port: &str, extra: &[&str]) -> Run {
     ];
     args.extend_from_slice(extra);
     argv(agent, &args)
-}
-
-fn expect(r: &Run, code: i32, stdout: &str) {
-    assert_eq!((r.code, r.stdout.as_str()), (code, stdout), "{}", r.all());
 }
 
 #[test]

@@ -8,7 +8,7 @@ mod cli_common;
 
 use std::sync::Mutex;
 
-use cli_common::{Run, argv, stdin};
+use cli_common::{Run, argv, expect, stdin};
 use fence_tests::{peer_var, run_tool};
 
 /// The tests share one emulated system: one at a time.
@@ -46,31 +46,37 @@ fn curl_state() -> String {
     rest[start..end].to_owned()
 }
 
-fn args<'a>(action: &'a str, port: &'a str, ca: &'a str, uri: &'a str) -> Vec<&'a str> {
-    vec![
+/// `fence_redfish -o ACTION` against the sushy-tools system as admin with `password`,
+/// plus `extra` options.
+fn redfish(action: &str, password: &str, extra: &[&str]) -> Run {
+    let port = peer_var("REDFISH_PORT");
+    let uri = peer_var("REDFISH_SYSTEMS_URI");
+    let mut args = vec![
         "-o",
         action,
         "-a",
         "127.0.0.1",
         "-u",
-        port,
+        &port,
         "-l",
         "admin",
         "-p",
-        "password",
-        "--ssl-ca-file",
-        ca,
+        password,
         "--systems-uri",
-        uri,
-        "--power-wait=0",
-    ]
+        &uri,
+    ];
+    args.extend_from_slice(extra);
+    argv("fence_redfish", &args)
 }
 
+/// `fence_redfish -o ACTION` with the right password, trusting the emulator's CA.
 fn run(action: &str) -> Run {
-    let port = peer_var("REDFISH_PORT");
     let ca = peer_var("REDFISH_CA");
-    let uri = peer_var("REDFISH_SYSTEMS_URI");
-    argv("fence_redfish", &args(action, &port, &ca, &uri))
+    redfish(
+        action,
+        "password",
+        &["--ssl-ca-file", &ca, "--power-wait=0"],
+    )
 }
 
 #[test]
@@ -81,63 +87,28 @@ fn status_off_on_reboot_monitor_through_the_command_line() {
     assert_eq!(curl_state(), "On");
 
     let r = run("status");
-    assert_eq!(
-        (r.code, r.stdout.as_str()),
-        (0, "Status: ON\n"),
-        "{}",
-        r.all()
-    );
+    expect(&r, 0, "Status: ON\n");
 
     let r = run("off");
-    assert_eq!(
-        (r.code, r.stdout.as_str()),
-        (0, "Success: Powered OFF\n"),
-        "{}",
-        r.all()
-    );
+    expect(&r, 0, "Success: Powered OFF\n");
     assert_eq!(curl_state(), "Off");
     let r = run("status");
-    assert_eq!(
-        (r.code, r.stdout.as_str()),
-        (2, "Status: OFF\n"),
-        "{}",
-        r.all()
-    );
+    expect(&r, 2, "Status: OFF\n");
     let r = run("off");
-    assert_eq!(
-        (r.code, r.stdout.as_str()),
-        (0, "Success: Already OFF\n"),
-        "{}",
-        r.all()
-    );
+    expect(&r, 0, "Success: Already OFF\n");
 
     let r = run("on");
-    assert_eq!(
-        (r.code, r.stdout.as_str()),
-        (0, "Success: Powered ON\n"),
-        "{}",
-        r.all()
-    );
+    expect(&r, 0, "Success: Powered ON\n");
     assert_eq!(curl_state(), "On");
     let r = run("on");
-    assert_eq!(
-        (r.code, r.stdout.as_str()),
-        (0, "Success: Already ON\n"),
-        "{}",
-        r.all()
-    );
+    expect(&r, 0, "Success: Already ON\n");
 
     let r = run("reboot");
-    assert_eq!(
-        (r.code, r.stdout.as_str()),
-        (0, "Success: Rebooted\n"),
-        "{}",
-        r.all()
-    );
+    expect(&r, 0, "Success: Rebooted\n");
     assert_eq!(curl_state(), "On");
 
     let r = run("monitor");
-    assert_eq!((r.code, r.stdout.as_str()), (0, ""), "{}", r.all());
+    expect(&r, 0, "");
     let r = run("validate-all");
     assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (0, "", ""));
 }
@@ -170,12 +141,7 @@ fn pacemaker_style_stdin_with_old_names_and_the_ip_port_form() {
     assert_eq!(r.code, 2, "{}", r.all());
     // Pacemaker's reboot: the node ends up on again.
     let r = with("reboot");
-    assert_eq!(
-        (r.code, r.stdout.as_str()),
-        (0, "Success: Rebooted\n"),
-        "{}",
-        r.all()
-    );
+    expect(&r, 0, "Success: Rebooted\n");
     assert_eq!(curl_state(), "On");
     let r = with("monitor");
     assert_eq!(r.code, 0, "{}", r.all());
@@ -183,29 +149,8 @@ fn pacemaker_style_stdin_with_old_names_and_the_ip_port_form() {
 
 #[test]
 fn wrong_password_fails_with_a_failed_line_and_no_password_in_output() {
-    let port = peer_var("REDFISH_PORT");
     let ca = peer_var("REDFISH_CA");
-    let uri = peer_var("REDFISH_SYSTEMS_URI");
-    let r = argv(
-        "fence_redfish",
-        &[
-            "-o",
-            "status",
-            "-a",
-            "127.0.0.1",
-            "-u",
-            &port,
-            "-l",
-            "admin",
-            "-p",
-            "Wrong-Pass-7731",
-            "--ssl-ca-file",
-            &ca,
-            "--systems-uri",
-            &uri,
-            "-vvv",
-        ],
-    );
+    let r = redfish("status", "Wrong-Pass-7731", &["--ssl-ca-file", &ca, "-vvv"]);
     assert_eq!(r.code, 1, "{}", r.all());
     assert!(r.stderr.contains("ERROR: Failed: "), "{}", r.all());
     assert!(!r.all().contains("Wrong-Pass-7731"), "{}", r.all());
@@ -213,43 +158,8 @@ fn wrong_password_fails_with_a_failed_line_and_no_password_in_output() {
 
 #[test]
 fn unverified_certificate_is_refused_by_default() {
-    let port = peer_var("REDFISH_PORT");
-    let uri = peer_var("REDFISH_SYSTEMS_URI");
-    let r = argv(
-        "fence_redfish",
-        &[
-            "-o",
-            "status",
-            "-a",
-            "127.0.0.1",
-            "-u",
-            &port,
-            "-l",
-            "admin",
-            "-p",
-            "password",
-            "--systems-uri",
-            &uri,
-        ],
-    );
+    let r = redfish("status", "password", &[]);
     assert_eq!(r.code, 1, "{}", r.all());
-    let r = argv(
-        "fence_redfish",
-        &[
-            "-o",
-            "status",
-            "-a",
-            "127.0.0.1",
-            "-u",
-            &port,
-            "-l",
-            "admin",
-            "-p",
-            "password",
-            "--systems-uri",
-            &uri,
-            "--ssl-insecure",
-        ],
-    );
+    let r = redfish("status", "password", &["--ssl-insecure"]);
     assert!(r.code == 0 || r.code == 2, "{}", r.all());
 }

@@ -9,7 +9,7 @@ mod cli_common;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use cli_common::{Run, argv, stdin};
+use cli_common::{Run, argv, expect, stdin};
 use fence_tests::{peer_path, peer_var};
 
 /// A fake VM of this test, removed at the end.
@@ -99,10 +99,6 @@ fn run(action: &str, plug: &str, kh: &Path, extra: &[&str]) -> Run {
     }
     args.extend_from_slice(extra);
     argv("fence_vbox", &args)
-}
-
-fn expect(r: &Run, code: i32, stdout: &str) {
-    assert_eq!((r.code, r.stdout.as_str()), (code, stdout), "{}", r.all());
 }
 
 #[test]

@@ -65,6 +65,12 @@ fn run(mut cmd: Command, stdin: &str) -> Run {
     }
 }
 
+/// Asserts a run's exit code and its whole stdout; on failure shows all it printed.
+#[track_caller]
+pub fn expect(r: &Run, code: i32, stdout: &str) {
+    assert_eq!((r.code, r.stdout.as_str()), (code, stdout), "{}", r.all());
+}
+
 /// `fence-agent AGENT args...`.
 pub fn argv(agent: &str, args: &[&str]) -> Run {
     let mut cmd = Command::new(agent_bin());
