@@ -7,12 +7,15 @@
 //! `ipmitool -I lanplus -C 3`. The tests share one BMC, so they run one at a time.
 #![allow(clippy::unwrap_used)]
 
+mod ipmitool;
+
 use std::time::{Duration, Instant};
 
 use fence_core::testkit::conformance::{self, fast_timing};
 use fence_core::{Action, Engine, ErrorKind, FenceDevice, Outcome, PowerState, Request, Secret};
 use fence_ipmi::{CipherSuite, IpmiConfig, IpmiDevice, RetryPolicy};
-use fence_tests::{peer_port, run_tool};
+use fence_tests::peer_port;
+use ipmitool::Ipmitool;
 
 static BMC: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -25,57 +28,14 @@ fn config() -> IpmiConfig {
     IpmiConfig::lanplus("127.0.0.1", "admin", Secret::new("password")).with_port(port())
 }
 
-fn ipmitool(args: &[&str]) -> String {
-    let port = port().to_string();
-    let mut argv = vec![
-        "-I",
-        "lanplus",
-        "-C",
-        "3",
-        "-H",
-        "127.0.0.1",
-        "-p",
-        &port,
-        "-U",
-        "admin",
-        "-P",
-        "password",
-        "-N",
-        "1",
-        "-R",
-        "3",
-    ];
-    argv.extend(args);
-    let out = run_tool("ipmitool", &argv);
-    assert!(
-        out.status.success(),
-        "ipmitool {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+/// ipmitool with suite 3, the only one fakebmc speaks.
+fn ipmitool() -> Ipmitool {
+    Ipmitool::lanplus(port())
 }
 
 /// The power state as ipmitool (not our code) reads it.
 fn bmc_state() -> PowerState {
-    let out = ipmitool(&["chassis", "power", "status"]);
-    if out.contains("Chassis Power is on") {
-        PowerState::On
-    } else if out.contains("Chassis Power is off") {
-        PowerState::Off
-    } else {
-        panic!("unexpected ipmitool output: {out}")
-    }
-}
-
-fn force_state(state: PowerState) {
-    if bmc_state() != state {
-        ipmitool(&["chassis", "power", state.as_str()]);
-    }
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while bmc_state() != state {
-        assert!(Instant::now() < deadline, "fakebmc never reached {state}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    ipmitool().power_state()
 }
 
 #[tokio::test]
@@ -96,7 +56,7 @@ async fn conformance_through_the_library() {
 #[tokio::test]
 async fn off_on_cycle_and_diag_seen_by_ipmitool() {
     let _g = BMC.lock().await;
-    force_state(PowerState::On);
+    ipmitool().force(PowerState::On);
     let device = IpmiDevice::new(config().with_cipher(CipherSuite::SUITE_3)).unwrap();
     let timing = fast_timing();
     let off = Engine::new(timing.clone())

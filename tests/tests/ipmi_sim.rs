@@ -8,6 +8,8 @@
 //! they run one at a time (the `SIM` lock).
 #![allow(clippy::unwrap_used)]
 
+mod ipmitool;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -16,7 +18,8 @@ use std::time::{Duration, Instant};
 use fence_core::testkit::conformance::{self, fast_timing};
 use fence_core::{Action, Engine, ErrorKind, FenceDevice, Outcome, PowerState, Request, Secret};
 use fence_ipmi::{CipherSuite, IpmiConfig, IpmiDevice, Privilege, RetryPolicy, V15AuthType};
-use fence_tests::{peer_port, run_tool};
+use fence_tests::peer_port;
+use ipmitool::Ipmitool;
 use tokio::net::UdpSocket;
 
 static SIM: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -37,65 +40,23 @@ fn lan(auth: Option<V15AuthType>) -> IpmiConfig {
         .with_lan(auth)
 }
 
-/// `ipmitool chassis power <args>` against the simulator, as admin; returns stdout.
-fn ipmitool(v15: bool, args: &[&str]) -> String {
-    let port = port().to_string();
-    let mut argv = if v15 {
-        vec!["-I", "lan", "-A", "MD5"]
+/// ipmitool against the simulator, as admin: v1.5 with MD5, or lanplus with suite 3.
+fn ipmitool(v15: bool) -> Ipmitool {
+    if v15 {
+        Ipmitool::lan_md5(port())
     } else {
-        vec!["-I", "lanplus", "-C", "3"]
-    };
-    argv.extend([
-        "-H",
-        "127.0.0.1",
-        "-p",
-        &port,
-        "-U",
-        "admin",
-        "-P",
-        "password",
-        "-N",
-        "1",
-        "-R",
-        "3",
-    ]);
-    argv.extend(args);
-    let out = run_tool("ipmitool", &argv);
-    assert!(
-        out.status.success(),
-        "ipmitool {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+        Ipmitool::lanplus(port())
+    }
 }
 
 /// The power state as ipmitool (not our code) reads it.
 fn sim_state(v15: bool) -> PowerState {
-    let out = ipmitool(v15, &["chassis", "power", "status"]);
-    if out.contains("Chassis Power is on") {
-        PowerState::On
-    } else if out.contains("Chassis Power is off") {
-        PowerState::Off
-    } else {
-        panic!("unexpected ipmitool output: {out}")
-    }
+    ipmitool(v15).power_state()
 }
 
 /// Puts the simulator into `state` with ipmitool and waits (bounded) until ipmitool reads it.
 fn force_state(state: PowerState) {
-    if sim_state(false) == state {
-        return;
-    }
-    ipmitool(false, &["chassis", "power", state.as_str()]);
-    wait_for_state(state, Duration::from_secs(10));
-}
-
-fn wait_for_state(state: PowerState, bound: Duration) {
-    let deadline = Instant::now() + bound;
-    while sim_state(false) != state {
-        assert!(Instant::now() < deadline, "simulator never reached {state}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    ipmitool(false).force(state);
 }
 
 async fn run(device: &IpmiDevice, action: Action) -> Outcome {
@@ -219,7 +180,7 @@ async fn power_cycle_ends_on_and_diag_is_refused_as_unsupported() {
     let device = IpmiDevice::new(lanplus(CipherSuite::SUITE_3)).unwrap();
     device.power_cycle("").await.unwrap();
     // ipmi_sim switches off, then on again from a 1 s timer.
-    wait_for_state(PowerState::On, Duration::from_secs(10));
+    ipmitool(false).wait_for(PowerState::On, Duration::from_secs(10));
     // ipmi_sim answers Chassis Control 4 (NMI) with cc 0xCC.
     let err = device.diag("").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
@@ -340,7 +301,7 @@ async fn operator_account_and_privilege_levels() {
 /// `active sessions` as `ipmitool session info active` reports it (ipmitool's own session
 /// included).
 fn active_sessions() -> u32 {
-    let out = ipmitool(false, &["session", "info", "active"]);
+    let out = ipmitool(false).run(&["session", "info", "active"]);
     let line = out
         .lines()
         .find(|l| l.starts_with("active sessions"))
