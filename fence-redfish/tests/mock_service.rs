@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use fence_core::testkit::conformance::{self, fast_timing};
 use fence_core::{Action, Engine, ErrorKind, FenceDevice, Outcome, PowerState, Request, Timing};
 use fence_redfish::{AuthMethod, RedfishConfig, RedfishDevice, TlsVerify};
-use mock::{Mock, PASSWORD, ResetReply, System, USER, fixture, redfish_error};
+use mock::{Mock, PASSWORD, System, USER, fixture, redfish_error};
 use serde_json::Value;
 
 fn config(mock: &Mock) -> RedfishConfig {
@@ -149,22 +149,18 @@ async fn an_unknown_systems_uri_is_plug_not_found() {
 #[tokio::test]
 async fn a_refused_reset_fails_at_once_with_the_services_message() {
     let mock = Mock::start(vec![System::new("1", "On")]).await;
-    mock.with_state(|s| {
-        s.reset_replies.insert(
-            "ForceOff".into(),
-            ResetReply {
-                status: 400,
-                body: redfish_error(
-                    "A general error has occurred. See ExtendedInfo for more information.",
-                    &[(
-                        "Base.1.8.ActionNotSupported",
-                        Some("The action ForceOff is locked by the administrator."),
-                    )],
-                ),
-                power_after: None,
-            },
-        );
-    });
+    mock.reply_to_reset(
+        "ForceOff",
+        400,
+        redfish_error(
+            "A general error has occurred. See ExtendedInfo for more information.",
+            &[(
+                "Base.1.8.ActionNotSupported",
+                Some("The action ForceOff is locked by the administrator."),
+            )],
+        ),
+        None,
+    );
     let dev = device(&mock, Some(mock.system_uri(0)));
     let mut timing: Timing = fast_timing();
     timing.power_timeout = Some(Duration::from_secs(20));
@@ -190,19 +186,15 @@ async fn an_ilo_style_400_for_a_system_already_off_is_settled_by_a_read() {
     // The first read says PoweringOff (on, for fencing); by the time the reset arrives the
     // system is off and the service refuses ForceOff as iLO does.
     let mock = Mock::start(vec![System::new("1", "PoweringOff")]).await;
-    mock.with_state(|s| {
-        s.reset_replies.insert(
-            "ForceOff".into(),
-            ResetReply {
-                status: 400,
-                body: redfish_error(
-                    "See @Message.ExtendedInfo for more information.",
-                    &[("iLO.2.14.InvalidOperationForSystemState", None)],
-                ),
-                power_after: Some("Off".into()),
-            },
-        );
-    });
+    mock.reply_to_reset(
+        "ForceOff",
+        400,
+        redfish_error(
+            "See @Message.ExtendedInfo for more information.",
+            &[("iLO.2.14.InvalidOperationForSystemState", None)],
+        ),
+        Some("Off"),
+    );
     let dev = device(&mock, Some(mock.system_uri(0)));
     let report = run(&dev, Action::Off).await;
     assert_eq!(report.result.as_ref().ok(), Some(&Outcome::PoweredOff));
@@ -213,16 +205,12 @@ async fn an_ilo_style_400_for_a_system_already_off_is_settled_by_a_read() {
 #[tokio::test]
 async fn diag_answered_501_fails_at_once_with_the_message() {
     let mock = Mock::start(vec![System::new("1", "On")]).await;
-    mock.with_state(|s| {
-        s.reset_replies.insert(
-            "Nmi".into(),
-            ResetReply {
-                status: 501,
-                body: redfish_error("Power state Nmi is not supported", &[]),
-                power_after: None,
-            },
-        );
-    });
+    mock.reply_to_reset(
+        "Nmi",
+        501,
+        redfish_error("Power state Nmi is not supported", &[]),
+        None,
+    );
     let dev = device(&mock, Some(mock.system_uri(0)));
     let report = run(&dev, Action::Diag).await;
     let err = report.result.unwrap_err();
@@ -341,16 +329,7 @@ async fn session_auth_logs_in_once_uses_the_token_and_deletes_the_session() {
 #[tokio::test]
 async fn the_session_is_deleted_after_a_failure_too() {
     let mock = Mock::start(vec![System::new("1", "On")]).await;
-    mock.with_state(|s| {
-        s.reset_replies.insert(
-            "ForceOff".into(),
-            ResetReply {
-                status: 500,
-                body: redfish_error("Internal error", &[]),
-                power_after: None,
-            },
-        );
-    });
+    mock.reply_to_reset("ForceOff", 500, redfish_error("Internal error", &[]), None);
     let dev = RedfishDevice::new(
         config(&mock)
             .with_systems_uri(mock.system_uri(0))

@@ -190,6 +190,25 @@ impl Mock {
     pub fn with_state(&self, f: impl FnOnce(&mut State)) {
         f(&mut self.state.lock().unwrap());
     }
+
+    /// Answers the reset `reset_type` with `status` and `body`, and leaves the system in
+    /// `power_after` (unchanged when `None`).
+    pub fn reply_to_reset(
+        &self,
+        reset_type: &str,
+        status: u16,
+        body: Value,
+        power_after: Option<&str>,
+    ) {
+        let reply = ResetReply {
+            status,
+            body,
+            power_after: power_after.map(str::to_owned),
+        };
+        self.with_state(|s| {
+            s.reset_replies.insert(reset_type.to_owned(), reply);
+        });
+    }
 }
 
 fn server_config(cert: &str) -> rustls::ServerConfig {
