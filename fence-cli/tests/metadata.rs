@@ -7,7 +7,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 
 use common::{AGENTS, ours, ours_stdin, python};
 
@@ -66,21 +66,32 @@ fn parse(xml: &str) -> (BTreeMap<String, Param>, Vec<String>) {
     (params, actions)
 }
 
-fn xmllint(xml: &str) -> (bool, String) {
-    let mut child = Command::new("xmllint")
-        .args(["--noout", "--relaxng", SCHEMA, "-"])
+/// Runs `program args` with `input` on stdin and collects its output; a missing program
+/// fails the test with `install` (which package to install).
+fn pipe_through(program: &str, args: &[&str], input: &str, install: &str) -> Output {
+    let mut child = Command::new(program)
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("xmllint is missing: install libxml2-utils");
+        .unwrap_or_else(|e| panic!("{program} is missing ({e}): install {install}"));
     child
         .stdin
         .take()
         .expect("stdin")
-        .write_all(xml.as_bytes())
+        .write_all(input.as_bytes())
         .expect("write");
-    let out = child.wait_with_output().expect("xmllint");
+    child.wait_with_output().expect(program)
+}
+
+fn xmllint(xml: &str) -> (bool, String) {
+    let out = pipe_through(
+        "xmllint",
+        &["--noout", "--relaxng", SCHEMA, "-"],
+        xml,
+        "libxml2-utils",
+    );
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -195,20 +206,7 @@ fn manpage_renders_with_fence_agents_stylesheet() {
     let xsl = "/usr/share/cluster/relaxng/fence2man.xsl";
     for agent in AGENTS {
         let xml = ours(agent, &["-o", "manpage"]).stdout;
-        let mut child = Command::new("xsltproc")
-            .args([xsl, "-"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("xsltproc is missing: install xsltproc");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(xml.as_bytes())
-            .expect("write");
-        let out = child.wait_with_output().expect("xsltproc");
+        let out = pipe_through("xsltproc", &[xsl, "-"], &xml, "xsltproc");
         let man = String::from_utf8_lossy(&out.stdout);
         assert!(
             out.status.success(),
