@@ -47,6 +47,22 @@ fn same_args(agent: &str, args: &[&str]) {
     );
 }
 
+/// `-o status` against 127.0.0.1:`port` as admin/pw.
+fn status_at(port: &str) -> Vec<&str> {
+    vec![
+        "-o",
+        "status",
+        "-a",
+        "127.0.0.1",
+        "-u",
+        port,
+        "-l",
+        "admin",
+        "-p",
+        "pw",
+    ]
+}
+
 #[test]
 fn validate_all_without_required_options_lists_every_failure_like_python() {
     for agent in AGENTS {
@@ -207,21 +223,7 @@ fn help_and_version() {
 fn redfish_against_a_closed_port_fails_fast_naming_the_address() {
     let port = closed_tcp_port();
     let port_s = port.to_string();
-    let rs = ours(
-        "fence_redfish",
-        &[
-            "-o",
-            "status",
-            "-a",
-            "127.0.0.1",
-            "-u",
-            &port_s,
-            "-l",
-            "admin",
-            "-p",
-            "pw",
-        ],
-    );
+    let rs = ours("fence_redfish", &status_at(&port_s));
     assert_eq!(rs.code, 1, "{}", rs.all());
     assert!(rs.stdout.is_empty());
     assert!(rs.elapsed < Duration::from_secs(5), "{:?}", rs.elapsed);
@@ -247,20 +249,8 @@ fn redfish_against_a_closed_port_fails_fast_naming_the_address() {
 #[test]
 fn vbox_against_a_closed_port_cannot_login_like_python() {
     let port = closed_tcp_port().to_string();
-    let args = [
-        "-o",
-        "status",
-        "-a",
-        "127.0.0.1",
-        "-u",
-        &port,
-        "-l",
-        "admin",
-        "-p",
-        "pw",
-        "-n",
-        "vm1",
-    ];
+    let mut args = status_at(&port);
+    args.extend(["-n", "vm1"]);
     let rs = ours("fence_vbox", &args);
     let py = python("fence_vbox", &args, None);
     assert_eq!((rs.code, py.code), (1, 1), "{}", rs.all());
@@ -366,18 +356,7 @@ fn pacemaker_environment_keeps_every_request_bounded() {
 fn ipmilan_against_a_silent_udp_port_fails_within_its_bound_like_python() {
     let (_sock, port) = common::silent_udp();
     let port = port.to_string();
-    let args = [
-        "-o",
-        "status",
-        "-a",
-        "127.0.0.1",
-        "-u",
-        &port,
-        "-l",
-        "admin",
-        "-p",
-        "pw",
-    ];
+    let args = status_at(&port);
     let rs = ours("fence_ipmilan", &args);
     assert_eq!(rs.code, 1, "{}", rs.all());
     assert!(rs.stdout.is_empty());
