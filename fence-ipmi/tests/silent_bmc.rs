@@ -10,7 +10,13 @@ use fence_core::{ErrorKind, FenceDevice, Secret};
 use fence_ipmi::{IpmiConfig, IpmiDevice};
 use tokio::net::UdpSocket;
 
-/// Binds a silent "BMC" and counts the datagrams it gets until `until`.
+/// How long the silent "BMC" waits for one more datagram before it reports: longer than
+/// the longest pause between two transmissions (2 s, `ipmitool_timeout`), or a loaded
+/// machine loses the last transmission to the race (a flaky count of 3).
+const SILENT_BMC_PATIENCE: Duration = Duration::from_secs(3);
+
+/// Binds a silent "BMC" and counts the datagrams it gets until none comes for
+/// [`SILENT_BMC_PATIENCE`].
 async fn silent_bmc() -> (u16, tokio::task::JoinHandle<Vec<Duration>>) {
     let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let port = socket.local_addr().unwrap().port();
@@ -19,7 +25,7 @@ async fn silent_bmc() -> (u16, tokio::task::JoinHandle<Vec<Duration>>) {
         let mut buf = [0u8; 2048];
         let start = Instant::now();
         while let Ok(Ok(_)) =
-            tokio::time::timeout(Duration::from_secs(2), socket.recv_from(&mut buf)).await
+            tokio::time::timeout(SILENT_BMC_PATIENCE, socket.recv_from(&mut buf)).await
         {
             arrivals.push(start.elapsed());
         }
@@ -28,26 +34,32 @@ async fn silent_bmc() -> (u16, tokio::task::JoinHandle<Vec<Duration>>) {
     (port, handle)
 }
 
+/// A device for the BMC at 127.0.0.1:`port`, built from options as the CLI builds it.
+fn device_from_options(port: u16, extra: &[(&str, &str)]) -> IpmiDevice {
+    let table = ParamTable::new()
+        .with(&common::every_agent())
+        .with(&fence_ipmi::params());
+    let port = port.to_string();
+    let mut pairs = vec![("ip", "127.0.0.1"), ("ipport", port.as_str())];
+    pairs.extend_from_slice(extra);
+    let options = table.parse(pairs).unwrap();
+    IpmiDevice::new(IpmiConfig::from_options(&options).unwrap()).unwrap()
+}
+
 /// fence_ipmilan's defaults: `ipmitool_timeout` 2 s (retransmission interval), first retry
 /// after 0.5 s, `login_timeout` 5 s bound: transmissions at 0, 0.5, 1.5, 3.5 s, then
 /// Unreachable at 5 s, with a message that names the address and the bound.
 #[tokio::test]
 async fn silent_bmc_is_unreachable_after_the_default_bound() {
     let (port, counter) = silent_bmc().await;
-    let table = ParamTable::new()
-        .with(&common::every_agent())
-        .with(&fence_ipmi::params());
-    let port_s = port.to_string();
-    let options = table
-        .parse([
-            ("ip", "127.0.0.1"),
-            ("ipport", port_s.as_str()),
+    let device = device_from_options(
+        port,
+        &[
             ("username", "admin"),
             ("password", "secret-pw"),
             ("lanplus", "1"),
-        ])
-        .unwrap();
-    let device = IpmiDevice::new(IpmiConfig::from_options(&options).unwrap()).unwrap();
+        ],
+    );
     let started = Instant::now();
     let err = device.power_state("").await.unwrap_err();
     let took = started.elapsed();
@@ -78,19 +90,7 @@ async fn silent_bmc_is_unreachable_after_the_default_bound() {
 #[tokio::test]
 async fn options_shorten_the_bound() {
     let (port, counter) = silent_bmc().await;
-    let table = ParamTable::new()
-        .with(&common::every_agent())
-        .with(&fence_ipmi::params());
-    let port_s = port.to_string();
-    let options = table
-        .parse([
-            ("ip", "127.0.0.1"),
-            ("ipport", port_s.as_str()),
-            ("ipmitool_timeout", "1"),
-            ("login_timeout", "2"),
-        ])
-        .unwrap();
-    let device = IpmiDevice::new(IpmiConfig::from_options(&options).unwrap()).unwrap();
+    let device = device_from_options(port, &[("ipmitool_timeout", "1"), ("login_timeout", "2")]);
     let started = Instant::now();
     let err = device.power_state("").await.unwrap_err();
     let took = started.elapsed();
