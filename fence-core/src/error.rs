@@ -7,6 +7,8 @@
 //! Error messages never contain credentials: backends build them from addresses, status
 //! codes and the device's own words, never from the options that hold secrets.
 
+use std::time::Duration;
+
 use crate::power::PowerState;
 
 /// A boxed source error.
@@ -196,9 +198,26 @@ impl Error {
     }
 }
 
+/// A bound as error messages name it: `5 s`, `0.5 s` (`"no answer within 5 s"`).
+pub fn seconds_text(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s.fract() == 0.0 {
+        format!("{s:.0} s")
+    } else {
+        format!("{s} s")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bounds_are_printed_plainly() {
+        assert_eq!(seconds_text(Duration::from_secs(5)), "5 s");
+        assert_eq!(seconds_text(Duration::from_millis(500)), "0.5 s");
+        assert_eq!(seconds_text(Duration::from_millis(300)), "0.3 s");
+    }
 
     #[test]
     fn power_timeout_message_matches_fence_agents() {

@@ -10,6 +10,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use fence_core::error::seconds_text;
 use fence_core::{Error, Result, Secret};
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode};
@@ -421,7 +422,7 @@ impl RedfishClient {
             format!(
                 "{}: no answer to {method} {path} within {}",
                 self.base,
-                seconds(bound)
+                seconds_text(bound)
             )
         } else if e.is_connect() {
             format!("{}: cannot connect: {}", self.base, root_cause(&e))
@@ -529,15 +530,6 @@ enum Credentials<'a> {
 
 fn reason(status: StatusCode) -> String {
     status.canonical_reason().unwrap_or("no message").to_owned()
-}
-
-fn seconds(d: Duration) -> String {
-    let s = d.as_secs_f64();
-    if s.fract() == 0.0 {
-        format!("{s:.0} s")
-    } else {
-        format!("{s} s")
-    }
 }
 
 /// The innermost message of an error's chain (`Connection refused (os error 111)`).
@@ -651,11 +643,5 @@ mod tests {
             c.url("redfish/v1").unwrap().as_str(),
             "https://127.0.0.1:8443/redfish/v1"
         );
-    }
-
-    #[test]
-    fn seconds_are_printed_plainly() {
-        assert_eq!(seconds(Duration::from_secs(8)), "8 s");
-        assert_eq!(seconds(Duration::from_millis(300)), "0.3 s");
     }
 }

@@ -10,6 +10,7 @@ use std::path::Path;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use fence_core::error::seconds_text;
 use fence_core::{Error, Result};
 use ssh2::{CheckResult, ErrorCode, HashType, KnownHostFileKind, KnownHosts, MethodType, Session};
 
@@ -49,16 +50,6 @@ pub(crate) struct SshSession {
     sess: Session,
     address: String,
     shell_timeout: Duration,
-}
-
-/// "5 s", "0.5 s".
-pub(crate) fn secs(d: Duration) -> String {
-    let s = d.as_secs_f64();
-    if s.fract() == 0.0 {
-        format!("{s:.0} s")
-    } else {
-        format!("{s} s")
-    }
 }
 
 /// libssh2's timeout for the close of a channel or session given up after a failure.
@@ -126,7 +117,7 @@ fn resolve(cfg: &VboxConfig, address: &str, deadline: Instant) -> Result<Vec<Soc
             Err(_) => {
                 return Err(Error::unreachable(format!(
                     "{address}: name not resolved within {} (login_timeout)",
-                    secs(cfg.login_timeout)
+                    seconds_text(cfg.login_timeout)
                 )));
             }
         }
@@ -176,7 +167,7 @@ fn tcp_connect(cfg: &VboxConfig, address: &str, deadline: Instant) -> Result<Tcp
         }
         _ => Error::unreachable(format!(
             "{address}: no answer within {} (login_timeout)",
-            secs(cfg.login_timeout)
+            seconds_text(cfg.login_timeout)
         )),
     })
 }
@@ -205,7 +196,7 @@ impl SshSession {
             return Err(match code(&e) {
                 Some(LIBSSH2_ERROR_TIMEOUT) => Error::unreachable(format!(
                     "{address}: no SSH handshake within {} (login_timeout)",
-                    secs(cfg.login_timeout)
+                    seconds_text(cfg.login_timeout)
                 )),
                 Some(LIBSSH2_ERROR_KEX_FAILURE | LIBSSH2_ERROR_KEY_EXCHANGE_FAILURE)
                     if restricted.is_some() =>
@@ -250,7 +241,7 @@ impl SshSession {
             Error::unreachable(format!(
                 "{}: `{command}` did not finish within {} (shell_timeout)",
                 self.address,
-                secs(self.shell_timeout)
+                seconds_text(self.shell_timeout)
             ))
         };
         let fail = |what: &str, e: ssh2::Error| {
@@ -361,7 +352,7 @@ fn authenticate(sess: &Session, cfg: &VboxConfig, address: &str) -> Result<()> {
     let timeout = || {
         Error::unreachable(format!(
             "{address}: login not finished within {} (login_timeout)",
-            secs(cfg.login_timeout)
+            seconds_text(cfg.login_timeout)
         ))
     };
     let map = |e: ssh2::Error, how: &str| match code(&e) {
@@ -643,12 +634,6 @@ mod tests {
         let err = SshSession::connect(&cfg).err().unwrap();
         assert_eq!(err.kind(), fence_core::ErrorKind::Unreachable, "{err}");
         assert!(deadline_after(huge) > Instant::now());
-    }
-
-    #[test]
-    fn seconds_are_printed_plainly() {
-        assert_eq!(secs(Duration::from_secs(5)), "5 s");
-        assert_eq!(secs(Duration::from_millis(500)), "0.5 s");
     }
 
     #[test]
