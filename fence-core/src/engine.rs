@@ -198,6 +198,7 @@ pub struct CommandSent {
 
 /// The result of a run and its evidence.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct Report {
     /// The action run.
     pub action: Action,

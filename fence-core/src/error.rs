@@ -43,6 +43,7 @@ pub enum ErrorKind {
 /// Whether retrying the same request can help.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Retry {
     /// The same request will fail the same way: fix the input or the device first.
     Never,

@@ -120,6 +120,7 @@ impl Limits {
 
 /// The report of one target.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct TargetReport {
     /// The backend of the device (`ipmi`, `redfish`, ...).
     pub backend: &'static str,
@@ -140,6 +141,7 @@ pub struct CloseFailure {
 
 /// The result of [`Many::run`].
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct ManyReport {
     /// One report per target, in the order of the input.
     pub targets: Vec<TargetReport>,

@@ -61,6 +61,7 @@ const CLOSE_BOUND: std::time::Duration = std::time::Duration::from_millis(1500);
 
 /// Counts of what went over the wire, for tests and measurements.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Stats {
     /// Request/response exchanges started (round trips, retransmissions not counted).
     pub round_trips: u32,

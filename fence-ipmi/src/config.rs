@@ -112,6 +112,7 @@ impl RetryPolicy {
 
 /// The configuration of one BMC.
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct IpmiConfig {
     /// Host name or address of the BMC.
     pub host: String,
