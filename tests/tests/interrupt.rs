@@ -213,3 +213,77 @@ async fn sigterm_during_a_remote_command_that_hangs_exits_1_promptly() {
     );
     assert!(took <= EXIT_BOUND, "{took:?}");
 }
+
+/// OpenIPMI's ipmi_sim (peer `IPMISIM_PORT`) has about 60 session slots: 70 runs killed
+/// with SIGKILL in the middle of an off (nothing can be closed then) leave it refusing new
+/// sessions; 70 runs interrupted with SIGTERM at the same point must all get through,
+/// because each closes its session. The off is caught in its `power_wait`, with the
+/// session open; the machine is switched on again behind the BMC's back before each run
+/// (its state file, `IPMISIM_STATE`).
+#[tokio::test(flavor = "multi_thread")]
+async fn seventy_interrupted_offs_leave_no_session_behind_on_ipmi_sim() {
+    let port = fence_tests::peer_port("IPMISIM_PORT");
+    let power = fence_tests::peer_path("IPMISIM_STATE").join("power");
+    let args = fault_kit::strings(&[
+        "-o",
+        "off",
+        "-P",
+        "-C",
+        "3",
+        "-a",
+        "127.0.0.1",
+        "-u",
+        &port.to_string(),
+        "-l",
+        "admin",
+        "-p",
+        "password",
+        "--power-wait=30",
+    ]);
+    let started = Instant::now();
+    for run in 1..=70 {
+        std::fs::write(&power, "1\n").unwrap();
+        let child = spawn("fence_ipmilan", &args);
+        let switched = wait_until(Duration::from_secs(5), || {
+            std::fs::read_to_string(&power).is_ok_and(|s| s.trim() == "0")
+        });
+        signal(&child, "TERM");
+        let (code, stderr, took) = exit_of(child, EXIT_BOUND).await;
+        assert!(
+            switched,
+            "run {run}: the off never reached ipmi_sim (sessions exhausted?): {stderr}"
+        );
+        assert_eq!(code, 1, "run {run}: {stderr}");
+        assert!(
+            stderr.contains("Interrupted by a signal"),
+            "run {run}: {stderr}"
+        );
+        assert!(took <= EXIT_BOUND, "run {run}: {took:?}");
+    }
+    let status = fault_kit::cli(
+        "fence_ipmilan",
+        fault_kit::strings(&[
+            "-o",
+            "status",
+            "-P",
+            "-C",
+            "3",
+            "-a",
+            "127.0.0.1",
+            "-u",
+            &port.to_string(),
+            "-l",
+            "admin",
+            "-p",
+            "password",
+        ]),
+    )
+    .await;
+    assert_eq!(
+        (status.code, status.stdout.as_str()),
+        (2, "Status: OFF\n"),
+        "{}",
+        status.all()
+    );
+    eprintln!("70 interrupted offs in {:?}", started.elapsed());
+}
