@@ -51,7 +51,7 @@ use tokio::time::Instant;
 
 use crate::device::FenceDevice;
 use crate::engine::{Engine, Report, Request};
-use crate::error::Error;
+use crate::error::{Error, seconds_text};
 use crate::power::Action;
 
 /// One thing to do: an action on some plugs of a device.
@@ -282,7 +282,7 @@ impl Many {
                     report
                 };
                 let close_failure = if slot.remaining.fetch_sub(1, Ordering::SeqCst) == 1 {
-                    close(slot.device.as_ref()).await
+                    close(slot.device.as_ref(), engine.timing().call_timeout).await
                 } else {
                     None
                 };
@@ -325,7 +325,8 @@ impl Many {
         // Devices whose last target's task panicked before closing them.
         for slot in slots.values() {
             if slot.remaining.load(Ordering::SeqCst) > 0 {
-                close_failures.extend(close(slot.device.as_ref()).await);
+                close_failures
+                    .extend(close(slot.device.as_ref(), self.engine.timing().call_timeout).await);
             }
         }
 
@@ -349,17 +350,24 @@ impl Many {
     }
 }
 
-async fn close(device: &dyn FenceDevice) -> Option<CloseFailure> {
-    match device.close().await {
-        Ok(()) => None,
-        Err(error) => {
-            tracing::warn!(address = %device.address(), "closing the device failed: {error}");
-            Some(CloseFailure {
-                address: device.address(),
-                error,
-            })
-        }
-    }
+/// Closes a device within `bound` (the engine's `call_timeout`): a backend whose close
+/// hangs must not hang the whole run.
+async fn close(device: &dyn FenceDevice, bound: Duration) -> Option<CloseFailure> {
+    let error = match tokio::time::timeout(bound, device.close()).await {
+        Ok(Ok(())) => return None,
+        Ok(Err(error)) => error,
+        Err(_) => Error::unreachable(format!(
+            "{} at {}: close did not finish within {}",
+            device.backend(),
+            device.address(),
+            seconds_text(bound)
+        )),
+    };
+    tracing::warn!(address = %device.address(), "closing the device failed: {error}");
+    Some(CloseFailure {
+        address: device.address(),
+        error,
+    })
 }
 
 fn failed_report(request: &Request, error: Error) -> Report {
@@ -400,6 +408,7 @@ mod tests {
         global: Arc<(AtomicUsize, AtomicUsize)>,
         unreachable: bool,
         panics: bool,
+        close_hangs: bool,
         closes: AtomicUsize,
         calls_after_close: AtomicUsize,
     }
@@ -415,6 +424,7 @@ mod tests {
                 global: Arc::clone(global),
                 unreachable: false,
                 panics: false,
+                close_hangs: false,
                 closes: AtomicUsize::new(0),
                 calls_after_close: AtomicUsize::new(0),
             }
@@ -467,6 +477,9 @@ mod tests {
         }
         async fn close(&self) -> Result<()> {
             self.closes.fetch_add(1, Ordering::SeqCst);
+            if self.close_hangs {
+                std::future::pending::<()>().await;
+            }
             Ok(())
         }
     }
@@ -483,6 +496,37 @@ mod tests {
             call_timeout: Duration::from_secs(5),
             ..crate::engine::Timing::default()
         })
+    }
+
+    /// Regression: a device whose close never finished held `Many::run` forever.
+    #[tokio::test(start_paused = true)]
+    async fn a_close_that_hangs_is_bounded_by_the_call_timeout() {
+        let g = globals();
+        let mut stuck = Fake::new("stuck", &g);
+        stuck.close_hangs = true;
+        let stuck = Arc::new(stuck);
+        let fine = Arc::new(Fake::new("fine", &g));
+        let targets = vec![
+            Target::new(stuck.clone() as Arc<dyn FenceDevice>, Action::Off, ["n"]),
+            Target::new(fine.clone() as Arc<dyn FenceDevice>, Action::Off, ["n"]),
+        ];
+        let report = Many::new(fast_engine()).run(targets).await;
+        assert_eq!(report.succeeded(), 2);
+        assert_eq!(
+            report.close_failures.len(),
+            1,
+            "{:?}",
+            report.close_failures
+        );
+        let failure = &report.close_failures[0];
+        assert_eq!(failure.address, "stuck");
+        assert_eq!(failure.error.kind(), ErrorKind::Unreachable);
+        assert!(
+            failure.error.to_string().contains("within 5 s"),
+            "{}",
+            failure.error
+        );
+        assert_eq!(fine.closes.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
