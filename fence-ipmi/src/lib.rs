@@ -43,6 +43,8 @@ pub mod client;
 pub mod config;
 pub mod crypto;
 pub mod device;
+mod handshake;
+mod transport;
 pub mod wire;
 
 pub use client::{Session, Stats};
