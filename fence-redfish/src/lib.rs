@@ -68,12 +68,6 @@ pub const AGENT_NAMES: &[&str] = &["fence_redfish"];
 /// The agent's one-line description (metadata's `shortdesc`).
 pub const SHORTDESC: &str = "I/O Fencing agent for Redfish";
 
-/// The agent's long description (metadata's `longdesc`).
-pub const LONGDESC: &str = "fence_redfish is an I/O Fencing agent which can be used with Out-of-Band controllers that support Redfish APIs. These controllers provide remote access to control power on a server.";
-
-/// The vendor URL of metadata.
-pub const VENDOR_URL: &str = "http://www.dmtf.org";
-
 /// The parameter rows of fence_redfish, as fence-agents 4.12 prints them.
 pub mod rows {
     use super::{ParamSpec, ParamType, common};
