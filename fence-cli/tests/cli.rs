@@ -6,45 +6,36 @@ mod common;
 
 use std::time::Duration;
 
-use common::{AGENTS, closed_tcp_port, messages, ours, ours_env, ours_stdin, python};
+use common::{AGENTS, Run, closed_tcp_port, messages, ours, ours_env, ours_stdin, python};
 
 /// Runs the same stdin through ours and the Python agent; asserts equal exit codes and
 /// equal stderr messages (timestamps removed) and stdout.
 fn same_stdin(agent: &str, text: &str) {
     let py = python(agent, &[], Some(text));
     let rs = ours_stdin(agent, text);
-    assert_eq!(
-        rs.code,
-        py.code,
-        "{agent} {text:?}\nours: {}\npython: {}",
-        rs.all(),
-        py.all()
-    );
-    assert_eq!(rs.stdout, py.stdout, "{agent} {text:?} stdout");
-    assert_eq!(
-        messages(&rs.stderr),
-        messages(&py.stderr),
-        "{agent} {text:?} stderr"
-    );
+    assert_same(&format!("{agent} {text:?}"), &rs, &py);
 }
 
 /// The same for a command line.
 fn same_args(agent: &str, args: &[&str]) {
     let py = python(agent, args, None);
     let rs = ours(agent, args);
+    assert_same(&format!("{agent} {args:?}"), &rs, &py);
+}
+
+/// Our run and the Python agent's run of `what` had equal exit codes, stdout and stderr
+/// messages (timestamps removed).
+#[track_caller]
+fn assert_same(what: &str, rs: &Run, py: &Run) {
     assert_eq!(
         rs.code,
         py.code,
-        "{agent} {args:?}\nours: {}\npython: {}",
+        "{what}\nours: {}\npython: {}",
         rs.all(),
         py.all()
     );
-    assert_eq!(rs.stdout, py.stdout, "{agent} {args:?} stdout");
-    assert_eq!(
-        messages(&rs.stderr),
-        messages(&py.stderr),
-        "{agent} {args:?} stderr"
-    );
+    assert_eq!(rs.stdout, py.stdout, "{what} stdout");
+    assert_eq!(messages(&rs.stderr), messages(&py.stderr), "{what} stderr");
 }
 
 /// `-o status` against 127.0.0.1:`port` as admin/pw.
