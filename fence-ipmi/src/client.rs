@@ -113,10 +113,19 @@ impl Session {
         config: &IpmiConfig,
         counters: Arc<Counters>,
     ) -> Result<Session> {
-        let transport = Transport::connect(config, counters).await?;
-        let state = match config.interface {
-            Interface::LanPlus { cipher } => open_v20(&transport, config, cipher).await?,
-            Interface::Lan { auth } => open_v15(&transport, config, auth).await?,
+        let mut transport = Transport::connect(config, counters.clone()).await?;
+        let state = match Session::establish(&transport, config).await {
+            Ok(state) => state,
+            Err(e) if transport.saw_invalid() => {
+                // Some BMCs (pyghmi's) key sessions by the client's address and port and never
+                // drop them: when this socket got a port an earlier client used, they answer
+                // our setup from the old session. A new socket has a new port.
+                tracing::info!(address = %transport.address, error = %e,
+                    "session setup answered by a stale session; retrying from a new source port");
+                transport = Transport::connect(config, counters).await?;
+                Session::establish(&transport, config).await?
+            }
+            Err(e) => return Err(e),
         };
         Counters::bump(&transport.counters.opened);
         let session = Session {
@@ -129,6 +138,13 @@ impl Session {
         };
         tracing::debug!(session = ?session, "IPMI session open");
         Ok(session)
+    }
+
+    async fn establish(transport: &Transport, config: &IpmiConfig) -> Result<State> {
+        match config.interface {
+            Interface::LanPlus { cipher } => open_v20(transport, config, cipher).await,
+            Interface::Lan { auth } => open_v15(transport, config, auth).await,
+        }
     }
 
     /// The negotiated cipher suite (lanplus only).

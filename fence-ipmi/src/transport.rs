@@ -66,6 +66,8 @@ pub(crate) struct Transport {
     /// The longest round trip answered on a first transmission, in microseconds (0: none
     /// yet).
     rtt_max_micros: AtomicU64,
+    /// Datagrams received on this socket that did not decode as an answer.
+    invalid: AtomicU32,
 }
 
 /// What an answer filter says about a datagram.
@@ -122,10 +124,18 @@ impl Transport {
             retry: config.retry,
             counters,
             rtt_max_micros: AtomicU64::new(0),
+            invalid: AtomicU32::new(0),
         })
     }
 
     /// The longest round trip seen so far, if the BMC has answered.
+    /// True when a datagram that was no valid answer arrived on this socket: during session
+    /// setup that means the BMC still holds state for this source port (a stale session of
+    /// an earlier client that had the same port), which a new socket avoids.
+    pub(crate) fn saw_invalid(&self) -> bool {
+        self.invalid.load(Ordering::Relaxed) > 0
+    }
+
     fn rtt(&self) -> Option<std::time::Duration> {
         match self.rtt_max_micros.load(Ordering::Relaxed) {
             0 => None,
@@ -217,6 +227,7 @@ impl Transport {
                             }
                             Err(e) => {
                                 tracing::debug!(address = %self.address, what, error = %e, "ignored an invalid datagram");
+                                self.invalid.fetch_add(1, Ordering::Relaxed);
                                 last_invalid = Some(e);
                             }
                         }
