@@ -28,6 +28,16 @@ fn device(mock: &Mock, systems_uri: Option<String>) -> RedfishDevice {
     RedfishDevice::new(c).expect("device")
 }
 
+/// A device for the mock's first system with `auth_method=session`.
+fn session_device(mock: &Mock) -> RedfishDevice {
+    RedfishDevice::new(
+        config(mock)
+            .with_systems_uri(mock.system_uri(0))
+            .with_auth(AuthMethod::Session),
+    )
+    .expect("device")
+}
+
 async fn run(device: &RedfishDevice, action: Action) -> fence_core::Report {
     Engine::new(fast_timing())
         .run(device, &Request::plugless(action))
@@ -289,12 +299,7 @@ async fn a_wrong_password_is_login_refused_and_never_shown() {
 #[tokio::test]
 async fn session_auth_logs_in_once_uses_the_token_and_deletes_the_session() {
     let mock = Mock::start(vec![System::new("1", "On")]).await;
-    let dev = RedfishDevice::new(
-        config(&mock)
-            .with_systems_uri(mock.system_uri(0))
-            .with_auth(AuthMethod::Session),
-    )
-    .unwrap();
+    let dev = session_device(&mock);
     assert_eq!(
         run(&dev, Action::Off).await.result.unwrap(),
         Outcome::PoweredOff
@@ -330,12 +335,7 @@ async fn session_auth_logs_in_once_uses_the_token_and_deletes_the_session() {
 async fn the_session_is_deleted_after_a_failure_too() {
     let mock = Mock::start(vec![System::new("1", "On")]).await;
     mock.reply_to_reset("ForceOff", 500, redfish_error("Internal error", &[]), None);
-    let dev = RedfishDevice::new(
-        config(&mock)
-            .with_systems_uri(mock.system_uri(0))
-            .with_auth(AuthMethod::Session),
-    )
-    .unwrap();
+    let dev = session_device(&mock);
     assert!(run(&dev, Action::Off).await.result.is_err());
     dev.close().await.unwrap();
     mock.with_state(|s| {
@@ -351,12 +351,7 @@ async fn the_session_is_deleted_after_a_failure_too() {
 #[tokio::test]
 async fn an_expired_session_token_leads_to_one_new_login() {
     let mock = Mock::start(vec![System::new("1", "On")]).await;
-    let dev = RedfishDevice::new(
-        config(&mock)
-            .with_systems_uri(mock.system_uri(0))
-            .with_auth(AuthMethod::Session),
-    )
-    .unwrap();
+    let dev = session_device(&mock);
     dev.power_state("").await.unwrap();
     mock.with_state(|s| s.sessions.clear());
     assert_eq!(dev.power_state("").await.unwrap(), PowerState::On);
@@ -391,12 +386,7 @@ async fn session_login_refused_and_missing_session_service() {
     assert_eq!(root.header("authorization"), None);
 
     mock.with_state(|s| s.sessions_enabled = false);
-    let dev = RedfishDevice::new(
-        config(&mock)
-            .with_systems_uri(mock.system_uri(0))
-            .with_auth(AuthMethod::Session),
-    )
-    .unwrap();
+    let dev = session_device(&mock);
     let err = dev.power_state("").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
     assert!(err.to_string().contains("auth_method=basic"), "{err}");
@@ -541,12 +531,7 @@ async fn a_bad_ca_file_is_an_input_error_before_any_io() {
 #[tokio::test]
 async fn a_session_left_open_is_deleted_when_the_device_is_dropped() {
     let mock = Mock::start(vec![System::new("1", "On")]).await;
-    let dev = RedfishDevice::new(
-        config(&mock)
-            .with_systems_uri(mock.system_uri(0))
-            .with_auth(AuthMethod::Session),
-    )
-    .unwrap();
+    let dev = session_device(&mock);
     dev.power_state("").await.unwrap();
     drop(dev);
     let deadline = Instant::now() + Duration::from_secs(3);
@@ -577,12 +562,7 @@ async fn credentials_never_follow_a_redirect_to_another_server() {
     mock.with_state(|s| {
         s.redirects.insert(sessions.to_owned(), away(sessions));
     });
-    let dev = RedfishDevice::new(
-        config(&mock)
-            .with_systems_uri(system.clone())
-            .with_auth(AuthMethod::Session),
-    )
-    .unwrap();
+    let dev = session_device(&mock);
     let err = dev.power_state("").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Misbehaved, "{err}");
     assert!(err.to_string().contains("redirect"), "{err}");
