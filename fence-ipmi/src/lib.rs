@@ -82,10 +82,6 @@ pub const AGENT_SHORTDESCS: &[(&str, &str)] = &[
     ("fence_idrac", "Fence agent for Dell iDRAC"),
 ];
 
-/// fence_ipmilan's longdesc after the agent name (fence-agents prints
-/// `"<name> is an I/O Fencing agent" + LONGDESC_TAIL`).
-pub const LONGDESC_TAIL: &str = "which can be used with machines controlled by IPMI.This agent calls support software ipmitool (http://ipmitool.sf.net/). WARNING! This fence agent might report success before the node is powered off. You should use -m/method onoff if your fence device works correctly with that option.";
-
 /// `ip`: not required, because `port_as_ip` may give the address as the plug.
 pub const IP: ParamSpec = common::IP.required(false);
 /// `ipport`: UDP 623.
