@@ -306,6 +306,9 @@ async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, service: Arc<
         };
         service.counters.connections.fetch_add(1, Ordering::Relaxed);
         service.event(format!("connection from {peer}"));
+        // Small request/answer exchanges: without this, Nagle's algorithm holds the answer
+        // after TLS 1.3's session tickets until the client's delayed ACK (a 40 ms stall).
+        let _ = stream.set_nodelay(true);
         tokio::spawn(connection(stream, acceptor.clone(), Arc::clone(&service)));
     }
 }
