@@ -21,6 +21,9 @@ use crate::tls;
 
 const X_AUTH_TOKEN: &str = "x-auth-token";
 
+/// The largest answer read from a service. Redfish documents are kilobytes.
+const MAX_BODY: usize = 4 << 20;
+
 /// What a 404 means for the resource asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Missing {
@@ -345,10 +348,7 @@ impl RedfishClient {
             .map_err(|e| self.transport_error(&method, path, e))?;
         let status = response.status();
         let headers = response.headers().clone();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| self.transport_error(&method, path, e))?;
+        let body = self.read_body(response, &method, path).await?;
         tracing::debug!(
             %method,
             path,
@@ -356,7 +356,42 @@ impl RedfishClient {
             elapsed_ms = started.elapsed().as_millis() as u64,
             "redfish request"
         );
-        Ok((status, headers, bytes.to_vec()))
+        Ok((status, headers, body))
+    }
+
+    /// Reads a whole answer, up to [`MAX_BODY`] bytes: a service that sends more is
+    /// misbehaving and must not exhaust the agent's memory.
+    async fn read_body(
+        &self,
+        mut response: reqwest::Response,
+        method: &Method,
+        path: &str,
+    ) -> Result<Vec<u8>> {
+        let too_large = || {
+            Error::misbehaved(format!(
+                "{}: {method} {path}: the answer is larger than {} MiB",
+                self.base,
+                MAX_BODY >> 20
+            ))
+        };
+        if response
+            .content_length()
+            .is_some_and(|n| n > MAX_BODY as u64)
+        {
+            return Err(too_large());
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| self.transport_error(method, path, e))?
+        {
+            if body.len() + chunk.len() > MAX_BODY {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
     }
 
     /// The URL of a path of this service. An absolute URL (some services give absolute

@@ -600,3 +600,23 @@ async fn a_redirect_on_the_same_service_is_followed() {
         ["GET /redfish/v1/Systems/old", "GET /redfish/v1/Systems/1"]
     );
 }
+
+/// Regression: the whole answer was read into memory whatever its size; a service sending
+/// gigabytes could exhaust the agent's memory. Announced or not, more than 4 MiB is refused.
+#[tokio::test]
+async fn an_oversized_answer_is_refused_not_read_whole() {
+    for announced in [true, false] {
+        let mock = Mock::start(vec![System::new("1", "On")]).await;
+        mock.with_state(|s| s.oversized = Some((64 << 20, announced)));
+        let dev = device(&mock, Some(mock.system_uri(0)));
+        let started = Instant::now();
+        let err = dev.power_state("").await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Misbehaved, "{err}");
+        assert!(err.to_string().contains("larger than 4 MiB"), "{err}");
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+}

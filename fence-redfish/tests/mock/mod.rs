@@ -78,6 +78,9 @@ pub struct State {
     pub silent: bool,
     /// Paths answered with `307 Temporary Redirect` to the given `Location`.
     pub redirects: HashMap<String, String>,
+    /// Answer every request with `200 OK` and a body of this many spaces (announced in
+    /// `Content-Length` only when the flag is true).
+    pub oversized: Option<(usize, bool)>,
 }
 
 /// One request as the mock received it.
@@ -119,6 +122,7 @@ impl Mock {
             reset_replies: HashMap::new(),
             silent: false,
             redirects: HashMap::new(),
+            oversized: None,
         };
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -276,6 +280,36 @@ async fn serve<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
         if state.lock().unwrap().silent {
             // Hold the connection open without answering.
             std::future::pending::<()>().await;
+        }
+        let oversized = state.lock().unwrap().oversized;
+        if let Some((size, announced)) = oversized {
+            let head = if announced {
+                format!("HTTP/1.1 200 OK\r\nContent-Length: {size}\r\n\r\n")
+            } else {
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_owned()
+            };
+            if io.write_all(head.as_bytes()).await.is_err() {
+                return;
+            }
+            let block = vec![b' '; 64 << 10];
+            let mut sent = 0;
+            while sent < size {
+                let n = block.len().min(size - sent);
+                let data = if announced {
+                    block[..n].to_vec()
+                } else {
+                    let mut c = format!("{n:x}\r\n").into_bytes();
+                    c.extend_from_slice(&block[..n]);
+                    c.extend_from_slice(b"\r\n");
+                    c
+                };
+                if io.write_all(&data).await.is_err() {
+                    return;
+                }
+                sent += n;
+            }
+            let _ = io.write_all(b"0\r\n\r\n").await;
+            return;
         }
         let (status, extra, body) = route(&request, &mut state.lock().unwrap());
         let body = if body.is_null() {
