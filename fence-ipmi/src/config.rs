@@ -61,7 +61,8 @@ pub struct RetryPolicy {
     /// from `first` up to it.
     pub interval: Duration,
     /// The bound on one request, retransmissions included (`login_timeout`): after it the
-    /// BMC counts as unreachable.
+    /// BMC counts as unreachable. At most [`MAX_REQUEST_TIMEOUT`] is used (see
+    /// [`RetryPolicy::bound`]).
     pub request_timeout: Duration,
 }
 
@@ -76,6 +77,13 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// The bound actually applied to one request: `request_timeout`, at most
+    /// [`MAX_REQUEST_TIMEOUT`], so that no value set by hand (`Duration::MAX`) can make a
+    /// request wait without a bound, overflow a deadline or grow an endless schedule.
+    pub fn bound(&self) -> Duration {
+        self.request_timeout.min(MAX_REQUEST_TIMEOUT)
+    }
+
     /// The send times of one request, counted from its first transmission, until the
     /// bound: e.g. 0, 0.5, 1.5, 3.5 s for the defaults (bound 5 s).
     pub fn schedule(&self) -> Vec<Duration> {
@@ -84,7 +92,7 @@ impl RetryPolicy {
         let mut wait = self.first.min(self.interval).max(Duration::from_millis(10));
         loop {
             at += wait;
-            if at >= self.request_timeout {
+            if at >= self.bound() {
                 return times;
             }
             times.push(at);
@@ -102,7 +110,7 @@ impl RetryPolicy {
         let rto = (rtt * 4).max(MIN_RTO).min(self.interval.max(MIN_RTO));
         let mut times = vec![Duration::ZERO];
         let mut at = rto;
-        while at < self.request_timeout {
+        while at < self.bound() {
             times.push(at);
             at += rto;
         }
@@ -414,6 +422,22 @@ mod tests {
             c.retry.schedule(),
             [0, 500, 1500, 3500].map(Duration::from_millis).to_vec()
         );
+    }
+
+    /// Regression: a `request_timeout` set by hand to `Duration::MAX` made `schedule` loop
+    /// until the sum of its waits overflowed (a panic, after exhausting memory).
+    #[test]
+    fn a_huge_request_timeout_is_bounded() {
+        let r = RetryPolicy {
+            request_timeout: Duration::MAX,
+            ..RetryPolicy::default()
+        };
+        assert_eq!(r.bound(), MAX_REQUEST_TIMEOUT);
+        let times = r.schedule();
+        assert!(times.len() < 40, "{times:?}");
+        assert!(times.iter().all(|t| *t < MAX_REQUEST_TIMEOUT));
+        let after = r.schedule_after_answer(Duration::from_millis(1));
+        assert_eq!(after.len(), 300, "every 0.2 s for 60 s");
     }
 
     #[test]

@@ -76,13 +76,13 @@ pub(crate) type Verdict<T> = Result<Option<T>>;
 impl Transport {
     pub(crate) async fn connect(config: &IpmiConfig, counters: Arc<Counters>) -> Result<Transport> {
         let address = config.address();
-        let deadline = Instant::now() + config.retry.request_timeout;
+        let deadline = Instant::now() + config.retry.bound();
         let lookup = tokio::net::lookup_host((config.host.as_str(), config.port));
         let addrs: Vec<SocketAddr> = match timeout_at(deadline, lookup).await {
             Err(_) => {
                 return Err(Error::unreachable(format!(
                     "{address}: name lookup did not finish within {:.1} s",
-                    config.retry.request_timeout.as_secs_f64()
+                    config.retry.bound().as_secs_f64()
                 )));
             }
             Ok(Err(e)) => {
@@ -191,7 +191,7 @@ impl Transport {
             None => retry.schedule(),
         };
         let start = Instant::now();
-        let deadline = start + retry.request_timeout;
+        let deadline = start + retry.bound();
         let mut buf = vec![0u8; 2048];
         let mut last_invalid: Option<Error> = None;
         for (n, _) in schedule.iter().enumerate() {
@@ -235,7 +235,7 @@ impl Transport {
                 }
             }
         }
-        let bound = retry.request_timeout.as_secs_f64();
+        let bound = retry.bound().as_secs_f64();
         Err(match last_invalid {
             Some(e) => {
                 let why = match e {
