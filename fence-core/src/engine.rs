@@ -160,6 +160,7 @@ impl Request {
 
 /// One status read: which plug, what it said, when.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct StateRead {
     /// The plug read (`""` for devices without plugs).
     pub plug: String,
@@ -172,6 +173,7 @@ pub struct StateRead {
 /// A command sent to the device.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Command {
     /// Switch on.
     On,
@@ -185,6 +187,7 @@ pub enum Command {
 
 /// One command sent: which plug, which command, when, and whether the device accepted it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct CommandSent {
     /// The plug (`""` for devices without plugs).
     pub plug: String,
