@@ -214,55 +214,8 @@ impl RedfishClient {
         let (status, headers, answer) = self
             .send(Method::POST, &path, Some(&body), Credentials::None)
             .await?;
-        match status {
-            s if s.is_success() => {}
-            StatusCode::BAD_REQUEST
-            | StatusCode::UNAUTHORIZED
-            | StatusCode::FORBIDDEN
-            | StatusCode::NOT_FOUND
-            | StatusCode::METHOD_NOT_ALLOWED
-            | StatusCode::NOT_IMPLEMENTED => {
-                // A service without sessions may answer 401 as well as 404 (sushy-tools
-                // asks for credentials first): the service root, readable without
-                // credentials, tells which it is.
-                if !self.has_session_service().await {
-                    return Err(Error::unsupported(format!(
-                        "{}: the Redfish service has no SessionService (login answered \
-                         HTTP {}); use auth_method=basic",
-                        self.base,
-                        status.as_u16()
-                    )));
-                }
-                if matches!(
-                    status,
-                    StatusCode::NOT_FOUND
-                        | StatusCode::METHOD_NOT_ALLOWED
-                        | StatusCode::NOT_IMPLEMENTED
-                ) {
-                    return Err(self.http_error(
-                        &Method::POST,
-                        &path,
-                        status,
-                        &answer,
-                        Missing::Misbehaved,
-                    ));
-                }
-                return Err(Error::login_refused(format!(
-                    "{}: session login refused (HTTP {}): {}",
-                    self.base,
-                    status.as_u16(),
-                    service_message(&answer).unwrap_or_else(|| reason(status))
-                )));
-            }
-            _ => {
-                return Err(self.http_error(
-                    &Method::POST,
-                    &path,
-                    status,
-                    &answer,
-                    Missing::Misbehaved,
-                ));
-            }
+        if !status.is_success() {
+            return Err(self.login_error(&path, status, &answer).await);
         }
         let token = headers
             .get(X_AUTH_TOKEN)
@@ -286,6 +239,37 @@ impl RedfishClient {
             });
         tracing::debug!(location = ?location, "session opened");
         Ok(Session { token, location })
+    }
+
+    /// Why a session login was answered `status`. A service without sessions may answer
+    /// 401 as well as 404 (sushy-tools asks for credentials first): the service root,
+    /// readable without credentials, tells which it is.
+    async fn login_error(&self, path: &str, status: StatusCode, answer: &[u8]) -> Error {
+        let refused = matches!(
+            status,
+            StatusCode::BAD_REQUEST | StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
+        );
+        let missing = matches!(
+            status,
+            StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED | StatusCode::NOT_IMPLEMENTED
+        );
+        if (refused || missing) && !self.has_session_service().await {
+            return Error::unsupported(format!(
+                "{}: the Redfish service has no SessionService (login answered HTTP {}); use \
+                 auth_method=basic",
+                self.base,
+                status.as_u16()
+            ));
+        }
+        if refused {
+            return Error::login_refused(format!(
+                "{}: session login refused (HTTP {}): {}",
+                self.base,
+                status.as_u16(),
+                service_message(answer).unwrap_or_else(|| reason(status))
+            ));
+        }
+        self.http_error(&Method::POST, path, status, answer, Missing::Misbehaved)
     }
 
     /// Whether the service root (read without credentials, as the Redfish specification
