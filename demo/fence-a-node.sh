@@ -48,7 +48,7 @@ note "(a first build takes a few minutes on 2 cores; later runs take seconds)"
 t0=$(now_ms)
 cargo build --release
 note "built in $(( ($(now_ms) - t0) / 1000 )) s: target/release/fence-agent, target/release/fence-sim"
-BIN=$ROOT/target/release
+BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release
 
 # --- 2. start the simulated BMCs ---------------------------------------------------------
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/fence-demo.XXXXXX")

@@ -146,7 +146,7 @@ if [ "${FENCE_E2E_PROFILE:-release}" = debug ]; then
   step "cargo build -p fence-cli" cargo build --locked -p fence-cli &&
     export FENCE_AGENT_BIN=$ROOT/target/debug/fence-agent
 elif step "cargo build --release -p fence-cli" cargo build --release --locked -p fence-cli; then
-  export FENCE_AGENT_BIN=$ROOT/target/release/fence-agent
+  export FENCE_AGENT_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/fence-agent
 fi
 for suite in tests/e2e/*.sh; do
   [ -f "$suite" ] || continue

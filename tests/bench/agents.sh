@@ -35,19 +35,19 @@ if [ "${FENCE_SKIP_INSTALL:-0}" != 1 ]; then
 fi
 
 echo "bench: building (release)" >&2
-OURS=$ROOT/target/release/fence-agent
+OURS=${CARGO_TARGET_DIR:-$ROOT/target}/release/fence-agent
 if ! cargo build --release -p fence-cli >&2; then
   echo "bench: WARNING: fence-cli does not build; ours will be reported as not available" >&2
-  OURS=$ROOT/target/release/fence-agent.unbuilt
+  OURS=${CARGO_TARGET_DIR:-$ROOT/target}/release/fence-agent.unbuilt
 fi
-SIM=(--fence-sim "$ROOT/target/release/fence-sim")
+SIM=(--fence-sim "${CARGO_TARGET_DIR:-$ROOT/target}/release/fence-sim")
 if ! cargo build --release -p fence-sim >&2; then
   echo "bench: WARNING: fence-sim does not build; the fencesim target is left out" >&2
   SIM=()
 fi
 cargo build --release -p fence-tests --bin bench_agents >&2 || die "the bench binary does not build"
 
-BENCH_DIR=${BENCH_DIR:-$ROOT/target/bench}
+BENCH_DIR=${BENCH_DIR:-${CARGO_TARGET_DIR:-$ROOT/target}/bench}
 mkdir -p "$BENCH_DIR" || die "cannot create $BENCH_DIR"
 PEERS_DIR=$(mktemp -d -t fence-rs-bench-peers.XXXXXX) || die "mktemp failed"
 export PEERS_DIR

@@ -27,7 +27,7 @@ command -v ipmipower >/dev/null || die "ipmipower is missing: apt-get install fr
 ulimit -n "$(( COUNT * 2 + 256 ))" 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 cargo build --release --quiet -p fence-sim
-SIM=$PWD/target/release/fence-sim
+SIM=${CARGO_TARGET_DIR:-$PWD/target}/release/fence-sim
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/fence-bench.XXXXXX")
 SIM_PID=
 stop_sim() {

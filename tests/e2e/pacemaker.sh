@@ -138,7 +138,7 @@ else
     (cd "$ROOT" && cargo build --release --locked -p fence-cli) > "$WORK/build.log" 2>&1 ||
       { tail -n 30 "$WORK/build.log"; fatal "cargo build --release -p fence-cli"; }
     pass "cargo build --release -p fence-cli ($(($(ms) - t)) ms)"
-    BIN=$ROOT/target/release/fence-agent
+    BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/fence-agent
   fi
   # The links point at the binary that runs `install`: a copy outside the work tree keeps the
   # installed agents working after this checkout (and its target/) is gone.
