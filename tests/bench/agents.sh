@@ -62,5 +62,5 @@ bash tests/scripts/start-peers.sh >&2 || die "the peers did not start"
 . "$PEERS_DIR/peers.env"
 
 echo "bench: running (the peers' logs are in $PEERS_DIR/logs)" >&2
-target/release/bench_agents --ours "$OURS" "${SIM[@]}" --out "$BENCH_DIR/agents.md" \
+"${CARGO_TARGET_DIR:-$ROOT/target}"/release/bench_agents --ours "$OURS" "${SIM[@]}" --out "$BENCH_DIR/agents.md" \
   --csv "$BENCH_DIR/agents.csv" "$@"
