@@ -10,10 +10,10 @@ use fence_core::{ErrorKind, FenceDevice, Secret};
 use fence_ipmi::{IpmiConfig, IpmiDevice};
 use tokio::net::UdpSocket;
 
-/// How long the silent "BMC" waits for one more datagram before it reports: longer than
-/// the longest pause between two transmissions (2 s, `ipmitool_timeout`), or a loaded
-/// machine loses the last transmission to the race (a flaky count of 3).
-const SILENT_BMC_PATIENCE: Duration = Duration::from_secs(3);
+/// How long the silent "BMC" waits for one more datagram before it reports: well beyond
+/// the longest pause between two transmissions to a BMC that has not answered (0.6 s), or
+/// a loaded machine loses the last transmission to the race (a flaky count).
+const SILENT_BMC_PATIENCE: Duration = Duration::from_millis(1500);
 
 /// Binds a silent "BMC" and counts the datagrams it gets until none comes for
 /// [`SILENT_BMC_PATIENCE`].
@@ -46,9 +46,10 @@ fn device_from_options(port: u16, extra: &[(&str, &str)]) -> IpmiDevice {
     IpmiDevice::new(IpmiConfig::from_options(&options).unwrap()).unwrap()
 }
 
-/// fence_ipmilan's defaults: `ipmitool_timeout` 2 s (retransmission interval), first retry
-/// after 0.5 s, `login_timeout` 5 s bound: transmissions at 0, 0.5, 1.5, 3.5 s, then
-/// Unreachable at 5 s, with a message that names the address and the bound.
+/// fence_ipmilan's defaults: `ipmitool_timeout` 2 s, `login_timeout` 5 s bound; to a BMC
+/// that has not answered, the first retry after 0.3 s and the waits doubling up to 0.6 s:
+/// transmissions at 0, 0.3, 0.9, 1.5, 2.1, 2.7, 3.3, 3.9, 4.5 s, then Unreachable at 5 s,
+/// with a message that names the address, the bound and the transmissions.
 #[tokio::test]
 async fn silent_bmc_is_unreachable_after_the_default_bound() {
     let (port, counter) = silent_bmc().await;
@@ -71,12 +72,15 @@ async fn silent_bmc_is_unreachable_after_the_default_bound() {
     );
     let msg = err.to_string();
     assert!(msg.contains(&format!("127.0.0.1:{port}")), "{msg}");
-    assert!(msg.contains("within 5.0 s"), "{msg}");
+    assert!(msg.contains("within 5.0 s (9 transmissions)"), "{msg}");
     assert!(!msg.contains("secret-pw"), "{msg}");
     device.close().await.unwrap();
     let arrivals = counter.await.unwrap();
-    assert_eq!(arrivals.len(), 4, "transmissions: {arrivals:?}");
-    for (got, want) in arrivals.iter().zip([0, 500, 1500, 3500]) {
+    assert_eq!(arrivals.len(), 9, "transmissions: {arrivals:?}");
+    for (got, want) in arrivals
+        .iter()
+        .zip([0, 300, 900, 1500, 2100, 2700, 3300, 3900, 4500])
+    {
         let want = Duration::from_millis(want);
         assert!(
             *got + Duration::from_millis(5) >= want && *got < want + Duration::from_millis(300),
@@ -85,8 +89,8 @@ async fn silent_bmc_is_unreachable_after_the_default_bound() {
     }
 }
 
-/// `ipmitool_timeout=1` and `login_timeout=2`: transmissions at 0, 0.5, 1.5 s; Unreachable
-/// at 2 s.
+/// `ipmitool_timeout=1` and `login_timeout=2`: transmissions at 0, 0.3, 0.9, 1.5 s;
+/// Unreachable at 2 s. `ipmitool_timeout=0.25`: the waits are cut to 0.25 s.
 #[tokio::test]
 async fn options_shorten_the_bound() {
     let (port, counter) = silent_bmc().await;
@@ -99,7 +103,15 @@ async fn options_shorten_the_bound() {
         took >= Duration::from_millis(1950) && took < Duration::from_millis(2500),
         "{took:?}"
     );
-    assert_eq!(counter.await.unwrap().len(), 3);
+    assert_eq!(counter.await.unwrap().len(), 4);
+    let (port, counter) = silent_bmc().await;
+    let device = device_from_options(
+        port,
+        &[("ipmitool_timeout", "0.25"), ("login_timeout", "1")],
+    );
+    let err = device.power_state("").await.unwrap_err();
+    assert!(err.to_string().contains("(4 transmissions)"), "{err}");
+    assert_eq!(counter.await.unwrap().len(), 4, "0, 0.25, 0.5, 0.75 s");
 }
 
 /// Nothing listens: the kernel's ICMP port-unreachable ends the attempt at once.
