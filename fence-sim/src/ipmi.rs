@@ -21,6 +21,13 @@
 //! Sessions start at the User privilege, as the specification says, so a client must raise
 //! it with Set Session Privilege Level before Chassis Control. Up to 32 sessions per BMC;
 //! sessions idle for 30 s are reclaimed.
+//!
+//! Session set-up is idempotent, as on a real BMC, so that a duplicating or lossy network
+//! does not break a login: a copy of an Open Session (found by its remote console session
+//! ID), RAKP 1 or RAKP 3 (found by the managed system session ID) that was answered
+//! already gets the very same answer again (same session ID, same random number, same
+//! RAKP 4) and changes nothing. A RAKP 1 of an established session is ignored, and a
+//! refused RAKP 1 or RAKP 3 keeps its answer for a few seconds for its repeats.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -275,7 +282,7 @@ async fn serve(socket: UdpSocket, mut bmc: Bmc) {
             bmc.event(|| "datagram dropped (fault)".into());
             continue;
         }
-        let Some(reply) = bmc.handle(&buf[..n]) else {
+        let Some(reply) = bmc.handle(&buf[..n], peer) else {
             continue;
         };
         if bmc.faults.drops() {
@@ -297,10 +304,22 @@ enum Stage {
     Rakp2Sent(RakpInputs),
     /// Established. The inputs stay, to answer a retransmitted RAKP 3 again.
     Active(SessionKeys, RakpInputs),
+    /// RAKP 1 or RAKP 3 refused: kept (as closed) only to answer repeats the same way.
+    Refused,
+}
+
+/// A set-up message a session answered, and the answer: a copy of the same message gets
+/// the same datagram back.
+struct Answered {
+    kind: PayloadType,
+    request: Vec<u8>,
+    reply: Vec<u8>,
 }
 
 struct Session {
     console_id: u32,
+    /// The console's address and port (Open Session came from there).
+    peer: SocketAddr,
     suite: CipherSuite,
     /// The highest privilege this session may take.
     max_privilege: u8,
@@ -309,9 +328,32 @@ struct Session {
     stage: Stage,
     out_seq: u32,
     last_used: Instant,
-    /// When Close Session was answered: the session only answers a retransmitted Close
-    /// Session from then on, until it is reclaimed.
+    /// When Close Session was answered (or the set-up refused): the session only answers
+    /// a retransmitted Close Session (or set-up message) from then on, until it is
+    /// reclaimed.
     closed_at: Option<Instant>,
+    /// The set-up messages answered (at most one per kind: the latest).
+    answered: Vec<Answered>,
+}
+
+impl Session {
+    /// The answer already given to this very set-up message, if any.
+    fn repeat(&self, kind: PayloadType, request: &[u8]) -> Option<Vec<u8>> {
+        self.answered
+            .iter()
+            .find(|a| a.kind == kind && a.request == request)
+            .map(|a| a.reply.clone())
+    }
+
+    /// Remembers the answer to a set-up message (replacing one of the same kind).
+    fn remember(&mut self, kind: PayloadType, request: &[u8], reply: &[u8]) {
+        self.answered.retain(|a| a.kind != kind);
+        self.answered.push(Answered {
+            kind,
+            request: request.to_vec(),
+            reply: reply.to_vec(),
+        });
+    }
 }
 
 /// One simulated BMC (owned by its task: no locks on the packet path).
@@ -339,13 +381,13 @@ impl Bmc {
     }
 
     /// Answers one datagram, or nothing (malformed, failed integrity, unknown session).
-    fn handle(&mut self, datagram: &[u8]) -> Option<Vec<u8>> {
+    fn handle(&mut self, datagram: &[u8], peer: SocketAddr) -> Option<Vec<u8>> {
         if datagram.len() >= 4 && datagram[..3] == wire::RMCP_HEADER[..3] && datagram[3] == 0x06 {
             return self.asf_pong(datagram);
         }
         match wire::session_format(datagram).ok()? {
             SessionFormat::V15 => self.handle_v15(datagram),
-            SessionFormat::V20 => self.handle_v20(datagram),
+            SessionFormat::V20 => self.handle_v20(datagram, peer),
         }
     }
 
@@ -386,7 +428,7 @@ impl Bmc {
         .ok()
     }
 
-    fn handle_v20(&mut self, datagram: &[u8]) -> Option<Vec<u8>> {
+    fn handle_v20(&mut self, datagram: &[u8], peer: SocketAddr) -> Option<Vec<u8>> {
         // The session ID sits at a fixed place; it names the keys to check the packet with.
         let id = u32::from_le_bytes(datagram.get(6..10)?.try_into().ok()?);
         let keys = match self.sessions.get(&id).map(|s| &s.stage) {
@@ -395,7 +437,7 @@ impl Bmc {
         };
         let (header, payload) = wire::decode_v20(datagram, keys.as_ref()).ok()?;
         match header.payload_type {
-            PayloadType::OpenSessionRequest => self.open_session(&payload),
+            PayloadType::OpenSessionRequest => self.open_session(&payload, peer),
             PayloadType::Rakp1 => self.rakp1(&payload),
             PayloadType::Rakp3 => self.rakp3(&payload),
             PayloadType::Ipmi if id == 0 => {
@@ -444,13 +486,30 @@ impl Bmc {
         }
     }
 
-    fn open_session(&mut self, payload: &[u8]) -> Option<Vec<u8>> {
+    fn open_session(&mut self, payload: &[u8], peer: SocketAddr) -> Option<Vec<u8>> {
         let req = OpenSessionRequest::decode(payload).ok()?;
         let now = Instant::now();
         self.sessions.retain(|_, s| match s.closed_at {
             Some(at) => now.duration_since(at) < CLOSED_LINGER,
             None => now.duration_since(s.last_used) < SESSION_IDLE,
         });
+        // A copy of an Open Session answered already (a duplicate, or a retransmission whose
+        // answer was lost): the same session and the same answer, while that session is
+        // still being set up for the same console. (Some consoles, ipmitool among them,
+        // use one fixed console session ID: their next login is a new session.)
+        if let Some(reply) = self
+            .sessions
+            .values()
+            .filter(|s| {
+                s.console_id == req.console_session_id
+                    && s.peer == peer
+                    && matches!(s.stage, Stage::Opened | Stage::Rakp2Sent(_))
+            })
+            .find_map(|s| s.repeat(PayloadType::OpenSessionRequest, payload))
+        {
+            self.event(|| "Open Session (repeated: same answer)".into());
+            return Some(reply);
+        }
         let open = self
             .sessions
             .values()
@@ -466,6 +525,7 @@ impl Bmc {
             console_session_id: req.console_session_id,
             accepted: None,
         };
+        let mut created = None;
         let response = match suite {
             None => {
                 self.event(|| format!("Open Session: no matching cipher suite ({a:?})"));
@@ -488,6 +548,7 @@ impl Bmc {
                     bmc_id,
                     Session {
                         console_id: req.console_session_id,
+                        peer,
                         suite,
                         max_privilege,
                         privilege: 2,
@@ -495,8 +556,10 @@ impl Bmc {
                         out_seq: 0,
                         last_used: now,
                         closed_at: None,
+                        answered: Vec::new(),
                     },
                 );
+                created = Some(bmc_id);
                 self.event(|| format!("Open Session (cipher suite {})", suite.id));
                 OpenSessionResponse {
                     tag: req.tag,
@@ -508,11 +571,27 @@ impl Bmc {
             }
         };
         let header = V20Header::setup(PayloadType::OpenSessionResponse);
-        wire::encode_v20(&header, &response.encode(), None, [0; 16]).ok()
+        let reply = wire::encode_v20(&header, &response.encode(), None, [0; 16]).ok()?;
+        if let Some(session) = created.and_then(|id| self.sessions.get_mut(&id)) {
+            session.remember(PayloadType::OpenSessionRequest, payload, &reply);
+        }
+        Some(reply)
     }
 
     fn rakp1(&mut self, payload: &[u8]) -> Option<Vec<u8>> {
         let r1 = Rakp1::decode(payload).ok()?;
+        if let Some(session) = self.sessions.get(&r1.bmc_session_id) {
+            // A copy of a RAKP 1 answered already: the same RAKP 2 (same random number),
+            // whatever the session's stage now.
+            if let Some(reply) = session.repeat(PayloadType::Rakp1, payload) {
+                self.event(|| "RAKP 1/2 (repeated: same answer)".into());
+                return Some(reply);
+            }
+            if !matches!(session.stage, Stage::Opened | Stage::Rakp2Sent(_)) {
+                self.event(|| "RAKP 1 for an established or refused session: ignored".into());
+                return None;
+            }
+        }
         let status = match self.sessions.get(&r1.bmc_session_id) {
             None => 0x02,                                    // invalid session ID
             Some(_) if r1.username != self.username => 0x0D, // unauthorized name
@@ -523,7 +602,7 @@ impl Bmc {
             self.event(|| format!("RAKP 1/2: refused (status {status:#04x})"));
             let console_id = self
                 .sessions
-                .remove(&r1.bmc_session_id)
+                .get(&r1.bmc_session_id)
                 .map_or(0, |s| s.console_id);
             Rakp2 {
                 tag: r1.tag,
@@ -560,12 +639,26 @@ impl Bmc {
             reply
         };
         let header = V20Header::setup(PayloadType::Rakp2);
-        wire::encode_v20(&header, &reply.encode(), None, [0; 16]).ok()
+        let datagram = wire::encode_v20(&header, &reply.encode(), None, [0; 16]).ok()?;
+        if let Some(session) = self.sessions.get_mut(&r1.bmc_session_id) {
+            if status != 0 {
+                session.stage = Stage::Refused;
+                session.closed_at = Some(Instant::now());
+            }
+            session.remember(PayloadType::Rakp1, payload, &datagram);
+        }
+        Some(datagram)
     }
 
     fn rakp3(&mut self, payload: &[u8]) -> Option<Vec<u8>> {
         let r3 = Rakp3::decode(payload).ok()?;
         let session = self.sessions.get_mut(&r3.bmc_session_id)?;
+        // A copy of a RAKP 3 answered already (a duplicate, or a retransmission after a
+        // lost RAKP 4): the same RAKP 4, also after a refusal.
+        if let Some(reply) = session.repeat(PayloadType::Rakp3, payload) {
+            self.event(|| "RAKP 3/4 (repeated: same answer)".into());
+            return Some(reply);
+        }
         let auth = session.suite.auth;
         let console_id = session.console_id;
         let inputs = match &session.stage {
@@ -595,7 +688,8 @@ impl Bmc {
             return None;
         }
         let expected = inputs.rakp3_auth_code(auth, &self.password);
-        let reply = if ct_eq(&expected, &r3.auth_code) {
+        let accepted = ct_eq(&expected, &r3.auth_code);
+        let reply = if accepted {
             let sik = inputs.sik(auth, &self.password, None);
             let icv = inputs.rakp4_icv(auth, &sik);
             session.stage = Stage::Active(SessionKeys::derive(session.suite, &sik), inputs);
@@ -611,7 +705,8 @@ impl Bmc {
                 icv,
             }
         } else {
-            self.sessions.remove(&r3.bmc_session_id);
+            session.stage = Stage::Refused;
+            session.closed_at = Some(Instant::now());
             self.event(|| "RAKP 3/4: wrong key exchange code (password)".into());
             Rakp4 {
                 tag: r3.tag,
@@ -621,7 +716,11 @@ impl Bmc {
             }
         };
         let header = V20Header::setup(PayloadType::Rakp4);
-        wire::encode_v20(&header, &reply.encode(), None, [0; 16]).ok()
+        let datagram = wire::encode_v20(&header, &reply.encode(), None, [0; 16]).ok()?;
+        if let Some(session) = self.sessions.get_mut(&r3.bmc_session_id) {
+            session.remember(PayloadType::Rakp3, payload, &datagram);
+        }
+        Some(datagram)
     }
 
     /// Runs one IPMI command, inside session `session` or outside any.
@@ -815,5 +914,166 @@ fn privilege_name(level: u8) -> &'static str {
         3 => "operator",
         4 => "administrator",
         _ => "unknown",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PEER: SocketAddr = SocketAddr::new(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 40000);
+
+    fn bmc() -> Bmc {
+        Bmc {
+            index: 0,
+            guid: [7; 16],
+            machine: Arc::new(Machine::new(PowerState::On, Duration::ZERO)),
+            faults: Faults::NONE,
+            username: b"admin".to_vec(),
+            password: b"password".to_vec(),
+            sessions: HashMap::new(),
+            counters: Arc::new(IpmiCounters::default()),
+            observer: None,
+        }
+    }
+
+    fn setup(kind: PayloadType, payload: &[u8]) -> Vec<u8> {
+        wire::encode_v20(&V20Header::setup(kind), payload, None, [0; 16]).unwrap()
+    }
+
+    fn payload_of(datagram: &[u8]) -> Vec<u8> {
+        wire::decode_v20(datagram, None).unwrap().1
+    }
+
+    /// Every set-up message arrives twice (a duplicating network) or again later (a
+    /// retransmission after a lost answer): the BMC answers each copy with the same bytes
+    /// and holds one session, which the login then completes.
+    #[test]
+    fn repeated_open_session_rakp1_and_rakp3_get_the_same_answers() {
+        let mut bmc = bmc();
+        let suite = CipherSuite::SUITE_17;
+        let open = setup(
+            PayloadType::OpenSessionRequest,
+            &OpenSessionRequest {
+                tag: 1,
+                max_privilege: 4,
+                console_session_id: 0xC0C0_0001,
+                algorithms: suite.into(),
+            }
+            .encode(),
+        );
+        let first = bmc.handle(&open, PEER).unwrap();
+        assert_eq!(bmc.handle(&open, PEER).unwrap(), first);
+        assert_eq!(bmc.sessions.len(), 1, "one session for both copies");
+        let opened = OpenSessionResponse::decode(&payload_of(&first)).unwrap();
+        let (bmc_session_id, _) = opened.accepted.unwrap();
+
+        let rakp1 = Rakp1 {
+            tag: 2,
+            bmc_session_id,
+            console_random: [9; 16],
+            role: 0x14,
+            username: b"admin".to_vec(),
+        };
+        let rakp1_datagram = setup(PayloadType::Rakp1, &rakp1.encode().unwrap());
+        let rakp2_first = bmc.handle(&rakp1_datagram, PEER).unwrap();
+        assert_eq!(
+            bmc.handle(&rakp1_datagram, PEER).unwrap(),
+            rakp2_first,
+            "the same random number"
+        );
+        let rakp2 = Rakp2::decode(&payload_of(&rakp2_first)).unwrap();
+        assert_eq!(rakp2.status, 0);
+        // A late copy of the Open Session still changes nothing.
+        assert_eq!(bmc.handle(&open, PEER).unwrap(), first);
+
+        let inputs = RakpInputs {
+            console_session_id: 0xC0C0_0001,
+            bmc_session_id,
+            console_random: rakp1.console_random,
+            bmc_random: rakp2.bmc_random,
+            bmc_guid: rakp2.bmc_guid,
+            role: rakp1.role,
+            username: rakp1.username.clone(),
+        };
+        assert_eq!(
+            rakp2.auth_code,
+            inputs.rakp2_auth_code(suite.auth, b"password")
+        );
+        let rakp3 = setup(
+            PayloadType::Rakp3,
+            &Rakp3 {
+                tag: 3,
+                status: 0,
+                bmc_session_id,
+                auth_code: inputs.rakp3_auth_code(suite.auth, b"password"),
+            }
+            .encode(),
+        );
+        let rakp4_first = bmc.handle(&rakp3, PEER).unwrap();
+        assert_eq!(bmc.handle(&rakp3, PEER).unwrap(), rakp4_first);
+        let rakp4 = Rakp4::decode(&payload_of(&rakp4_first)).unwrap();
+        assert_eq!(rakp4.status, 0);
+        let sik = inputs.sik(suite.auth, b"password", None);
+        assert_eq!(rakp4.icv, inputs.rakp4_icv(suite.auth, &sik));
+        // Late copies of RAKP 1 neither reset the established session nor change the
+        // answer.
+        assert_eq!(bmc.handle(&rakp1_datagram, PEER).unwrap(), rakp2_first);
+        assert!(matches!(
+            bmc.sessions[&bmc_session_id].stage,
+            Stage::Active(..)
+        ));
+        assert_eq!(bmc.sessions.len(), 1);
+        assert_eq!(bmc.counters.sessions_opened.load(Ordering::Relaxed), 1);
+        // The same bytes once the session is established (ipmitool's next run: its console
+        // session ID is fixed), or from another console: a new session.
+        let again = bmc.handle(&open, PEER).unwrap();
+        assert_ne!(again, first);
+        let other = SocketAddr::new(PEER.ip(), PEER.port() + 1);
+        let third = bmc.handle(&open, other).unwrap();
+        assert_ne!(third, again);
+        assert_eq!(bmc.sessions.len(), 3);
+    }
+
+    /// A refused login answers its repeats with the same refusal, not "invalid session
+    /// ID", so that a lost refusal still reads as wrong credentials.
+    #[test]
+    fn a_refused_rakp_answers_its_repeats_with_the_same_refusal() {
+        let mut bmc = bmc();
+        let open = setup(
+            PayloadType::OpenSessionRequest,
+            &OpenSessionRequest {
+                tag: 1,
+                max_privilege: 4,
+                console_session_id: 5,
+                algorithms: CipherSuite::SUITE_3.into(),
+            }
+            .encode(),
+        );
+        let opened =
+            OpenSessionResponse::decode(&payload_of(&bmc.handle(&open, PEER).unwrap())).unwrap();
+        let (bmc_session_id, _) = opened.accepted.unwrap();
+        let rakp1 = setup(
+            PayloadType::Rakp1,
+            &Rakp1 {
+                tag: 2,
+                bmc_session_id,
+                console_random: [1; 16],
+                role: 0x14,
+                username: b"nobody".to_vec(),
+            }
+            .encode()
+            .unwrap(),
+        );
+        let refusal = bmc.handle(&rakp1, PEER).unwrap();
+        assert_eq!(Rakp2::decode(&payload_of(&refusal)).unwrap().status, 0x0D);
+        assert_eq!(bmc.handle(&rakp1, PEER).unwrap(), refusal);
+        // The refused session holds no slot.
+        let open_slots = bmc
+            .sessions
+            .values()
+            .filter(|s| s.closed_at.is_none())
+            .count();
+        assert_eq!(open_slots, 0);
     }
 }
