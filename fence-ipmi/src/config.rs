@@ -245,7 +245,7 @@ impl IpmiConfig {
     ///
     /// Reads `ip` (or, with `port_as_ip`, `plug`), `ipport`, `username`, `password` (the
     /// CLI has already run `password_script`), `lanplus`, `cipher`, `privlvl`, `auth`,
-    /// `hexadecimal_kg`, `ipmitool_timeout` (retransmission interval) and `login_timeout`
+    /// `hexadecimal_kg`, `ipmitool_timeout` (longest retransmission wait) and `login_timeout`
     /// (bound per request). `target` (bridging) is refused with [`Error::Unsupported`].
     pub fn from_options(options: &Options) -> Result<IpmiConfig> {
         let port_as_ip = options

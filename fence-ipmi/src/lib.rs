@@ -135,7 +135,7 @@ pub const IPMITOOL_PATH: ParamSpec = ParamSpec::new("ipmitool_path", ParamType::
     .order(200)
     .desc("Path to ipmitool binary")
     .unused("IPMI is spoken natively; no ipmitool is run");
-/// `ipmitool_timeout`: the retransmission interval.
+/// `ipmitool_timeout`: the longest wait between two transmissions of a request.
 pub const IPMITOOL_TIMEOUT: ParamSpec = ParamSpec::new("ipmitool_timeout", ParamType::String)
     .long("ipmitool-timeout")
     .hint("timeout")
