@@ -7,19 +7,16 @@
 //! Bounded for CI: `PROPTEST_CASES` (default 40 per property) cases, a few seconds.
 #![allow(clippy::unwrap_used)]
 
+mod scripted_https;
+
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use fence_core::testkit::conformance::fast_timing;
 use fence_core::{Action, Engine, FenceDevice, PowerState, Request};
 use fence_redfish::{RedfishConfig, RedfishDevice, TlsVerify};
 use proptest::prelude::*;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -45,92 +42,24 @@ struct Script {
 
 /// Starts an HTTPS service answering from `script`; returns its port.
 async fn serve(script: Script) -> u16 {
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(fixture("leaf.pem"))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    let key = PrivateKeyDer::from_pem_file(fixture("leaf.key")).unwrap();
-    let tls = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(certs, key)
-    .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let script = Arc::new(Mutex::new(script));
-    tokio::spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
-            let acceptor = acceptor.clone();
-            let script = Arc::clone(&script);
-            tokio::spawn(async move {
-                let Ok(mut io) = acceptor.accept(tcp).await else {
-                    return;
-                };
-                let mut buf = Vec::new();
-                loop {
-                    // One request: the head, then Content-Length bytes of body.
-                    let head_end = loop {
-                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                            break i + 4;
-                        }
-                        let mut chunk = [0u8; 4096];
-                        match io.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                        }
-                    };
-                    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-                    let length = head
-                        .lines()
-                        .find_map(|l| {
-                            let (k, v) = l.split_once(':')?;
-                            k.eq_ignore_ascii_case("content-length")
-                                .then(|| v.trim().parse::<usize>().ok())?
-                        })
-                        .unwrap_or(0);
-                    while buf.len() < head_end + length {
-                        let mut chunk = [0u8; 4096];
-                        match io.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                        }
-                    }
-                    buf.drain(..head_end + length);
-                    let mut words = head.split_whitespace();
-                    let method = words.next().unwrap_or("");
-                    let path = words.next().unwrap_or("").trim_end_matches('/');
-                    let answer = {
-                        let s = script.lock().unwrap();
-                        match (method, path) {
-                            ("GET", "/redfish/v1") => s.root.clone(),
-                            ("GET", "/redfish/v1/Systems") => s.systems.clone(),
-                            ("GET", _) => s.system.clone(),
-                            ("POST", _) => s.reset.clone(),
-                            _ => Answer {
-                                status: 204,
-                                body: Vec::new(),
-                            },
-                        }
-                    };
-                    let mut out = format!(
-                        "HTTP/1.1 {} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-                        answer.status,
-                        answer.body.len()
-                    )
-                    .into_bytes();
-                    out.extend_from_slice(&answer.body);
-                    if io.write_all(&out).await.is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    port
+    scripted_https::serve(
+        &fixture("leaf.pem"),
+        &fixture("leaf.key"),
+        move |method, path| {
+            let answer = match (method, path.trim_end_matches('/')) {
+                ("GET", "/redfish/v1") => script.root.clone(),
+                ("GET", "/redfish/v1/Systems") => script.systems.clone(),
+                ("GET", _) => script.system.clone(),
+                ("POST", _) => script.reset.clone(),
+                _ => Answer {
+                    status: 204,
+                    body: Vec::new(),
+                },
+            };
+            (answer.status, answer.body)
+        },
+    )
+    .await
 }
 
 fn device(port: u16, systems_uri: Option<&str>) -> RedfishDevice {

@@ -5,16 +5,14 @@
 #![allow(clippy::unwrap_used)]
 
 mod fault_kit;
+#[path = "../../fence-redfish/tests/scripted_https/mod.rs"]
+mod scripted_https;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use fault_kit::{assert_failed, cli, strings};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 
 /// Slack for process start and scheduling on a loaded 2-core CI machine.
 const SLACK: Duration = Duration::from_millis(1500);
@@ -36,87 +34,24 @@ struct Scripted {
     resets: u32,
 }
 
+/// Starts the service with fence-redfish's certificate `cert` (`leaf` or `wrongname`);
+/// returns its port.
 async fn serve(cert: &str, script: Arc<Mutex<Scripted>>) -> u16 {
-    let certs: Vec<CertificateDer<'static>> =
-        CertificateDer::pem_file_iter(fixture(&format!("{cert}.pem")))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
-    let key = PrivateKeyDer::from_pem_file(fixture(&format!("{cert}.key"))).unwrap();
-    let tls = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(certs, key)
-    .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
-            let acceptor = acceptor.clone();
-            let script = Arc::clone(&script);
-            tokio::spawn(async move {
-                let Ok(mut io) = acceptor.accept(tcp).await else {
-                    return;
-                };
-                let mut buf = Vec::new();
-                loop {
-                    let head_end = loop {
-                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                            break i + 4;
-                        }
-                        let mut chunk = [0u8; 4096];
-                        match io.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                        }
-                    };
-                    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-                    let length = head
-                        .lines()
-                        .find_map(|l| {
-                            let (k, v) = l.split_once(':')?;
-                            k.eq_ignore_ascii_case("content-length")
-                                .then(|| v.trim().parse::<usize>().ok())?
-                        })
-                        .unwrap_or(0);
-                    while buf.len() < head_end + length {
-                        let mut chunk = [0u8; 4096];
-                        match io.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                        }
-                    }
-                    buf.drain(..head_end + length);
-                    let method = head.split_whitespace().next().unwrap_or("").to_owned();
-                    let (status, body) = {
-                        let mut s = script.lock().unwrap();
-                        if method == "POST" {
-                            s.resets += 1;
-                            if let Some(p) = s.power_after_reset.clone() {
-                                s.power = p;
-                            }
-                            (s.reset_status, s.reset_body.clone())
-                        } else {
-                            let doc = serde_json_like(&s.power);
-                            (200, doc)
-                        }
-                    };
-                    let out = format!(
-                        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-                        body.len()
-                    );
-                    if io.write_all(out.as_bytes()).await.is_err() {
-                        return;
-                    }
-                }
-            });
+    let cert_file = fixture(&format!("{cert}.pem"));
+    let key_file = fixture(&format!("{cert}.key"));
+    scripted_https::serve(&cert_file, &key_file, move |method, _path| {
+        let mut s = script.lock().unwrap();
+        if method == "POST" {
+            s.resets += 1;
+            if let Some(p) = s.power_after_reset.clone() {
+                s.power = p;
+            }
+            (s.reset_status, s.reset_body.clone().into_bytes())
+        } else {
+            (200, serde_json_like(&s.power).into_bytes())
         }
-    });
-    port
+    })
+    .await
 }
 
 /// The system document.
