@@ -93,6 +93,13 @@ async fn run_checked(agent: &str, what: &str, lines: &[String], dir: &Path) -> (
     (run, all)
 }
 
+/// [`run_checked`], and the run must exit with `code`; returns all the text seen.
+async fn run_expecting(code: i32, agent: &str, what: &str, lines: &[String], dir: &Path) -> String {
+    let (run, all) = run_checked(agent, what, lines, dir).await;
+    assert_eq!(run.code, code, "{what}: {}", run.all());
+    all
+}
+
 fn ipmi_lines(action: &str, port: u16, password: &str) -> Vec<String> {
     vec![
         format!("action={action}"),
@@ -121,55 +128,51 @@ async fn ipmi_success_and_failure_paths_show_no_secret() {
     };
     let good = sim(&[]).await;
     let port = good.bmcs()[0].addr.port();
-    let (run, _) = run_checked(
+    run_expecting(
+        0,
         "fence_ipmilan",
         "ipmi off",
         &ipmi_lines("off", port, PW),
         &dir,
     )
     .await;
-    assert_eq!(run.code, 0, "{}", run.all());
-    let (run, _) = run_checked(
+    run_expecting(
+        0,
         "fence_ipmilan",
         "ipmi on",
         &ipmi_lines("on", port, PW),
         &dir,
     )
     .await;
-    assert_eq!(run.code, 0, "{}", run.all());
-    let (run, _) = run_checked(
+    run_expecting(
+        1,
         "fence_ipmilan",
         "ipmi wrong password",
         &ipmi_lines("status", port, WRONG),
         &dir,
     )
     .await;
-    assert_eq!(run.code, 1, "{}", run.all());
     let mut kg = ipmi_lines("status", port, PW);
     kg.push(format!("hexadecimal_kg={KG}"));
-    let (run, _) = run_checked("fence_ipmilan", "ipmi kg", &kg, &dir).await;
-    assert_eq!(run.code, 1, "fence-sim has no Kg: {}", run.all());
+    // fence-sim has no Kg: refused.
+    run_expecting(1, "fence_ipmilan", "ipmi kg", &kg, &dir).await;
 
     let silent = sim(&["silent"]).await;
     let mut lines = ipmi_lines("off", silent.bmcs()[0].addr.port(), PW);
     lines.push(format!("hexadecimal_kg={KG}"));
-    let (run, _) = run_checked("fence_ipmilan", "ipmi unreachable", &lines, &dir).await;
-    assert_eq!(run.code, 1, "{}", run.all());
+    run_expecting(1, "fence_ipmilan", "ipmi unreachable", &lines, &dir).await;
     let refuse = sim(&["refuse"]).await;
     let lines = ipmi_lines("off", refuse.bmcs()[0].addr.port(), PW);
-    let (run, _) = run_checked("fence_ipmilan", "ipmi refused", &lines, &dir).await;
-    assert_eq!(run.code, 1, "{}", run.all());
+    run_expecting(1, "fence_ipmilan", "ipmi refused", &lines, &dir).await;
     let lie = sim(&["lie"]).await;
     let lines = ipmi_lines("reboot", lie.bmcs()[0].addr.port(), PW);
-    let (run, _) = run_checked("fence_ipmilan", "ipmi power timeout", &lines, &dir).await;
-    assert_eq!(run.code, 1, "{}", run.all());
+    run_expecting(1, "fence_ipmilan", "ipmi power timeout", &lines, &dir).await;
     // A session lost in the middle (the relay stops after RAKP 3).
     let cut = UdpRelay::start(good.bmcs()[0].addr, UdpFault::StopAfter(3))
         .await
         .unwrap();
     let lines = ipmi_lines("off", cut.port(), PW);
-    let (run, _) = run_checked("fence_ipmilan", "ipmi lost session", &lines, &dir).await;
-    assert_eq!(run.code, 1, "{}", run.all());
+    run_expecting(1, "fence_ipmilan", "ipmi lost session", &lines, &dir).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -180,12 +183,11 @@ async fn ipmi_sim_peer_runs_show_no_secret() {
     let port = peer_port("IPMISIM_PORT");
     let mut lines = ipmi_lines("status", port, WRONG);
     lines.push("cipher=3".into());
-    let (run, _) = run_checked("fence_ipmilan", "ipmi_sim wrong password", &lines, &dir).await;
-    assert_eq!(run.code, 1, "{}", run.all());
+    run_expecting(1, "fence_ipmilan", "ipmi_sim wrong password", &lines, &dir).await;
     let mut lines = ipmi_lines("status", port, "password");
     lines.extend([format!("hexadecimal_kg={KG}"), "cipher=3".into()]);
-    let (run, _) = run_checked("fence_ipmilan", "ipmi_sim kg", &lines, &dir).await;
-    assert_eq!(run.code, 1, "ipmi_sim has no Kg: {}", run.all());
+    // ipmi_sim has no Kg: refused.
+    run_expecting(1, "fence_ipmilan", "ipmi_sim kg", &lines, &dir).await;
 }
 
 fn redfish_lines(action: &str, port: u16, password: &str, ca: &Path, session: bool) -> Vec<String> {
@@ -241,25 +243,25 @@ async fn redfish_success_and_failure_paths_show_no_password_or_session_token() {
         let tag = if session { "session" } else { "basic" };
         for (action, code) in [("off", 0), ("status", 2), ("on", 0), ("reboot", 0)] {
             let what = format!("redfish {tag} {action}");
-            let (run, all) = run_checked(
+            let all = run_expecting(
+                code,
                 "fence_redfish",
                 &what,
                 &redfish_lines(action, port, PW, &ca, session),
                 &dir,
             )
             .await;
-            assert_eq!(run.code, code, "{what}: {}", run.all());
             assert_no_token(&what, &all);
         }
         let what = format!("redfish {tag} wrong password");
-        let (run, all) = run_checked(
+        let all = run_expecting(
+            1,
             "fence_redfish",
             &what,
             &redfish_lines("off", port, WRONG, &ca, session),
             &dir,
         )
         .await;
-        assert_eq!(run.code, 1, "{}", run.all());
         assert_no_token(&what, &all);
     }
     let c = &good.services()[0].counters;
@@ -282,14 +284,14 @@ async fn redfish_success_and_failure_paths_show_no_password_or_session_token() {
         let port = sim.services()[0].addr.port();
         for session in [false, true] {
             let what = format!("redfish {} session={session}", modes[0]);
-            let (run, all) = run_checked(
+            let all = run_expecting(
+                1,
                 "fence_redfish",
                 &what,
                 &redfish_lines(action, port, PW, &ca, session),
                 &dir,
             )
             .await;
-            assert_eq!(run.code, 1, "{what}: {}", run.all());
             assert_no_token(&what, &all);
         }
     }
@@ -332,16 +334,15 @@ async fn vbox_success_and_failure_paths_show_no_secret() {
         "identity_file={}",
         fence_tests::peer_var("SSH_KEY")
     ));
-    let (run, _) = run_checked("fence_vbox", "vbox status", &lines, &dir).await;
-    assert_eq!(run.code, 0, "{}", run.all());
-    let (run, _) = run_checked(
+    run_expecting(0, "fence_vbox", "vbox status", &lines, &dir).await;
+    run_expecting(
+        1,
         "fence_vbox",
         "vbox wrong password",
         &vbox_lines("status", WRONG, &dir),
         &dir,
     )
     .await;
-    assert_eq!(run.code, 1, "{}", run.all());
     let silent = TcpRelay::start(
         ([127, 0, 0, 1], peer_port("SSH_PORT")).into(),
         TcpFault::Silent,
@@ -350,8 +351,7 @@ async fn vbox_success_and_failure_paths_show_no_secret() {
     .unwrap();
     let mut lines = vbox_lines("off", PW, &dir);
     lines[2] = format!("ipport={}", silent.port());
-    let (run, _) = run_checked("fence_vbox", "vbox unreachable", &lines, &dir).await;
-    assert_eq!(run.code, 1, "{}", run.all());
+    run_expecting(1, "fence_vbox", "vbox unreachable", &lines, &dir).await;
     // A command that hangs after a login with the key.
     use std::os::unix::fs::PermissionsExt as _;
     let script = dir.join("VBoxManage-hangs");
@@ -363,8 +363,7 @@ async fn vbox_success_and_failure_paths_show_no_secret() {
         fence_tests::peer_var("SSH_KEY")
     ));
     lines.push(format!("vboxmanage_path={}", script.display()));
-    let (run, _) = run_checked("fence_vbox", "vbox stalled", &lines, &dir).await;
-    assert_eq!(run.code, 1, "{}", run.all());
+    run_expecting(1, "fence_vbox", "vbox stalled", &lines, &dir).await;
 }
 
 #[test]
