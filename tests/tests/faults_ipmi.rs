@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use fault_kit::{PASSWORD, assert_failed, cli, ipmi_args, ipmi_bmc};
+use fault_kit::{PASSWORD, assert_failed, cli, ipmi_args, ipmi_bmc, with};
 use fence_core::PowerState;
 use fence_tests::peer_port;
 use fence_tests::relay::{UdpFault, UdpRelay};
@@ -75,23 +75,9 @@ async fn a_bmc_that_goes_silent_in_the_middle_of_a_session_fails_within_the_requ
     assert_eq!(sim.bmcs()[0].machine.power(), PowerState::On);
 }
 
+/// ipmi_sim's arguments, without the power_wait of its default.
 fn ipmi_sim_args(action: &str, port: u16) -> Vec<String> {
-    fault_kit::strings(&[
-        "-o",
-        action,
-        "-P",
-        "-C",
-        "3",
-        "-a",
-        "127.0.0.1",
-        "-u",
-        &port.to_string(),
-        "-l",
-        "admin",
-        "-p",
-        "password",
-        "--power-wait=0",
-    ])
+    with(fault_kit::ipmi_sim_args(action, port), &["--power-wait=0"])
 }
 
 /// The exit code of a status of ipmi_sim's chassis read without loss (0 on, 2 off).

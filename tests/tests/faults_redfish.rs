@@ -9,17 +9,12 @@ mod fault_kit;
 
 use std::time::Duration;
 
-use fault_kit::{PASSWORD, assert_failed, cli, redfish_args, redfish_service, temp_dir};
+use fault_kit::{PASSWORD, assert_failed, cli, redfish_args, redfish_service, temp_dir, with};
 use fence_core::PowerState;
 use fence_tests::relay::{TcpFault, TcpRelay};
 
 /// Slack for process start and scheduling on a loaded 2-core CI machine.
 const SLACK: Duration = Duration::from_millis(1500);
-
-fn with(mut args: Vec<String>, more: &[&str]) -> Vec<String> {
-    args.extend(more.iter().map(|s| (*s).to_owned()));
-    args
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_service_that_accepts_and_never_answers_fails_within_the_request_bound() {

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use fault_kit::{assert_failed, cli, strings};
+use fault_kit::{assert_failed, cli, redfish_args, with};
 
 /// Slack for process start and scheduling on a loaded 2-core CI machine.
 const SLACK: Duration = Duration::from_millis(1500);
@@ -65,23 +65,11 @@ fn serde_json_like(power: &str) -> String {
 const ILO_400: &str = r#"{"error":{"code":"iLO.0.10.ExtendedInfo","message":"See @Message.ExtendedInfo for more information.","@Message.ExtendedInfo":[{"MessageId":"iLO.2.14.InvalidOperationForSystemState"}]}}"#;
 
 fn args(action: &str, port: u16) -> Vec<String> {
-    strings(&[
-        "-o",
-        action,
-        "-a",
-        "127.0.0.1",
-        "-u",
-        &port.to_string(),
-        "-l",
-        "admin",
-        "-p",
-        "pw",
-        "--ssl-ca-file",
-        &fixture("ca.pem").display().to_string(),
-        "--systems-uri",
-        "/redfish/v1/Systems/1",
-        "--power-timeout=5",
-    ])
+    let ca = fixture("ca.pem").display().to_string();
+    with(
+        redfish_args(action, port, "pw", &ca),
+        &["--power-timeout=5"],
+    )
 }
 
 fn script(power: &str, status: u16, body: &str, after: Option<&str>) -> Arc<Mutex<Scripted>> {

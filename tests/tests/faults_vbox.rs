@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use fault_kit::{assert_failed, cli, strings, temp_dir};
+use fault_kit::{assert_failed, cli, strings, temp_dir, with};
 use fence_tests::relay::{TcpFault, TcpRelay};
 use fence_tests::{peer_port, peers_dir};
 
@@ -41,11 +41,6 @@ fn vbox_args(action: &str, port: u16, password: &str, known_hosts: &Path) -> Vec
         "--ssh-known-hosts-file",
         &known_hosts.display().to_string(),
     ])
-}
-
-fn with(mut args: Vec<String>, more: &[&str]) -> Vec<String> {
-    args.extend(more.iter().map(|s| (*s).to_owned()));
-    args
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -11,7 +11,10 @@ use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use fault_kit::{PASSWORD, faults, ipmi_args, redfish_args, signal, spawn, temp_dir, wait_until};
+use fault_kit::{
+    PASSWORD, faults, ipmi_args, ipmi_sim_args, redfish_args, signal, spawn, temp_dir, wait_until,
+    with,
+};
 use fence_sim::ipmi::{IpmiConfig, IpmiSim};
 use fence_sim::redfish::{RedfishConfig, RedfishSim};
 use fence_sim::{Event, Observer};
@@ -53,6 +56,37 @@ async fn exit_of(mut child: Child, bound: Duration) -> (i32, String, Duration) {
     .unwrap()
 }
 
+/// Sends `sig` to the child and asserts that it exits 1 within [`EXIT_BOUND`] saying it
+/// was interrupted; `what` names the run in the messages. Returns stderr.
+async fn interrupt(child: Child, sig: &str, what: &str) -> String {
+    signal(&child, sig);
+    let (code, stderr, took) = exit_of(child, EXIT_BOUND).await;
+    assert_eq!(code, 1, "{what} SIG{sig}: {stderr}");
+    assert!(
+        stderr.contains("Failed: Interrupted by a signal"),
+        "{what} SIG{sig}: {stderr}"
+    );
+    assert!(took <= EXIT_BOUND, "{what} SIG{sig}: {took:?}");
+    stderr
+}
+
+/// Runs `agent` on a fence-sim device that accepts off and stays On, waits until the
+/// simulator reports the lie (the agent is polling the state then) and interrupts it.
+async fn interrupt_while_polling(
+    agent: &str,
+    args: &[String],
+    seen: &Mutex<Vec<String>>,
+    sig: &str,
+) {
+    let child = spawn(agent, args);
+    assert!(
+        wait_until(Duration::from_secs(10), || saw(seen, "(lied)")),
+        "{agent}: no power command seen: {:?}",
+        seen.lock().unwrap()
+    );
+    interrupt(child, sig, agent).await;
+}
+
 async fn interrupted_ipmi_off(sig: &str) {
     let (observer, seen) = recorder();
     let sim = IpmiSim::start(IpmiConfig {
@@ -63,26 +97,11 @@ async fn interrupted_ipmi_off(sig: &str) {
     .await
     .unwrap();
     let bmc = &sim.bmcs()[0];
-    let mut args = ipmi_args("off", bmc.addr.port(), PASSWORD);
-    args.extend(fault_kit::strings(&[
-        "--power-timeout=60",
-        "--power-wait=0",
-    ]));
-    let child = spawn("fence_ipmilan", &args);
-    // The off was accepted (and ignored): the agent is polling the state now.
-    assert!(
-        wait_until(Duration::from_secs(10), || saw(&seen, "(lied)")),
-        "no Chassis Control seen: {:?}",
-        seen.lock().unwrap()
+    let args = with(
+        ipmi_args("off", bmc.addr.port(), PASSWORD),
+        &["--power-timeout=60", "--power-wait=0"],
     );
-    signal(&child, sig);
-    let (code, stderr, took) = exit_of(child, EXIT_BOUND).await;
-    assert_eq!(code, 1, "SIG{sig}: {stderr}");
-    assert!(
-        stderr.contains("Failed: Interrupted by a signal"),
-        "{stderr}"
-    );
-    assert!(took <= EXIT_BOUND, "{took:?}");
+    interrupt_while_polling("fence_ipmilan", &args, &seen, sig).await;
     let counters = &bmc.counters;
     use std::sync::atomic::Ordering::Relaxed;
     assert!(
@@ -120,30 +139,16 @@ async fn interrupted_redfish_off(sig: &str) {
     let ca = dir.join("ca.pem");
     std::fs::write(&ca, sim.ca_pem()).unwrap();
     let service = &sim.services()[0];
-    let mut args = redfish_args(
-        "off",
-        service.addr.port(),
-        PASSWORD,
-        &ca.display().to_string(),
+    let args = with(
+        redfish_args(
+            "off",
+            service.addr.port(),
+            PASSWORD,
+            &ca.display().to_string(),
+        ),
+        &["--power-timeout=60", "--auth-method=session"],
     );
-    args.extend(fault_kit::strings(&[
-        "--power-timeout=60",
-        "--auth-method=session",
-    ]));
-    let child = spawn("fence_redfish", &args);
-    assert!(
-        wait_until(Duration::from_secs(10), || saw(&seen, "(lied)")),
-        "no reset seen: {:?}",
-        seen.lock().unwrap()
-    );
-    signal(&child, sig);
-    let (code, stderr, took) = exit_of(child, EXIT_BOUND).await;
-    assert_eq!(code, 1, "SIG{sig}: {stderr}");
-    assert!(
-        stderr.contains("Failed: Interrupted by a signal"),
-        "{stderr}"
-    );
-    assert!(took <= EXIT_BOUND, "{took:?}");
+    interrupt_while_polling("fence_redfish", &args, &seen, sig).await;
     use std::sync::atomic::Ordering::Relaxed;
     let c = &service.counters;
     assert!(
@@ -204,14 +209,7 @@ async fn sigterm_during_a_remote_command_that_hangs_exits_1_promptly() {
         wait_until(Duration::from_secs(10), || marker.exists()),
         "the remote command did not start"
     );
-    signal(&child, "TERM");
-    let (code, stderr, took) = exit_of(child, EXIT_BOUND).await;
-    assert_eq!(code, 1, "{stderr}");
-    assert!(
-        stderr.contains("Failed: Interrupted by a signal"),
-        "{stderr}"
-    );
-    assert!(took <= EXIT_BOUND, "{took:?}");
+    interrupt(child, "TERM", "fence_vbox").await;
 }
 
 /// OpenIPMI's ipmi_sim (peer `IPMISIM_PORT`) has about 60 session slots: 70 runs killed
@@ -224,22 +222,7 @@ async fn sigterm_during_a_remote_command_that_hangs_exits_1_promptly() {
 async fn seventy_interrupted_offs_leave_no_session_behind_on_ipmi_sim() {
     let port = fence_tests::peer_port("IPMISIM_PORT");
     let power = fence_tests::peer_path("IPMISIM_STATE").join("power");
-    let args = fault_kit::strings(&[
-        "-o",
-        "off",
-        "-P",
-        "-C",
-        "3",
-        "-a",
-        "127.0.0.1",
-        "-u",
-        &port.to_string(),
-        "-l",
-        "admin",
-        "-p",
-        "password",
-        "--power-wait=30",
-    ]);
+    let args = with(ipmi_sim_args("off", port), &["--power-wait=30"]);
     let started = Instant::now();
     for run in 1..=70 {
         std::fs::write(&power, "1\n").unwrap();
@@ -247,38 +230,13 @@ async fn seventy_interrupted_offs_leave_no_session_behind_on_ipmi_sim() {
         let switched = wait_until(Duration::from_secs(5), || {
             std::fs::read_to_string(&power).is_ok_and(|s| s.trim() == "0")
         });
-        signal(&child, "TERM");
-        let (code, stderr, took) = exit_of(child, EXIT_BOUND).await;
+        let stderr = interrupt(child, "TERM", &format!("run {run}")).await;
         assert!(
             switched,
             "run {run}: the off never reached ipmi_sim (sessions exhausted?): {stderr}"
         );
-        assert_eq!(code, 1, "run {run}: {stderr}");
-        assert!(
-            stderr.contains("Interrupted by a signal"),
-            "run {run}: {stderr}"
-        );
-        assert!(took <= EXIT_BOUND, "run {run}: {took:?}");
     }
-    let status = fault_kit::cli(
-        "fence_ipmilan",
-        fault_kit::strings(&[
-            "-o",
-            "status",
-            "-P",
-            "-C",
-            "3",
-            "-a",
-            "127.0.0.1",
-            "-u",
-            &port.to_string(),
-            "-l",
-            "admin",
-            "-p",
-            "password",
-        ]),
-    )
-    .await;
+    let status = fault_kit::cli("fence_ipmilan", ipmi_sim_args("status", port)).await;
     assert_eq!(
         (status.code, status.stdout.as_str()),
         (2, "Status: OFF\n"),

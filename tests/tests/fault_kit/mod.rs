@@ -67,6 +67,12 @@ pub fn ipmi_args(action: &str, port: u16, password: &str) -> Vec<String> {
     ])
 }
 
+/// fence_ipmilan's arguments for OpenIPMI's ipmi_sim (peer `IPMISIM_PORT`, or a relay in
+/// front of it) on `port`: lanplus, cipher suite 3, admin/password.
+pub fn ipmi_sim_args(action: &str, port: u16) -> Vec<String> {
+    with(ipmi_args(action, port, "password"), &["-C", "3"])
+}
+
 /// fence_redfish's arguments for a simulated service on `port`.
 pub fn redfish_args(action: &str, port: u16, password: &str, ca: &str) -> Vec<String> {
     strings(&[
@@ -85,6 +91,12 @@ pub fn redfish_args(action: &str, port: u16, password: &str, ca: &str) -> Vec<St
         "--systems-uri",
         "/redfish/v1/Systems/1",
     ])
+}
+
+/// `args` followed by `more`.
+pub fn with(mut args: Vec<String>, more: &[&str]) -> Vec<String> {
+    args.extend(more.iter().map(|s| (*s).to_owned()));
+    args
 }
 
 /// Owned copies.
