@@ -31,6 +31,19 @@ fn ipmi_device(port: u16) -> Arc<IpmiDevice> {
     Arc::new(IpmiDevice::new(config).unwrap())
 }
 
+/// An off of every BMC of `sim`, one target each.
+fn ipmi_off_targets(sim: &IpmiSim) -> Vec<Target> {
+    sim.bmcs()
+        .iter()
+        .map(|b| {
+            Target::plugless(
+                ipmi_device(b.addr.port()) as Arc<dyn FenceDevice>,
+                Action::Off,
+            )
+        })
+        .collect()
+}
+
 struct CaFile(std::path::PathBuf);
 
 impl Drop for CaFile {
@@ -118,16 +131,7 @@ async fn many_fences_ipmi_and_redfish_machines_together() {
     .await
     .unwrap();
     let ca = ca_file(&redfish);
-    let mut targets: Vec<Target> = ipmi
-        .bmcs()
-        .iter()
-        .map(|b| {
-            Target::plugless(
-                ipmi_device(b.addr.port()) as Arc<dyn FenceDevice>,
-                Action::Off,
-            )
-        })
-        .collect();
+    let mut targets = ipmi_off_targets(&ipmi);
     for system in 0..4 {
         let d = redfish_device(&redfish, 0, system, &ca, AuthMethod::Basic);
         targets.push(Target::plugless(d as Arc<dyn FenceDevice>, Action::Off));
@@ -207,16 +211,7 @@ async fn refused_silent_and_lossy_bmcs() {
     })
     .await
     .unwrap();
-    let targets = sim
-        .bmcs()
-        .iter()
-        .map(|b| {
-            Target::plugless(
-                ipmi_device(b.addr.port()) as Arc<dyn FenceDevice>,
-                Action::Off,
-            )
-        })
-        .collect();
+    let targets = ipmi_off_targets(&sim);
     let started = Instant::now();
     let report = Many::new(Engine::new(fast_timing())).run(targets).await;
 
@@ -254,16 +249,7 @@ async fn lossy_bmcs_are_fenced_through_retransmission() {
     })
     .await
     .unwrap();
-    let targets = sim
-        .bmcs()
-        .iter()
-        .map(|b| {
-            Target::plugless(
-                ipmi_device(b.addr.port()) as Arc<dyn FenceDevice>,
-                Action::Off,
-            )
-        })
-        .collect();
+    let targets = ipmi_off_targets(&sim);
     let report = Many::new(Engine::new(fast_timing())).run(targets).await;
     for (i, t) in report.targets.iter().enumerate() {
         assert!(

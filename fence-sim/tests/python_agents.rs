@@ -12,11 +12,18 @@ use fence_core::PowerState;
 use fence_sim::ipmi::{IpmiConfig, IpmiSim};
 use fence_sim::redfish::{RedfishConfig, RedfishSim};
 
-/// Runs a fence agent; returns (exit code, stdout).
-async fn agent(program: &str, args: Vec<String>, env: Vec<(String, String)>) -> (i32, String) {
+/// Runs a fence agent with the arguments `base` and `-o action`; returns (exit code, stdout).
+async fn agent(
+    program: &str,
+    base: &[&str],
+    action: &str,
+    env: &[(&str, String)],
+) -> (i32, String) {
     let path = format!("/usr/sbin/{program}");
     let mut cmd = Command::new(&path);
-    cmd.args(&args).envs(env);
+    cmd.args(base)
+        .args(["-o", action])
+        .envs(env.iter().cloned());
     let out = tokio::task::spawn_blocking(move || cmd.output())
         .await
         .unwrap()
@@ -27,10 +34,6 @@ async fn agent(program: &str, args: Vec<String>, env: Vec<(String, String)>) -> 
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).trim().to_owned(),
     )
-}
-
-fn strings(args: &[&str]) -> Vec<String> {
-    args.iter().map(|s| s.to_string()).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -60,30 +63,15 @@ async fn python_fence_redfish_fences_a_system_over_verified_tls() {
         "/redfish/v1/Systems/2",
     ];
     // requests verifies the certificate against this bundle.
-    let env = vec![("REQUESTS_CA_BUNDLE".to_owned(), ca.display().to_string())];
+    let env = [("REQUESTS_CA_BUNDLE", ca.display().to_string())];
 
-    let (rc, out) = agent(
-        "fence_redfish",
-        strings(&[&base[..], &["-o", "status"]].concat()),
-        env.clone(),
-    )
-    .await;
+    let (rc, out) = agent("fence_redfish", &base, "status", &env).await;
     assert_eq!((rc, out.as_str()), (0, "Status: ON"));
-    let (rc, out) = agent(
-        "fence_redfish",
-        strings(&[&base[..], &["-o", "off"]].concat()),
-        env.clone(),
-    )
-    .await;
+    let (rc, out) = agent("fence_redfish", &base, "off", &env).await;
     assert_eq!((rc, out.as_str()), (0, "Success: Powered OFF"));
     assert_eq!(s.systems[1].power(), PowerState::Off);
     assert_eq!(s.systems[0].power(), PowerState::On);
-    let (rc, out) = agent(
-        "fence_redfish",
-        strings(&[&base[..], &["-o", "status"]].concat()),
-        env,
-    )
-    .await;
+    let (rc, out) = agent("fence_redfish", &base, "status", &env).await;
     assert_eq!((rc, out.as_str()), (2, "Status: OFF"));
     let _ = std::fs::remove_file(&ca);
 }
@@ -111,19 +99,9 @@ async fn python_fence_ipmilan_fences_a_bmc() {
         "--cipher",
         "3",
     ];
-    let (rc, out) = agent(
-        "fence_ipmilan",
-        strings(&[&base[..], &["-o", "off"]].concat()),
-        vec![],
-    )
-    .await;
+    let (rc, out) = agent("fence_ipmilan", &base, "off", &[]).await;
     assert_eq!((rc, out.as_str()), (0, "Success: Powered OFF"));
     assert_eq!(bmc.machine.power(), PowerState::Off);
-    let (rc, out) = agent(
-        "fence_ipmilan",
-        strings(&[&base[..], &["-o", "status"]].concat()),
-        vec![],
-    )
-    .await;
+    let (rc, out) = agent("fence_ipmilan", &base, "status", &[]).await;
     assert_eq!((rc, out.as_str()), (2, "Status: OFF"));
 }
