@@ -11,9 +11,9 @@ mod fault_kit;
 use std::io::Write as _;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use fault_kit::{PASSWORD, agent_bin, ipmi_bmc, redfish_service, temp_dir, wait_until};
+use fault_kit::{PASSWORD, agent_bin, finish, ipmi_bmc, redfish_service, temp_dir, wait_until};
 
 /// Slack for process start and scheduling on a loaded 2-core CI machine.
 const SLACK: Duration = Duration::from_millis(1500);
@@ -38,29 +38,6 @@ fn fenced(agent: &str, lines: &[String]) -> Child {
         .write_all(text.as_bytes())
         .unwrap();
     child
-}
-
-/// Waits for the exit (at most `bound`); returns (code, stdout, stderr, elapsed), or None
-/// if the agent was still running (it is then killed).
-async fn finish(mut child: Child, bound: Duration) -> Option<(i32, String, String, Duration)> {
-    let start = Instant::now();
-    tokio::task::spawn_blocking(move || {
-        let exited = wait_until(bound, || child.try_wait().unwrap().is_some());
-        if !exited {
-            let _ = child.kill();
-        }
-        let out = child.wait_with_output().unwrap();
-        exited.then(|| {
-            (
-                out.status.code().unwrap_or(-1),
-                String::from_utf8_lossy(&out.stdout).into_owned(),
-                String::from_utf8_lossy(&out.stderr).into_owned(),
-                start.elapsed(),
-            )
-        })
-    })
-    .await
-    .unwrap()
 }
 
 fn ipmi_lines(action: &str, port: u16) -> Vec<String> {

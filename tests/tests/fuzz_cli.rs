@@ -11,8 +11,7 @@
 #[path = "cli_common/mod.rs"]
 mod cli_common;
 
-use std::io::Write as _;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -159,16 +158,7 @@ struct Outcome {
 
 fn run(agent: &str, args: &[String], stdin: &[u8]) -> Outcome {
     let start = std::time::Instant::now();
-    let mut child = Command::new(cli_common::agent_bin())
-        .arg(agent)
-        .args(args)
-        .env_remove("PCMK_service")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let _ = child.stdin.take().unwrap().write_all(stdin);
+    let child = cli_common::spawn(agent, args, stdin);
     let pid = child.id();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {

@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use fault_kit::{
-    PASSWORD, faults, ipmi_args, ipmi_sim_args, redfish_args, signal, spawn, temp_dir, wait_until,
-    with,
+    PASSWORD, faults, finish, ipmi_args, ipmi_sim_args, redfish_args, signal, spawn, temp_dir,
+    wait_until, with,
 };
 use fence_sim::ipmi::{IpmiConfig, IpmiSim};
 use fence_sim::redfish::{RedfishConfig, RedfishSim};
@@ -37,23 +37,11 @@ fn saw(seen: &Mutex<Vec<String>>, needle: &str) -> bool {
 
 /// Waits for the child's exit within `bound` (killing it otherwise) and returns exit code,
 /// stderr and the time taken.
-async fn exit_of(mut child: Child, bound: Duration) -> (i32, String, Duration) {
-    let start = Instant::now();
-    tokio::task::spawn_blocking(move || {
-        let exited = wait_until(bound, || child.try_wait().unwrap().is_some());
-        if !exited {
-            let _ = child.kill();
-        }
-        let out = child.wait_with_output().unwrap();
-        assert!(exited, "still running {bound:?} after the signal");
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-            start.elapsed(),
-        )
-    })
-    .await
-    .unwrap()
+async fn exit_of(child: Child, bound: Duration) -> (i32, String, Duration) {
+    let (code, _, stderr, took) = finish(child, bound)
+        .await
+        .unwrap_or_else(|| panic!("still running {bound:?} after the signal"));
+    (code, stderr, took)
 }
 
 /// Sends `sig` to the child and asserts that it exits 1 within [`EXIT_BOUND`] saying it

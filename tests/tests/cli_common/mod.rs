@@ -2,9 +2,10 @@
 //! agent name, with arguments or with Pacemaker-style stdin.
 #![allow(dead_code, clippy::unwrap_used)]
 
+use std::ffi::OsStr;
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The `fence-agent` binary: `$FENCE_AGENT_BIN`, else the one cargo built next to this test
@@ -48,15 +49,28 @@ impl Run {
     }
 }
 
-fn run(mut cmd: Command, stdin: &str) -> Run {
-    cmd.env_remove("PCMK_service")
+/// Starts `fence-agent AGENT args...` outside Pacemaker (no `PCMK_service`) with its output
+/// piped, writes `stdin` to it and closes its stdin.
+pub fn spawn<S: AsRef<OsStr>>(agent: &str, args: &[S], stdin: &[u8]) -> Child {
+    let mut child = Command::new(agent_bin())
+        .arg(agent)
+        .args(args)
+        .env_remove("PCMK_service")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // An agent that exits before reading all of it is judged by its exit and output.
+    let _ = child.stdin.take().unwrap().write_all(stdin);
+    child
+}
+
+fn run(agent: &str, args: &[&str], stdin: &str) -> Run {
     let start = Instant::now();
-    let mut child = cmd.spawn().unwrap();
-    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
-    let out = child.wait_with_output().unwrap();
+    let out = spawn(agent, args, stdin.as_bytes())
+        .wait_with_output()
+        .unwrap();
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -73,18 +87,14 @@ pub fn expect(r: &Run, code: i32, stdout: &str) {
 
 /// `fence-agent AGENT args...`.
 pub fn argv(agent: &str, args: &[&str]) -> Run {
-    let mut cmd = Command::new(agent_bin());
-    cmd.arg(agent).args(args);
-    run(cmd, "")
+    run(agent, args, "")
 }
 
 /// `fence-agent AGENT` reading `lines` (one `key=value` each) on stdin, as Pacemaker calls it.
 pub fn stdin(agent: &str, lines: &[String]) -> Run {
-    let mut cmd = Command::new(agent_bin());
-    cmd.arg(agent);
     let mut text = lines.join("\n");
     text.push('\n');
-    run(cmd, &text)
+    run(agent, &[], &text)
 }
 
 /// Polls `f` every 20 ms until it returns true or `limit` passes.

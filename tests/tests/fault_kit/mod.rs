@@ -3,9 +3,8 @@
 //! every failure must pass (exit 1, a `Failed:` line, never a success line, in time).
 #![allow(dead_code, unused_imports, clippy::unwrap_used)]
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use fence_core::PowerState;
@@ -164,17 +163,30 @@ pub fn temp_dir(tag: &str) -> PathBuf {
 
 /// Starts `fence-agent AGENT args...` and returns the child (for signals).
 pub fn spawn(agent: &str, args: &[String]) -> Child {
-    let mut child = Command::new(agent_bin())
-        .arg(agent)
-        .args(args)
-        .env_remove("PCMK_service")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdin.take().unwrap().flush());
-    child
+    cli_common::spawn(agent, args, b"")
+}
+
+/// Waits for the exit (at most `bound`); returns (code, stdout, stderr, elapsed), or None
+/// if the agent was still running (it is then killed).
+pub async fn finish(mut child: Child, bound: Duration) -> Option<(i32, String, String, Duration)> {
+    let start = std::time::Instant::now();
+    tokio::task::spawn_blocking(move || {
+        let exited = wait_until(bound, || child.try_wait().unwrap().is_some());
+        if !exited {
+            let _ = child.kill();
+        }
+        let out = child.wait_with_output().unwrap();
+        exited.then(|| {
+            (
+                out.status.code().unwrap_or(-1),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+                start.elapsed(),
+            )
+        })
+    })
+    .await
+    .unwrap()
 }
 
 /// Sends `signal` (`TERM`, `INT`) to a child with kill(1).
