@@ -320,12 +320,9 @@ impl Engine {
     /// failure is in [`Report::result`]. Does not close the device.
     pub async fn run(&self, device: &dyn FenceDevice, request: &Request) -> Report {
         let started_at = SystemTime::now();
-        let plugs = if request.plugs.is_empty() || !device.capabilities().plugs {
-            if request.plugs.len() > 1 {
-                request.plugs.clone()
-            } else {
-                vec![request.plugs.first().cloned().unwrap_or_default()]
-            }
+        // A device without plugs is addressed with the one plug "".
+        let plugs = if request.plugs.is_empty() {
+            vec![String::new()]
         } else {
             request.plugs.clone()
         };

@@ -265,13 +265,6 @@ impl ParamTable {
         }
     }
 
-    /// Changes the description of the row named `name`.
-    pub fn set_desc(&mut self, name: &str, shortdesc: &'static str) {
-        if let Some(row) = self.rows.iter_mut().find(|r| r.name == name) {
-            row.shortdesc = shortdesc;
-        }
-    }
-
     /// Every row, in insertion order.
     pub fn rows(&self) -> &[ParamSpec] {
         &self.rows

@@ -117,18 +117,10 @@ impl Action {
         }
     }
 
-    /// True for the actions that may switch a machine off (`off`, `reboot`, `diag`):
-    /// the ones `delay` applies to in fence-agents are `off` and `reboot`.
+    /// True for `off` and `reboot`: the actions that switch a machine off, and the only ones
+    /// `delay` applies to (as in fence-agents).
     pub fn is_fencing(self) -> bool {
         matches!(self, Action::Off | Action::Reboot)
-    }
-
-    /// True for the actions that talk to the device.
-    pub fn contacts_device(self) -> bool {
-        !matches!(
-            self,
-            Action::Metadata | Action::Manpage | Action::ValidateAll
-        )
     }
 }
 
