@@ -15,9 +15,11 @@
 //!   exception is `method=cycle`, whose off phase no status read can see (as in
 //!   fence-agents); its report says `off_verified: false`.
 //!
-//! Two improvements over fence-agents: a set that the device refuses is followed by one
+//! Three improvements over fence-agents: a set that the device refuses is followed by one
 //! status read, so a device that refuses to switch off a machine that is already off (HPE
-//! iLO answers HTTP 400) is settled by the read instead of failing; and `method=cycle` on a
+//! iLO answers HTTP 400) is settled by the read instead of failing; a set refused as
+//! [`Busy`](crate::ErrorKind::Busy) (a VM that is still starting or saving) is sent again
+//! until `power_timeout` passes, never taken for done; and `method=cycle` on a
 //! machine that is already off (which many BMCs refuse, fence-agents#596) powers it on
 //! instead, since the off state was just read.
 //!
@@ -546,20 +548,60 @@ impl Run<'_> {
             if self.last_state(plug) == Some(target) {
                 continue;
             }
-            if let Err(refused) = self.send(plug, command).await {
-                // A device may refuse to switch a machine that already is where we want it
-                // (iLO: 400 for ForceOff on a machine that is off). Only a read decides.
-                let state = self.read(plug).await?;
-                if state != target {
-                    return Err(refused);
-                }
-                tracing::info!(plug = %plug, "set refused, but the state already is {}", target);
-            }
+            self.send_settled(plug, command, target).await?;
             if !self.timing.power_wait.is_zero() {
                 tokio::time::sleep(self.timing.power_wait).await;
             }
         }
         self.poll_until(target).await
+    }
+
+    /// Sends `command` to `plug` until the device takes it. A refusal is settled by a read:
+    /// a device may refuse to switch a machine that already is where we want it (iLO: 400
+    /// for ForceOff on a machine that is off), and only a read decides. A [`Busy`] refusal
+    /// (a VM that is starting, stopping, saving) is sent again, with the polling intervals,
+    /// until `power_timeout` passes; any other refusal fails at once.
+    ///
+    /// [`Busy`]: crate::ErrorKind::Busy
+    async fn send_settled(
+        &mut self,
+        plug: &str,
+        command: Command,
+        target: PowerState,
+    ) -> Result<()> {
+        let deadline = self
+            .timing
+            .power_timeout
+            .and_then(|t| Instant::now().checked_add(t));
+        let mut interval = self.timing.first_poll.min(self.timing.status_sleep);
+        loop {
+            let Err(refused) = self.send(plug, command).await else {
+                return Ok(());
+            };
+            let state = self.read(plug).await?;
+            if state == target {
+                tracing::info!(plug = %plug, "set refused, but the state already is {}", target);
+                return Ok(());
+            }
+            if refused.kind() != crate::error::ErrorKind::Busy {
+                return Err(refused);
+            }
+            tracing::info!(plug = %plug, "{refused}; sending it again");
+            let now = Instant::now();
+            let pause = match deadline {
+                Some(deadline) if now >= deadline => {
+                    tracing::error!(plug = %plug, "{refused}");
+                    return Err(Error::PowerTimeout { target });
+                }
+                Some(deadline) => interval.min(deadline - now),
+                None => interval,
+            };
+            tokio::time::sleep(pause).await;
+            interval = interval
+                .saturating_mul(2)
+                .min(self.timing.status_sleep)
+                .max(Duration::from_millis(1));
+        }
     }
 
     /// Reads every plug until all are in `target`, with adaptive intervals, bounded by

@@ -38,6 +38,10 @@ pub enum ErrorKind {
     Unsupported,
     /// The operation was interrupted (signal, cancellation).
     Interrupted,
+    /// The device refused the command because of a state that passes by itself (a VM that
+    /// is starting, stopping or saving; a machine whose state is being changed by someone
+    /// else): the engine sends it again within `power_timeout`.
+    Busy,
 }
 
 /// Whether retrying the same request can help.
@@ -108,6 +112,13 @@ pub enum Error {
         /// What interrupted it.
         detail: String,
     },
+    /// The device cannot take the command in the machine's present state, which passes by
+    /// itself; the same command may be accepted a moment later.
+    #[error("Device busy: {detail}")]
+    Busy {
+        /// What the device said, and the state it named.
+        detail: String,
+    },
 }
 
 impl Error {
@@ -168,6 +179,13 @@ impl Error {
         }
     }
 
+    /// A busy-device error: the command was refused in a state that passes by itself.
+    pub fn busy(detail: impl Into<String>) -> Self {
+        Error::Busy {
+            detail: detail.into(),
+        }
+    }
+
     /// The kind of the error.
     pub fn kind(&self) -> ErrorKind {
         match self {
@@ -179,6 +197,7 @@ impl Error {
             Error::PowerTimeout { .. } => ErrorKind::PowerTimeout,
             Error::Unsupported { .. } => ErrorKind::Unsupported,
             Error::Interrupted { .. } => ErrorKind::Interrupted,
+            Error::Busy { .. } => ErrorKind::Busy,
         }
     }
 
@@ -188,7 +207,8 @@ impl Error {
             ErrorKind::Unreachable
             | ErrorKind::PowerTimeout
             | ErrorKind::Misbehaved
-            | ErrorKind::Interrupted => Retry::Later,
+            | ErrorKind::Interrupted
+            | ErrorKind::Busy => Retry::Later,
             _ => Retry::Never,
         }
     }

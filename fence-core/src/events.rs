@@ -108,6 +108,7 @@ impl FenceEvent {
                 Some(ErrorKind::PowerTimeout) => "power_timeout",
                 Some(ErrorKind::Unsupported) => "unsupported",
                 Some(ErrorKind::Interrupted) => "interrupted",
+                Some(ErrorKind::Busy) => "busy",
                 _ => "failure",
             }
         }

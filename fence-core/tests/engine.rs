@@ -368,6 +368,68 @@ async fn a_refused_off_fails_at_once_unless_a_read_shows_it_off() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_busy_refusal_is_sent_again_until_the_device_takes_it() {
+    // A VM that is still starting refuses poweroff twice ("Invalid machine state:
+    // Starting"), then takes it: the engine keeps sending within power_timeout.
+    let state = Arc::new(Mutex::new(PowerState::On));
+    let sets = Arc::new(AtomicU32::new(0));
+    let mut device = MockDevice::with_identity(Capabilities::single());
+    let s = state.clone();
+    device
+        .expect_power_state()
+        .returning(move |_| Ok(*s.lock().unwrap()));
+    let (s, n) = (state.clone(), sets.clone());
+    device.expect_set_power().returning(move |_, target| {
+        if n.fetch_add(1, Ordering::SeqCst) < 2 {
+            return Err(Error::busy("Invalid machine state: Starting"));
+        }
+        *s.lock().unwrap() = target;
+        Ok(())
+    });
+    let report = run(&device, timing(), Action::Off).await;
+    assert_eq!(report.result.unwrap(), Outcome::PoweredOff);
+    assert_eq!(sets.load(Ordering::SeqCst), 3);
+    assert_eq!(report.commands.iter().filter(|c| !c.accepted).count(), 2);
+    assert!(
+        report.elapsed < Duration::from_secs(1),
+        "{:?}",
+        report.elapsed
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_device_that_stays_busy_times_out_and_is_never_off() {
+    let mut device = MockDevice::with_identity(Capabilities::single());
+    device
+        .expect_power_state()
+        .returning(|_| Ok(PowerState::On));
+    device
+        .expect_set_power()
+        .returning(|_, _| Err(Error::busy("The virtual machine is being powered down")));
+    let report = run(&device, timing(), Action::Off).await;
+    let err = report.result.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PowerTimeout, "{err}");
+    assert_eq!(err.to_string(), "Timed out waiting to power OFF");
+    assert!(
+        report.elapsed >= Duration::from_secs(20) && report.elapsed < Duration::from_secs(22),
+        "bounded by power_timeout: {:?}",
+        report.elapsed
+    );
+    assert!(report.reads.iter().all(|r| r.state == PowerState::On));
+    // Not busy: one refusal, no second try.
+    let mut device = MockDevice::with_identity(Capabilities::single());
+    device
+        .expect_power_state()
+        .returning(|_| Ok(PowerState::On));
+    device
+        .expect_set_power()
+        .times(1)
+        .returning(|_, _| Err(Error::misbehaved("E_ACCESSDENIED")));
+    let report = run(&device, timing(), Action::Off).await;
+    assert_eq!(report.result.unwrap_err().kind(), ErrorKind::Misbehaved);
+}
+
+#[tokio::test(start_paused = true)]
 async fn status_of_several_plugs_is_on_if_any_is_on() {
     let mut device = MockDevice::with_identity(Capabilities::single().with_plugs());
     device.expect_power_state().returning(|plug| {

@@ -10,7 +10,9 @@ use async_trait::async_trait;
 use fence_core::{Capabilities, Error, FenceDevice, Outlet, PowerState, Result};
 
 use crate::config::VboxConfig;
-use crate::ssh::{Output, SshSession};
+use crate::script::{self, Script, StepOutput};
+use crate::ssh::SshSession;
+use crate::state::{self, StateRow, Step};
 use crate::vboxmanage::{self, VBoxManage, Vm};
 
 /// A VirtualBox host reached over SSH.
@@ -35,8 +37,12 @@ struct Counters {
 struct Inner {
     vbox: VBoxManage,
     session: Option<SshSession>,
+    /// The random tag of this device's completion markers.
+    tag: String,
     /// Plug -> UUID of the VM it matched, for every plug seen registered in this run.
     seen: HashMap<String, String>,
+    /// UUID -> the state read last, which decides what a set sends.
+    last: HashMap<String, StateRow>,
 }
 
 impl fmt::Debug for VboxDevice {
@@ -59,7 +65,9 @@ impl VboxDevice {
             inner: Arc::new(Mutex::new(Inner {
                 vbox,
                 session: None,
+                tag: script::random_tag(),
                 seen: HashMap::new(),
+                last: HashMap::new(),
             })),
             counters: Arc::default(),
         })
@@ -75,7 +83,8 @@ impl VboxDevice {
         self.counters.logins.load(Ordering::Relaxed)
     }
 
-    /// How many remote commands (SSH channels) this device has run.
+    /// How many remote commands (SSH channels) this device has run. One channel may run
+    /// several `VBoxManage` commands (`list vms` and `list runningvms` together).
     pub fn remote_commands(&self) -> u64 {
         self.counters.commands.load(Ordering::Relaxed)
     }
@@ -109,8 +118,13 @@ struct Worker<'a> {
 }
 
 impl Worker<'_> {
-    /// Runs one remote command on the session (logging in first if needed).
-    fn run(&mut self, command: &str) -> Result<Output> {
+    fn script(&self) -> Script {
+        Script::new(&self.inner.tag, self.inner.vbox.os())
+    }
+
+    /// Runs a script on one channel (logging in first if needed) and returns each
+    /// command's output; output without its completion markers is an error.
+    fn run(&mut self, script: &Script) -> Result<Vec<StepOutput>> {
         if self.inner.session.is_none() {
             let session = SshSession::connect(self.config)?;
             self.counters.logins.fetch_add(1, Ordering::Relaxed);
@@ -119,27 +133,40 @@ impl Worker<'_> {
         let Some(session) = self.inner.session.as_ref() else {
             return Err(Error::misbehaved("SSH session vanished"));
         };
+        let shown = script.summary();
         let started = Instant::now();
         self.counters.commands.fetch_add(1, Ordering::Relaxed);
-        match session.exec(command) {
-            Ok(out) => {
-                tracing::debug!(
-                    %command, status = out.status, elapsed = ?started.elapsed(),
-                    stderr = %out.stderr.trim_end(), "remote command"
-                );
-                Ok(out)
-            }
+        let out = match session.exec(&script.render(), script.len(), &shown) {
+            Ok(out) => out,
             Err(e) => {
-                tracing::debug!(%command, error = %e, "remote command failed; dropping the session");
+                tracing::debug!(command = %shown, error = %e, "remote command failed; dropping the session");
                 self.inner.session = None;
-                Err(e)
+                return Err(e);
             }
-        }
+        };
+        tracing::debug!(
+            command = %shown, status = out.status, elapsed = ?started.elapsed(),
+            "remote command"
+        );
+        script.split(&out).map_err(|what| {
+            tracing::debug!(command = %shown, stdout = %out.stdout, stderr = %out.stderr, "incomplete output");
+            Error::misbehaved(format!(
+                "{}: `{shown}` did not finish: {what} (the connection or the host's shell cut it short; nothing is read from it)",
+                self.config.address()
+            ))
+        })
     }
 
-    /// Runs a `list` command and parses it; a failed run is an error.
-    fn list(&mut self, command: &str) -> Result<Vec<Vm>> {
-        let out = self.run(command)?;
+    /// Runs one command.
+    fn run_one(&mut self, command: String) -> Result<StepOutput> {
+        let script = self.script().step(command);
+        let mut outs = self.run(&script)?;
+        outs.pop()
+            .ok_or_else(|| Error::misbehaved("a script returned no output"))
+    }
+
+    /// The VMs of a `list` command's output; a failed list is an error.
+    fn listing(&self, command: &str, out: &StepOutput) -> Result<Vec<Vm>> {
         if out.status != 0 {
             return Err(Error::misbehaved(format!(
                 "{}: `{command}` failed (exit {}): {}",
@@ -151,15 +178,21 @@ impl Worker<'_> {
         Ok(vboxmanage::parse_list(&out.stdout))
     }
 
-    fn list_running(&mut self) -> Result<Vec<Vm>> {
-        let cmd = self.inner.vbox.list_running();
-        self.list(&cmd)
+    /// `list vms` and `list runningvms`, on one channel.
+    fn list_both(&mut self) -> Result<(Vec<Vm>, Vec<Vm>)> {
+        let (vms, running) = (self.inner.vbox.list_vms(), self.inner.vbox.list_running());
+        let script = self.script().step(vms.clone()).step(running.clone());
+        let outs = self.run(&script)?;
+        let (Some(a), Some(b)) = (outs.first(), outs.get(1)) else {
+            return Err(Error::misbehaved("a script returned too little output"));
+        };
+        Ok((self.listing(&vms, a)?, self.listing(&running, b)?))
     }
 
     fn list_vms(&mut self) -> Result<Vec<Vm>> {
         let cmd = self.inner.vbox.list_vms();
-        let vms = self.list(&cmd)?;
-        Ok(vms)
+        let out = self.run_one(cmd.clone())?;
+        self.listing(&cmd, &out)
     }
 
     fn not_found(plug: &str) -> Error {
@@ -169,31 +202,78 @@ impl Worker<'_> {
         )
     }
 
-    /// `list runningvms`; `list vms` only when the plug is not running and was not seen
-    /// registered earlier in this run.
+    /// The state of a plug. The first read of a run lists `vms` and `runningvms` on one
+    /// channel: a VM listed running is On (every state runningvms lists has a process);
+    /// any other VM's state is read with `showvminfo`, as is every later read.
     fn power_state(&mut self, plug: &str) -> Result<PowerState> {
-        let running = self.list_running()?;
-        if let Some(vm) = vboxmanage::find(&running, plug) {
-            self.inner.seen.insert(plug.to_owned(), vm.uuid.clone());
+        if let Some(uuid) = self.inner.seen.get(plug).cloned() {
+            return Ok(match self.read_state(plug, &uuid)? {
+                Some(row) => row.power,
+                None => PowerState::Off,
+            });
+        }
+        let (all, running) = self.list_both()?;
+        let Some(vm) = vboxmanage::find(&all, plug) else {
+            return self.missing(plug);
+        };
+        let uuid = vm.uuid.clone();
+        self.inner.seen.insert(plug.to_owned(), uuid.clone());
+        if running
+            .iter()
+            .any(|r| vboxmanage::same_uuid(&r.uuid, &uuid))
+        {
+            self.inner.last.insert(uuid, state::LISTED_RUNNING);
             return Ok(PowerState::On);
         }
-        if let Some(uuid) = self.inner.seen.get(plug) {
-            // Known to exist: not among the running VMs means not running.
-            let on = running
-                .iter()
-                .any(|vm| vboxmanage::same_uuid(&vm.uuid, uuid));
-            return Ok(if on { PowerState::On } else { PowerState::Off });
-        }
-        let all = self.list_vms()?;
-        if let Some(vm) = vboxmanage::find(&all, plug) {
-            self.inner.seen.insert(plug.to_owned(), vm.uuid.clone());
-            return Ok(PowerState::Off);
-        }
+        Ok(match self.read_state(plug, &uuid)? {
+            Some(row) => row.power,
+            None => PowerState::Off,
+        })
+    }
+
+    /// Off with `missing_as_off`, else plug-not-found.
+    fn missing(&self, plug: &str) -> Result<PowerState> {
         if self.config.missing_as_off {
             tracing::debug!(%plug, "no such VM; missing_as_off says Off");
             return Ok(PowerState::Off);
         }
         Err(Self::not_found(plug))
+    }
+
+    /// `showvminfo <uuid> --machinereadable`: the row of its `VMState`. `None` when the VM
+    /// is gone and `missing_as_off` is set.
+    fn read_state(&mut self, plug: &str, uuid: &str) -> Result<Option<StateRow>> {
+        let cmd = self.inner.vbox.showvminfo(uuid)?;
+        let out = self.run_one(cmd.clone())?;
+        if out.status != 0 {
+            if vboxmanage::is_not_found(&out.stderr) {
+                self.inner.seen.remove(plug);
+                self.inner.last.remove(uuid);
+                return self.missing(plug).map(|_| None);
+            }
+            return Err(Error::misbehaved(format!(
+                "{}: `{cmd}` failed (exit {}): {}",
+                self.config.address(),
+                out.status,
+                vboxmanage::error_message(&out.stderr)
+            )));
+        }
+        let Some(name) = state::parse_vmstate(&out.stdout) else {
+            return Err(Error::misbehaved(format!(
+                "{}: `{cmd}` printed no single VMState line; the state is not known",
+                self.config.address()
+            )));
+        };
+        let row = state::lookup(name);
+        if row.name != name {
+            tracing::warn!(
+                %plug, %uuid, vmstate = %name,
+                "unknown VirtualBox machine state: counted as ON (not fenced)"
+            );
+        }
+        tracing::debug!(%plug, %uuid, vmstate = %name, power = row.power.as_str(), "VM state");
+        self.inner.last.insert(uuid.to_owned(), row);
+        Ok(Some(row))
     }
 
     /// The UUID of the VM the plug names (from this run's reads, else `list vms`).
@@ -212,46 +292,110 @@ impl Worker<'_> {
         }
     }
 
-    fn set_power(&mut self, plug: &str, state: PowerState) -> Result<()> {
+    /// Sends what the VM's last read state needs to reach `target` (see [`state::STATES`]).
+    fn set_power(&mut self, plug: &str, target: PowerState) -> Result<()> {
         let uuid = self.resolve(plug)?;
-        let command = match state {
-            PowerState::On => self.inner.vbox.startvm(&uuid)?,
-            PowerState::Off => self.inner.vbox.poweroff(&uuid)?,
+        let row = match self.inner.last.get(&uuid) {
+            Some(row) => *row,
+            None => match self.read_state(plug, &uuid)? {
+                Some(row) => row,
+                None => return Err(Self::not_found(plug)),
+            },
         };
-        let out = self.run(&command)?;
-        if out.status == 0 {
-            return Ok(());
+        let step = match target {
+            PowerState::Off => row.to_off,
+            PowerState::On => row.to_on,
+        };
+        let vbox = &self.inner.vbox;
+        let commands = match step {
+            Step::Nothing => return Ok(()),
+            Step::PowerOff => vec![vbox.poweroff(&uuid)?],
+            Step::DiscardState => vec![vbox.discardstate(&uuid)?],
+            Step::Start => vec![vbox.startvm(&uuid)?],
+            // Two channels: startvm must not run when discardstate failed, or it would
+            // resume the saved image.
+            Step::DiscardAndStart => vec![vbox.discardstate(&uuid)?, vbox.startvm(&uuid)?],
+            Step::Wait => {
+                return Err(Error::busy(format!(
+                    "{}: VM {plug} is in state {} ({}): VirtualBox takes no power command until it has finished",
+                    self.config.address(),
+                    row.api,
+                    row.name
+                )));
+            }
+            Step::Refuse => {
+                return Err(Error::unsupported(format!(
+                    "{}: VM {plug} was teleported to another host (state {}): its guest runs there and cannot be powered {} from this host",
+                    self.config.address(),
+                    row.api,
+                    target.as_str()
+                )));
+            }
+        };
+        // The state is about to change: the next set reads it again.
+        self.inner.last.remove(&uuid);
+        for command in commands {
+            let out = self.run_one(command.clone())?;
+            if out.status != 0 {
+                return Err(self.refusal(plug, &command, &out));
+            }
         }
-        if vboxmanage::is_not_found(&out.stderr) {
-            self.inner.seen.remove(plug);
-            return Err(Error::plug_not_found(
-                plug,
-                vboxmanage::error_message(&out.stderr),
-            ));
-        }
-        Err(Error::misbehaved(format!(
-            "{}: `{command}` failed (exit {}): {}",
-            self.config.address(),
-            out.status,
-            vboxmanage::error_message(&out.stderr)
-        )))
+        Ok(())
     }
 
-    /// `list vms` then `list runningvms`, as fence_vbox lists.
+    /// The error of a power command VirtualBox refused.
+    fn refusal(&mut self, plug: &str, command: &str, out: &StepOutput) -> Error {
+        let message = vboxmanage::error_message(&out.stderr);
+        if vboxmanage::is_not_found(&out.stderr) {
+            self.inner.seen.remove(plug);
+            return Error::plug_not_found(plug, message);
+        }
+        let detail = format!(
+            "{}: `{command}` failed (exit {}): {message}",
+            self.config.address(),
+            out.status
+        );
+        if vboxmanage::is_state_refusal(&out.stderr) {
+            Error::busy(detail)
+        } else {
+            Error::misbehaved(detail)
+        }
+    }
+
+    /// `list vms` and `list runningvms` (one channel), then the state of every VM not
+    /// listed running (`showvminfo` of each, on one more channel).
     fn outlets(&mut self) -> Result<Vec<Outlet>> {
-        let all = self.list_vms()?;
-        let running = self.list_running()?;
+        let (all, running) = self.list_both()?;
+        let stopped: Vec<&Vm> = all
+            .iter()
+            .filter(|vm| {
+                !running
+                    .iter()
+                    .any(|r| vboxmanage::same_uuid(&r.uuid, &vm.uuid))
+            })
+            .collect();
+        let mut states: HashMap<String, PowerState> = HashMap::new();
+        if !stopped.is_empty() {
+            let mut script = self.script();
+            for vm in &stopped {
+                script = script.step(self.inner.vbox.showvminfo(&vm.uuid)?);
+            }
+            let outs = self.run(&script)?;
+            for (vm, out) in stopped.iter().zip(outs) {
+                // A VM unregistered meanwhile, or one whose state cannot be read: not Off.
+                let name = (out.status == 0)
+                    .then(|| state::parse_vmstate(&out.stdout))
+                    .flatten();
+                let power = name.map_or(PowerState::On, |n| state::lookup(n).power);
+                states.insert(vm.uuid.clone(), power);
+            }
+        }
         let outlets = all
             .iter()
-            .map(|vm| {
-                let on = running
-                    .iter()
-                    .any(|r| vboxmanage::same_uuid(&r.uuid, &vm.uuid));
-                Outlet {
-                    id: vm.name.clone(),
-                    alias: vm.uuid.clone(),
-                    state: Some(if on { PowerState::On } else { PowerState::Off }),
-                }
+            .map(|vm| Outlet {
+                id: vm.name.clone(),
+                alias: vm.uuid.clone(),
+                state: Some(states.get(&vm.uuid).copied().unwrap_or(PowerState::On)),
             })
             .collect();
         for vm in all {

@@ -54,7 +54,9 @@ mod base64;
 pub mod config;
 pub mod device;
 pub mod quote;
+mod script;
 mod ssh;
+mod state;
 mod vboxmanage;
 
 pub use config::{HostKeyCheck, HostOs, IpFamily, VboxConfig};

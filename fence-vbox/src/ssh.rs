@@ -234,14 +234,24 @@ impl SshSession {
     /// Runs one command on its own channel, within `shell_timeout`. An `Err` means the
     /// session is no longer usable (timeout, connection lost); a command that fails on the
     /// host is an `Ok` with its exit status.
-    pub(crate) fn exec(&self, command: &str) -> Result<Output> {
-        let deadline = deadline_after(self.shell_timeout);
+    ///
+    /// `commands` is how many commands the line runs: the bound is `shell_timeout` each.
+    /// `shown` is the command as messages name it.
+    pub(crate) fn exec(&self, command: &str, commands: usize, shown: &str) -> Result<Output> {
+        let n = u32::try_from(commands.max(1)).unwrap_or(u32::MAX);
+        let timeout = self.shell_timeout.saturating_mul(n);
+        let deadline = deadline_after(timeout);
         let timed_out = || {
             self.abandon();
+            let per = if n == 1 {
+                String::new()
+            } else {
+                format!(" for {n} commands")
+            };
             Error::unreachable(format!(
-                "{}: `{command}` did not finish within {} (shell_timeout)",
+                "{}: `{shown}` did not finish within {} (shell_timeout{per})",
                 self.address,
-                seconds_text(self.shell_timeout)
+                seconds_text(timeout)
             ))
         };
         let fail = |what: &str, e: ssh2::Error| {

@@ -75,6 +75,25 @@ impl VBoxManage {
             self.quote(vm)?
         ))
     }
+
+    /// `VBoxManage showvminfo <vm> --machinereadable`.
+    pub(crate) fn showvminfo(&self, vm: &str) -> Result<String> {
+        Ok(format!(
+            "{} showvminfo {} --machinereadable",
+            self.program,
+            self.quote(vm)?
+        ))
+    }
+
+    /// `VBoxManage discardstate <vm>`.
+    pub(crate) fn discardstate(&self, vm: &str) -> Result<String> {
+        Ok(format!("{} discardstate {}", self.program, self.quote(vm)?))
+    }
+
+    /// The host's OS (how scripts are joined).
+    pub(crate) fn os(&self) -> HostOs {
+        self.os
+    }
 }
 
 fn quote_for(os: HostOs, arg: &str) -> Result<String> {
@@ -146,6 +165,17 @@ pub(crate) fn error_message(stderr: &str) -> String {
 /// True when VirtualBox says the VM does not exist.
 pub(crate) fn is_not_found(stderr: &str) -> bool {
     stderr.contains("Could not find a registered machine")
+}
+
+/// True when VirtualBox refused a command because of the machine's state or its session
+/// lock, which change by themselves: `VBOX_E_INVALID_VM_STATE` ("Invalid machine state:
+/// Starting", "The virtual machine is being powered down"), `VBOX_E_INVALID_OBJECT_STATE`
+/// ("already locked by a session") and controlvm's "Machine '...' is not currently running"
+/// (VBoxManageControlVM.cpp, printed without a code).
+pub(crate) fn is_state_refusal(stderr: &str) -> bool {
+    stderr.contains("VBOX_E_INVALID_VM_STATE")
+        || stderr.contains("VBOX_E_INVALID_OBJECT_STATE")
+        || stderr.contains("is not currently running")
 }
 
 #[cfg(test)]
@@ -234,6 +264,14 @@ mod tests {
             "Could not find a registered machine named 'x'"
         );
         assert!(is_not_found(stderr));
+        assert!(!is_state_refusal(stderr));
+        assert!(is_state_refusal(
+            "VBoxManage: error: Invalid machine state: Starting (must be Running, Paused or Stuck)\n\
+             VBoxManage: error: Details: code VBOX_E_INVALID_VM_STATE (0x80bb0002), component ConsoleWrap\n"
+        ));
+        assert!(is_state_refusal(
+            "VBoxManage: error: Machine 'x' is not currently running.\n"
+        ));
         assert_eq!(
             error_message("bash: VBoxManage: command not found\n"),
             "bash: VBoxManage: command not found"

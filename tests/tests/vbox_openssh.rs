@@ -192,6 +192,21 @@ impl TestVm {
         .unwrap();
     }
 
+    /// Sets a VirtualBox state by its `VMState` name, behind the device's back.
+    fn set_vmstate(&self, vmstate: &str) {
+        std::fs::write(
+            &self.file,
+            format!("{} {vmstate} 2026-01-01T00:00:00.000000000Z\n", self.uuid),
+        )
+        .unwrap();
+    }
+
+    /// The `VMState` name the fake's file holds.
+    fn vmstate(&self) -> String {
+        let text = std::fs::read_to_string(&self.file).unwrap();
+        text.split_whitespace().nth(1).unwrap().to_owned()
+    }
+
     /// The state as the fake's file says, read independently of SSH.
     fn state(&self) -> PowerState {
         let text = std::fs::read_to_string(&self.file)
@@ -875,7 +890,7 @@ async fn use_sudo_runs_vboxmanage_through_sudo_path() {
     assert_eq!(
         calls,
         format!(
-            "-n VBoxManage list runningvms\n-n VBoxManage controlvm {} poweroff\n-n VBoxManage list runningvms\n",
+            "-n VBoxManage list vms\n-n VBoxManage list runningvms\n-n VBoxManage controlvm {0} poweroff\n-n VBoxManage showvminfo {0} --machinereadable\n",
             vm.uuid
         )
     );
@@ -899,23 +914,32 @@ async fn missing_vm_and_refused_commands() {
     );
     lenient.close().await.unwrap();
 
-    // VirtualBox's own refusals come back with its message.
+    // VirtualBox's own refusals come back with its message: a VM that is starting takes
+    // no poweroff, which is Busy (the engine sends it again), never done.
     let vm = TestVm::create(&peer, &unique("refuse"), PowerState::On);
+    vm.set_vmstate("starting");
     let device = peer.device(&tmp.known_hosts());
     let err = device
-        .set_power(&vm.name, PowerState::On)
+        .set_power(&vm.name, PowerState::Off)
         .await
         .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Misbehaved, "{err}");
+    assert_eq!(err.kind(), ErrorKind::Busy, "{err}");
     assert!(
-        err.to_string().contains("already locked by a session"),
+        err.to_string()
+            .contains("Invalid machine state: Starting (must be Running, Paused or Stuck)"),
         "{err}"
     );
+    assert_eq!(vm.vmstate(), "starting");
+    // The state read before a set decides the command; a stale one meets VirtualBox's
+    // refusal: the VM stopped behind our back after it was read running.
+    vm.set(PowerState::On);
+    assert_eq!(device.power_state(&vm.name).await.unwrap(), PowerState::On);
     vm.set(PowerState::Off);
     let err = device
         .set_power(&vm.name, PowerState::Off)
         .await
         .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Busy, "{err}");
     assert!(
         err.to_string().contains("is not currently running"),
         "{err}"
