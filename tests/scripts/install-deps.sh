@@ -28,7 +28,7 @@ fi
 echo "apt: ${#PKGS[@]} packages present"
 PY=/usr/bin/python3
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
-"$VENV/bin/pip" install -q --disable-pip-version-check -c "$PEERS/pip-constraints.txt" 'sushy-tools==2.2.0' 'pyghmi==1.6.19'
+"$VENV/bin/pip" install -q --disable-pip-version-check -c "$PEERS/pip-constraints.txt" 'sushy-tools==2.2.0' 'pyghmi==1.6.19' 'paramiko==5.1.0'
 echo "venv: $VENV"
 # Test user for the VirtualBox-over-SSH peer.
 id fenceuser >/dev/null 2>&1 || useradd -m -s /bin/bash fenceuser
