@@ -136,7 +136,7 @@ impl Worker<'_> {
         let shown = script.summary();
         let started = Instant::now();
         self.counters.commands.fetch_add(1, Ordering::Relaxed);
-        let out = match session.exec(&script.render(), script.len(), &shown) {
+        let out = match session.exec(&script.render(), script.bounds(), &shown) {
             Ok(out) => out,
             Err(e) => {
                 tracing::debug!(command = %shown, error = %e, "remote command failed; dropping the session");
@@ -380,6 +380,7 @@ impl Worker<'_> {
             for vm in &stopped {
                 script = script.step(self.inner.vbox.showvminfo(&vm.uuid)?);
             }
+            let script = script.bounded_by(stopped.len());
             let outs = self.run(&script)?;
             for (vm, out) in stopped.iter().zip(outs) {
                 // A VM unregistered meanwhile, or one whose state cannot be read: not Off.

@@ -20,6 +20,7 @@ pub(crate) struct Script {
     tag: String,
     os: HostOs,
     steps: Vec<String>,
+    bounds: usize,
 }
 
 /// What one step of a script did.
@@ -48,18 +49,26 @@ impl Script {
             tag: tag.to_owned(),
             os,
             steps: Vec::new(),
+            bounds: 1,
         }
+    }
+
+    /// The script, bounded by `n` times `shell_timeout` instead of once (a batch of `n`
+    /// `showvminfo` commands).
+    pub(crate) fn bounded_by(mut self, n: usize) -> Script {
+        self.bounds = n.max(1);
+        self
+    }
+
+    /// How many `shell_timeout`s bound the whole script (1 unless [`Script::bounded_by`]).
+    pub(crate) fn bounds(&self) -> usize {
+        self.bounds
     }
 
     /// The script with one more command.
     pub(crate) fn step(mut self, command: impl Into<String>) -> Script {
         self.steps.push(command.into());
         self
-    }
-
-    /// How many commands it runs.
-    pub(crate) fn len(&self) -> usize {
-        self.steps.len()
     }
 
     /// The commands, for messages and logs (without the markers).

@@ -235,10 +235,10 @@ impl SshSession {
     /// session is no longer usable (timeout, connection lost); a command that fails on the
     /// host is an `Ok` with its exit status.
     ///
-    /// `commands` is how many commands the line runs: the bound is `shell_timeout` each.
+    /// The bound is `bounds` times `shell_timeout` (1 for every command line but a batch).
     /// `shown` is the command as messages name it.
-    pub(crate) fn exec(&self, command: &str, commands: usize, shown: &str) -> Result<Output> {
-        let n = u32::try_from(commands.max(1)).unwrap_or(u32::MAX);
+    pub(crate) fn exec(&self, command: &str, bounds: usize, shown: &str) -> Result<Output> {
+        let n = u32::try_from(bounds.max(1)).unwrap_or(u32::MAX);
         let timeout = self.shell_timeout.saturating_mul(n);
         let deadline = deadline_after(timeout);
         let timed_out = || {
