@@ -8,8 +8,10 @@
 #                                       what is missing (root: apt, useradd, sshd)
 #   2. cargo fmt --all -- --check
 #   3. cargo clippy --workspace --all-targets --locked -- -D warnings
-#   4. cargo test --workspace --locked  against the third-party peers (tests/scripts/start-peers.sh;
-#                                       their settings are exported from $PEERS_DIR/peers.env)
+#   4. cargo test --workspace --locked --no-fail-fast  against the third-party peers (tests/scripts/start-peers.sh;
+#                                       their settings are exported from $PEERS_DIR/peers.env);
+#                                       property tests use a fixed seed (FENCE_PROPTEST_SEED
+#                                       unset), so every run draws the same cases
 #   5. cargo build --release -p fence-cli (exported to the suites as FENCE_AGENT_BIN), then
 #      every executable tests/e2e/*.sh, in name order (run with bash), with the peer settings
 #      still exported. Hook for further suites: add an executable script there (a file that a
@@ -25,6 +27,8 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 1
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+# CI draws the same property-test cases every run (fence_core::testkit::proptest_support).
+unset FENCE_PROPTEST_SEED
 LOGS=$(mktemp -d -t fence-rs-run-all.XXXXXX)
 now() { date +%s; }
 T_START=$(now)
@@ -76,23 +80,31 @@ step() {
   return "$rc"
 }
 
-# count_results LOG: adds up libtest's "test result:" lines of a cargo test log.
+# count_results LOG: adds up libtest's "test result:" lines of a cargo test log. A test
+# binary that cargo started ("Running ..."/"Doc-tests ...") but that printed no result line
+# (it crashed, was killed, or its harness failed) counts as one failed test, by name.
 count_results() {
-  local p f i
-  read -r p f i < <(awk '/^test result:/ {
-      for (n = 1; n <= NF; n++) {
-        if ($(n) ~ /^passed;?$/) p += $(n - 1)
-        if ($(n) ~ /^failed;?$/) f += $(n - 1)
-        if ($(n) ~ /^ignored;?$/) i += $(n - 1)
-      } } END { print p + 0, f + 0, i + 0 }' "$1")
+  local p f i b
+  read -r p f i b < <(awk '
+      function close_binary() { if (running != "" && !seen) { b++; lost = lost " " running } }
+      /^ *(Running|Doc-tests) / { close_binary(); running = $0; sub(/^ +/, "", running); gsub(/ /, "_", running); seen = 0 }
+      /^test result:/ {
+        seen = 1
+        for (n = 1; n <= NF; n++) {
+          if ($(n) ~ /^passed;?$/) p += $(n - 1)
+          if ($(n) ~ /^failed;?$/) f += $(n - 1)
+          if ($(n) ~ /^ignored;?$/) i += $(n - 1)
+        } }
+      END { close_binary(); print p + 0, f + b, i + 0, b + 0; if (lost != "") print lost > "/dev/stderr" }' "$1")
   TESTS_PASSED=$((TESTS_PASSED + p))
   TESTS_FAILED=$((TESTS_FAILED + f))
   TESTS_IGNORED=$((TESTS_IGNORED + i))
-  echo "cargo test: $p passed, $f failed, $i ignored"
+  echo "cargo test: $p passed, $f failed, $i ignored ($b test binaries ended without a result line)"
 }
 
 cargo_test() {
-  cargo test --workspace --locked 2>&1 | tee "$LOGS/cargo-test.log"
+  # --no-fail-fast: a failing test binary never hides the ones after it.
+  cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$LOGS/cargo-test.log"
   local rc=${PIPESTATUS[0]}
   count_results "$LOGS/cargo-test.log"
   return "$rc"

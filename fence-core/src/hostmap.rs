@@ -386,6 +386,8 @@ mod tests {
     }
 
     proptest! {
+        #![proptest_config(crate::testkit::proptest_support::config(256))]
+
         #[test]
         fn parse_never_panics(text in any::<String>(), syntax in syntax()) {
             let parsed = HostMap::parse(&text, syntax);

@@ -53,6 +53,84 @@ impl MockDevice {
     }
 }
 
+/// Property-test configuration shared by every property test of the workspace, so that CI
+/// draws the same cases on every run and a fresh search is one command away.
+///
+/// - `FENCE_PROPTEST_SEED` unset: the fixed seed [`CI_SEED`] (what
+///   `.ci/run` and a plain `cargo test` use); `random`: a fresh seed per run; a number:
+///   that seed (to replay a run).
+/// - `PROPTEST_CASES`: the number of cases per property (default: the test's own).
+/// - Failures are written next to the test's source as `<file>.regressions`; commit them:
+///   they are replayed first on every run, whatever the seed.
+///
+/// A fresh search with many cases:
+///
+/// ```text
+/// FENCE_PROPTEST_SEED=random PROPTEST_CASES=2000 cargo test --workspace -- --test-threads 1 prop
+/// ```
+pub mod proptest_support {
+    use proptest::test_runner::{Config, FileFailurePersistence, RngSeed};
+
+    /// The seed of every CI run.
+    pub const CI_SEED: u64 = 0x0fe4_ce15;
+
+    /// The seed to use, from `FENCE_PROPTEST_SEED` (see the module docs); `Err` names a
+    /// value that is neither `random` nor a number.
+    pub fn seed_from(value: Option<&str>) -> Result<RngSeed, String> {
+        match value.map(str::trim) {
+            None | Some("") => Ok(RngSeed::Fixed(CI_SEED)),
+            Some(v) if v.eq_ignore_ascii_case("random") => Ok(RngSeed::Random),
+            Some(v) => v
+                .parse::<u64>()
+                .map(RngSeed::Fixed)
+                .map_err(|_| format!("FENCE_PROPTEST_SEED={v:?}: expected `random` or a number")),
+        }
+    }
+
+    /// The configuration of a property test: `default_cases` cases unless `PROPTEST_CASES`
+    /// says otherwise, the seed of [`seed_from`], regressions kept next to the source.
+    ///
+    /// # Panics
+    ///
+    /// When `FENCE_PROPTEST_SEED` or `PROPTEST_CASES` is set to something unusable (a test
+    /// run must not silently fall back to other cases than the ones asked for).
+    pub fn config(default_cases: u32) -> Config {
+        let seed = std::env::var("FENCE_PROPTEST_SEED").ok();
+        let rng_seed = match seed_from(seed.as_deref()) {
+            Ok(s) => s,
+            Err(e) => panic!("{e}"),
+        };
+        let cases = match std::env::var("PROPTEST_CASES") {
+            Ok(v) => match v.trim().parse::<u32>() {
+                Ok(n) if n > 0 => n,
+                _ => panic!("PROPTEST_CASES={v:?}: expected a positive number"),
+            },
+            Err(_) => default_cases,
+        };
+        Config {
+            cases,
+            rng_seed,
+            failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("regressions"))),
+            ..Config::default()
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn the_seed_is_fixed_unless_asked_otherwise() {
+            assert_eq!(seed_from(None), Ok(RngSeed::Fixed(CI_SEED)));
+            assert_eq!(seed_from(Some("")), Ok(RngSeed::Fixed(CI_SEED)));
+            assert_eq!(seed_from(Some("random")), Ok(RngSeed::Random));
+            assert_eq!(seed_from(Some("RANDOM")), Ok(RngSeed::Random));
+            assert_eq!(seed_from(Some("42")), Ok(RngSeed::Fixed(42)));
+            assert!(seed_from(Some("often")).is_err());
+        }
+    }
+}
+
 /// Conformance checks: each runs the engine against a live device and asserts on the result
 /// and on a status read of its own.
 pub mod conformance {

@@ -33,6 +33,8 @@ fn seconds_beyond_the_duration_range_are_refused_not_a_panic() {
 }
 
 proptest! {
+    #![proptest_config(fence_core::testkit::proptest_support::config(256))]
+
     #[test]
     fn parse_seconds_never_panics(text in "\\PC{0,24}") {
         let _ = parse_seconds(&text);

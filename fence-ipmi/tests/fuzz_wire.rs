@@ -9,15 +9,9 @@ use fence_ipmi::crypto::{CipherSuite, SessionKeys};
 use fence_ipmi::wire::{self, IpmiRequest, IpmiResponse, PayloadType, V20Header};
 use proptest::prelude::*;
 
+/// Fixed seed in CI, regressions kept (see `fence_core::testkit::proptest_support`).
 fn config() -> ProptestConfig {
-    ProptestConfig {
-        cases: std::env::var("PROPTEST_CASES")
-            .ok()
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(300),
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
+    fence_core::testkit::proptest_support::config(300)
 }
 
 /// A Get Chassis Status answer saying "power on" (byte 0 bit 0), sealed for `suite`.

@@ -106,11 +106,22 @@ impl RedfishClient {
         self.requests.load(Ordering::Relaxed)
     }
 
-    /// GETs a JSON document; any status but 2xx is an error.
+    /// GETs a JSON document. A document (and so a power state) is read only from a
+    /// `200 OK` answer, the one success code the Redfish specification gives a GET: any
+    /// other 2xx (`201 Created`, `202 Accepted`, `203`, `204 No Content`, `206`) is a
+    /// misbehaving service, not a state; any other status is an error.
     pub(crate) async fn get_json(&self, path: &str, missing: Missing) -> Result<Value> {
         let (status, _, body) = self.authed(Method::GET, path, None).await?;
         if !status.is_success() {
             return Err(self.http_error(&Method::GET, path, status, &body, missing));
+        }
+        if status != StatusCode::OK {
+            return Err(Error::misbehaved(format!(
+                "GET {}{path}: HTTP {} {}: a GET is read only from a 200 OK answer",
+                self.base,
+                status.as_u16(),
+                status.canonical_reason().unwrap_or("")
+            )));
         }
         serde_json::from_slice(&body).map_err(|e| {
             Error::misbehaved(format!(

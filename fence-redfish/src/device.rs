@@ -3,7 +3,8 @@
 //! - **System**: `systems_uri`, or discovery (service root, then its `Systems` collection):
 //!   one member is used; several are an error that names them (fence_redfish silently
 //!   takes the last one).
-//! - **State**: `GET <system>`; `PowerState` `Off` is off, any other value (`On`,
+//! - **State**: `GET <system>`, read only from a `200 OK` answer with a JSON body (a 201,
+//!   202, 203, 204 or 206 answer to a GET is an error, never a state); `PowerState` `Off` is off, any other value (`On`,
 //!   `PoweringOn`, `PoweringOff`, ...) is on, as in fence_redfish. The same read caches the
 //!   system's `#ComputerSystem.Reset` target and its `ResetType@Redfish.AllowableValues`,
 //!   so a reset right after a status read costs one request.

@@ -200,15 +200,9 @@ fn check(what: &str, o: &Outcome) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// Fixed seed in CI, regressions kept (see `fence_core::testkit::proptest_support`).
 fn config() -> ProptestConfig {
-    ProptestConfig {
-        cases: std::env::var("PROPTEST_CASES")
-            .ok()
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(40),
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
+    fence_core::testkit::proptest_support::config(40)
 }
 
 /// Flags of the agents' command lines (and some that are not).
