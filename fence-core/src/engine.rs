@@ -569,10 +569,7 @@ impl Run<'_> {
         command: Command,
         target: PowerState,
     ) -> Result<()> {
-        let deadline = self
-            .timing
-            .power_timeout
-            .and_then(|t| Instant::now().checked_add(t));
+        let deadline = self.power_deadline();
         let mut interval = self.timing.first_poll.min(self.timing.status_sleep);
         loop {
             let Err(refused) = self.send(plug, command).await else {
@@ -597,22 +594,31 @@ impl Run<'_> {
                 None => interval,
             };
             tokio::time::sleep(pause).await;
-            interval = interval
-                .saturating_mul(2)
-                .min(self.timing.status_sleep)
-                .max(Duration::from_millis(1));
+            interval = self.next_interval(interval);
         }
+    }
+
+    /// `power_timeout` from now; `None` without one. A timeout beyond the clock's range
+    /// (power_timeout=10000000000000000000) is no timeout at all rather than an overflow
+    /// panic.
+    fn power_deadline(&self) -> Option<Instant> {
+        self.timing
+            .power_timeout
+            .and_then(|t| Instant::now().checked_add(t))
+    }
+
+    /// The pause after `interval`: doubled, up to `stonith_status_sleep`.
+    fn next_interval(&self, interval: Duration) -> Duration {
+        interval
+            .saturating_mul(2)
+            .min(self.timing.status_sleep)
+            .max(Duration::from_millis(1))
     }
 
     /// Reads every plug until all are in `target`, with adaptive intervals, bounded by
     /// `power_timeout`.
     async fn poll_until(&mut self, target: PowerState) -> Result<()> {
-        // A timeout beyond the clock's range (power_timeout=10000000000000000000) is no
-        // timeout at all rather than an overflow panic.
-        let deadline = self
-            .timing
-            .power_timeout
-            .and_then(|t| Instant::now().checked_add(t));
+        let deadline = self.power_deadline();
         let mut interval = self.timing.first_poll.min(self.timing.status_sleep);
         loop {
             let mut all = true;
@@ -637,10 +643,7 @@ impl Run<'_> {
             } else {
                 tokio::time::sleep(interval).await;
             }
-            interval = interval
-                .saturating_mul(2)
-                .min(self.timing.status_sleep)
-                .max(Duration::from_millis(1));
+            interval = self.next_interval(interval);
         }
     }
 

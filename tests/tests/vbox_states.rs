@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use cli_common::{Run, argv};
+use cli_common::{Run, argv, expect};
 use fence_tests::{peer_path, peer_var};
 
 /// How VirtualBox treats a state (see the stand-in's header for the source lines).
@@ -467,12 +467,7 @@ fn states_that_pass_by_themselves_are_waited_for_never_taken_for_off() {
         Some(("running", Duration::from_secs(1))),
     );
     let run = run_ours("off", &vm.name, "10");
-    assert_eq!(
-        (run.code, run.stdout.as_str()),
-        (0, "Success: Powered OFF\n"),
-        "{}",
-        run.all()
-    );
+    expect(&run, 0, "Success: Powered OFF\n");
     assert_eq!(vm.state(), "poweroff");
     let h = vm.history();
     assert!(
@@ -488,12 +483,7 @@ fn states_that_pass_by_themselves_are_waited_for_never_taken_for_off() {
     );
     let run = run_python("off", &vm.name, "10");
     // WRONG: a guest about to run is reported off and left to run.
-    assert_eq!(
-        (run.code, run.stdout.as_str()),
-        (0, "Success: Already OFF\n"),
-        "{}",
-        run.all()
-    );
+    expect(&run, 0, "Success: Already OFF\n");
     std::thread::sleep(Duration::from_millis(4100));
     assert_eq!(vm.state(), "running");
 
@@ -504,35 +494,20 @@ fn states_that_pass_by_themselves_are_waited_for_never_taken_for_off() {
         Some(("poweroff", Duration::from_millis(800))),
     );
     let run = run_ours("off", &vm.name, "10");
-    assert_eq!(
-        (run.code, run.stdout.as_str()),
-        (0, "Success: Powered OFF\n"),
-        "{}",
-        run.all()
-    );
+    expect(&run, 0, "Success: Powered OFF\n");
     assert_eq!(vm.state(), "poweroff");
 
     // Saving (the process writes the memory image) is cancelled by poweroff: powered off,
     // never left saved.
     let vm = Vm::new("saving", "saving", Some(("saved", Duration::from_secs(5))));
     let run = run_ours("off", &vm.name, "10");
-    assert_eq!(
-        (run.code, run.stdout.as_str()),
-        (0, "Success: Powered OFF\n"),
-        "{}",
-        run.all()
-    );
+    expect(&run, 0, "Success: Powered OFF\n");
     assert_eq!(vm.state(), "poweroff");
 
     // A saved VM rebooted: its state is discarded and it boots afresh.
     let vm = Vm::new("saved-reboot", "saved", None);
     let run = run_ours("reboot", &vm.name, "10");
-    assert_eq!(
-        (run.code, run.stdout.as_str()),
-        (0, "Success: Rebooted\n"),
-        "{}",
-        run.all()
-    );
+    expect(&run, 0, "Success: Rebooted\n");
     let h = vm.history();
     assert!(
         h.iter().any(|l| l.ends_with("saved poweroff discardstate")),
