@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use async_trait::async_trait;
+use fence_core::secret::scrub_outside;
 use fence_core::{Capabilities, Error, FenceDevice, Outlet, PowerState, Result};
 
 use crate::config::VboxConfig;
@@ -122,7 +123,13 @@ impl Worker<'_> {
         let started = Instant::now();
         self.counters.commands.fetch_add(1, Ordering::Relaxed);
         match session.exec(command) {
-            Ok(out) => {
+            Ok(mut out) => {
+                // The remote output is text from outside: scrubbed of the password (should
+                // a wrapper echo it) before it reaches a log line or an error message.
+                if let Some(pw) = &self.config.password {
+                    out.stdout = scrub_outside(&out.stdout, [pw.expose()]);
+                    out.stderr = scrub_outside(&out.stderr, [pw.expose()]);
+                }
                 tracing::debug!(
                     %command, status = out.status, elapsed = ?started.elapsed(),
                     stderr = %out.stderr.trim_end(), "remote command"
