@@ -6,8 +6,8 @@
 //!   `"source":"agent"` in front) is appended to PATH. See [`append_line`] for the line
 //!   discipline that keeps concurrent agents (and the Pacemaker alert agent, which writes
 //!   the same file) from interleaving or losing lines.
-//! - `notify_command=COMMAND`: after each action COMMAND runs through `/bin/sh -c` (as
-//!   fence-agents runs `password_script`), with the event in `FENCE_EVENT_*` environment
+//! - `notify_command=COMMAND`: after each action COMMAND runs through `/bin/sh`, its text
+//!   handed over on a pipe, never in an argv or the environment (see [`crate::script`]), with the event in `FENCE_EVENT_*` environment
 //!   variables and as one JSON line on stdin. It runs in a process group of its own and is
 //!   killed (the whole group) after `notify_timeout` seconds. Its exit status, output and
 //!   hangs are logged; they never change the fencing result or the exit code.
@@ -39,7 +39,7 @@ pub const NOTIFY_COMMAND: ParamSpec = ParamSpec::new("notify_command", ParamType
     .hint("command")
     .secret()
     .order(210)
-    .desc("Run this command (/bin/sh -c) after each action, with the event in FENCE_EVENT_* variables and as JSON on stdin; its failure never changes the result");
+    .desc("Run this command (/bin/sh) after each action, with the event in FENCE_EVENT_* variables and as JSON on stdin; its failure never changes the result");
 /// `notify_timeout`: how long the notify command may run.
 pub const NOTIFY_TIMEOUT: ParamSpec = ParamSpec::new("notify_timeout", ParamType::Second)
     .long("notify-timeout")
@@ -158,9 +158,11 @@ pub async fn deliver_pending(
     }
 }
 
+/// The first non-empty line of the notify command's stderr, for the log: text from outside,
+/// scrubbed of the secrets.
 fn first_line(stderr: &str) -> String {
     match stderr.lines().find(|l| !l.trim().is_empty()) {
-        Some(l) => format!(": {}", l.trim()),
+        Some(l) => format!(": {}", crate::logging::scrub_outside(l.trim())),
         None => String::new(),
     }
 }
@@ -281,7 +283,7 @@ pub fn env_vars(event: &FenceEvent) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// Runs `command` through `/bin/sh -c` in a process group of its own, with the event in
+/// Runs `command` through `/bin/sh` (its text on a pipe, see [`crate::script`]) in a process group of its own, with the event in
 /// `FENCE_EVENT_*` variables and `json` plus a newline on stdin; stdout is discarded,
 /// stderr kept (its start) for the log. After `bound` the whole group gets SIGKILL.
 pub async fn notify(
@@ -290,17 +292,19 @@ pub async fn notify(
     json: &str,
     bound: Duration,
 ) -> NotifyResult {
-    let mut child = match tokio::process::Command::new("/bin/sh")
-        .arg("-c")
-        .arg(command)
+    let mut shell = match crate::script::ShellScript::new(command) {
+        Ok(s) => s,
+        Err(e) => return NotifyResult::NotStarted(e.to_string()),
+    };
+    shell
+        .command()
         .envs(env_vars(event))
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .process_group(0)
-        .kill_on_drop(true)
-        .spawn()
-    {
+        .kill_on_drop(true);
+    let mut child = match shell.spawn() {
         Ok(c) => c,
         Err(e) => return NotifyResult::NotStarted(e.to_string()),
     };

@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use fence_core::params::{Options, ParamSpec, ParamTable, ParamType, parse_bool};
 
 use crate::agents::Agent;
-use crate::logging::early;
+use crate::logging::{early, early_echo};
 
 /// A command line that cannot be parsed: the message (without the usage hint).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,9 +106,11 @@ pub fn parse_stdin(agent: &Agent, table: ParamTable, text: &str) -> Input {
                 } else {
                     line.to_owned()
                 };
-                early(
+                early_echo(
                     "WARNING",
-                    &format!("Parse error: Ignoring unknown option '{shown}'\n"),
+                    "Parse error: Ignoring unknown option '",
+                    &shown,
+                    "'\n",
                 );
             }
             continue;
@@ -248,9 +250,11 @@ pub fn parse_args(
         gnu_getopt(&table, args).map_err(|e| ParseFailure(format!("Parse error: {}", e.0)))?;
     if !operands.is_empty() {
         let list: Vec<String> = operands.iter().map(|o| format!("'{o}'")).collect();
-        early(
+        early_echo(
             "WARNING",
-            &format!("Unused arguments on command line: [{}]", list.join(", ")),
+            "Unused arguments on command line: [",
+            &list.join(", "),
+            "]",
         );
     }
     let mut verbose_count = 0u32;

@@ -9,9 +9,13 @@
 //! - Every logged line also goes to syslog (`/dev/log`, facility user, ident = the invoked
 //!   name), as fence-agents' `SyslogLibHandler` does; `quiet` does not affect it. Without a
 //!   syslog socket nothing is sent.
-//! - Secrets: every line written is scrubbed of the values of the secret options
-//!   (password, Kg key, password script output) before it leaves the process, whatever
-//!   the verbosity and whichever crate logged it.
+//! - Secrets are values, not text: the agent's own lines (every event logged by a fence-rs
+//!   crate) are built without secret values (`Secret` prints `[redacted]`, `Options`'
+//!   `Debug` hides the rows marked secret) and are never scrubbed, so a password equal to a
+//!   word of our wording changes nothing. Text from outside is scrubbed of the secret
+//!   values (password, Kg key, password script and notify command text, the script's
+//!   output) where it comes in: echoed input ([`early_echo`], [`scrub_outside`]), script
+//!   stderr, device messages (by the backends), and every event logged by another crate.
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -32,68 +36,98 @@ static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 /// as `LEVEL:root:message`, unaffected by `quiet`, once in its own format).
 static EARLY_USED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// Early messages held back until the secrets are known.
-static EARLY: Mutex<Vec<String>> = Mutex::new(Vec::new());
+/// One part of an early message: our wording, or text echoed from the input.
+enum Part {
+    Ours(String),
+    Echoed(String),
+}
 
-/// The text that replaces a secret.
-pub const REDACTED: &str = "[redacted]";
+/// Early messages held back until the secrets are known (an echoed line may come before
+/// the secret option on the same input).
+static EARLY: Mutex<Vec<Vec<Part>>> = Mutex::new(Vec::new());
 
-/// Secrets shorter than this are not scrubbed: replacing every `b` of a message would
-/// garble it, and nothing logs secret values in the first place (this is a second line of
-/// defence).
-const MIN_SCRUB_LEN: usize = 4;
+/// The text that replaces a secret in text from outside.
+pub const REDACTED: &str = fence_core::secret::REDACTED;
 
-/// Registers a secret value; it is scrubbed from every later line (and from held-back
-/// early messages).
+/// Registers a secret value; it is scrubbed from every later piece of outside text (and
+/// from the echoed parts of held-back early messages). Our own wording is never scrubbed.
 pub fn add_secret(value: &str) {
     let value = value.trim_end_matches(['\n', '\r']);
-    if value.len() < MIN_SCRUB_LEN {
+    if value.is_empty() {
         return;
     }
     if let Ok(mut s) = SECRETS.lock() {
         if !s.iter().any(|v| v == value) {
             s.push(value.to_owned());
-            // Longest first, so that a secret containing another is scrubbed whole.
-            s.sort_by_key(|v| std::cmp::Reverse(v.len()));
         }
     }
 }
 
-/// Removes every registered secret from `text`.
-pub fn scrub(text: &str) -> String {
+/// Removes every registered secret from `text`, which came from outside (an echoed input
+/// value, a script's stderr, another crate's log event): see
+/// [`fence_core::secret::scrub_outside`] for the rule (short secrets only as whole words).
+pub fn scrub_outside(text: &str) -> String {
     let Ok(secrets) = SECRETS.lock() else {
         return text.to_owned();
     };
-    let mut out = text.to_owned();
-    for s in secrets.iter() {
-        if out.contains(s.as_str()) {
-            out = out.replace(s.as_str(), REDACTED);
-        }
-    }
-    out
+    fence_core::secret::scrub_outside(text, secrets.iter().map(String::as_str))
 }
 
-/// A message logged before logging is set up, in Python's `basicConfig` format. It is held
-/// back until [`flush_early`] so that secrets read later on the same input are scrubbed.
-pub fn early(level: &str, message: &str) {
+fn hold(level: &str, mut parts: Vec<Part>) {
     EARLY_USED.store(true, std::sync::atomic::Ordering::Relaxed);
-    let line = format!("{level}:root:{message}\n");
+    parts.insert(0, Part::Ours(format!("{level}:root:")));
+    parts.push(Part::Ours("\n".to_owned()));
     match EARLY.lock() {
-        Ok(mut q) => q.push(line),
-        Err(_) => eprint!("{}", scrub(&line)),
+        Ok(mut q) => q.push(parts),
+        Err(_) => eprint!("{}", render(&parts)),
     }
+}
+
+fn render(parts: &[Part]) -> String {
+    parts
+        .iter()
+        .map(|p| match p {
+            Part::Ours(t) => t.clone(),
+            Part::Echoed(t) => scrub_outside(t),
+        })
+        .collect()
+}
+
+/// A message of our own wording logged before logging is set up, in Python's `basicConfig`
+/// format, held back until [`flush_early`].
+pub fn early(level: &str, message: &str) {
+    hold(level, vec![Part::Ours(message.to_owned())]);
+}
+
+/// [`early`] for a message that echoes input: `before`, then `echoed` (scrubbed of the
+/// secrets when written), then `after`.
+pub fn early_echo(level: &str, before: &str, echoed: &str, after: &str) {
+    hold(
+        level,
+        vec![
+            Part::Ours(before.to_owned()),
+            Part::Echoed(echoed.to_owned()),
+            Part::Ours(after.to_owned()),
+        ],
+    );
 }
 
 /// Writes the held-back early messages to stderr.
 pub fn flush_early() {
-    let lines: Vec<String> = EARLY
+    let messages: Vec<Vec<Part>> = EARLY
         .lock()
         .map(|mut q| q.drain(..).collect())
         .unwrap_or_default();
     let mut err = std::io::stderr().lock();
-    for line in lines {
-        let _ = err.write_all(scrub(&line).as_bytes());
+    for parts in messages {
+        let _ = err.write_all(render(&parts).as_bytes());
     }
+}
+
+/// Whether an event's text is our own wording (logged by a fence-rs crate: built without
+/// secrets, never scrubbed) rather than another crate's (text from outside).
+fn is_ours(target: &str) -> bool {
+    target.starts_with("fence_")
 }
 
 /// Where the log goes and how much of it.
@@ -177,20 +211,16 @@ impl<S: Subscriber> Layer<S> for FenceAgentsLayer {
         }
         let mut line = Line::default();
         event.record(&mut line);
+        let body = format!("{}{}", line.message, line.fields);
+        let body = if is_ours(meta.target()) {
+            body
+        } else {
+            scrub_outside(&body)
+        };
         let stamp = chrono::Local::now().format("%Y-%m-%d %H:%M:%S,%3f");
-        let text = scrub(&format!(
-            "{stamp} {}: {}{}\n",
-            level_name(meta.level()),
-            line.message,
-            line.fields
-        ));
+        let text = format!("{stamp} {}: {body}\n", level_name(meta.level()));
         if EARLY_USED.load(std::sync::atomic::Ordering::Relaxed) {
-            let root = scrub(&format!(
-                "{}:root:{}{}\n",
-                level_name(meta.level()),
-                line.message,
-                line.fields
-            ));
+            let root = format!("{}:root:{body}\n", level_name(meta.level()));
             let _ = std::io::stderr().lock().write_all(root.as_bytes());
         }
         if self.stderr {
@@ -198,7 +228,7 @@ impl<S: Subscriber> Layer<S> for FenceAgentsLayer {
         }
         if let Some((sock, ident)) = &self.syslog {
             let stamp = chrono::Local::now().format("%b %e %H:%M:%S");
-            let msg = scrub(&format!("{}{}", line.message, line.fields)).replace('\0', "\n");
+            let msg = body.replace('\0', "\n");
             let _ = sock.send(
                 format!("<{}>{stamp} {ident}: {msg}", syslog_priority(meta.level())).as_bytes(),
             );
@@ -251,11 +281,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn scrub_removes_secrets_longest_first() {
+    fn outside_text_is_scrubbed_longest_first_and_short_secrets_as_words() {
         add_secret("hunter2");
         add_secret("hunter2hunter2");
-        assert_eq!(scrub("pw=hunter2hunter2 x"), "pw=[redacted] x");
-        assert_eq!(scrub("hunter2"), "[redacted]");
-        assert_eq!(scrub("nothing"), "nothing");
+        add_secret("ab");
+        assert_eq!(scrub_outside("pw=hunter2hunter2 x"), "pw=[redacted] x");
+        assert_eq!(scrub_outside("hunter2"), "[redacted]");
+        assert_eq!(scrub_outside("nothing"), "nothing");
+        assert_eq!(scrub_outside("'ab' tab"), "'[redacted]' tab");
+    }
+
+    #[test]
+    fn only_the_echoed_part_of_an_early_message_is_scrubbed() {
+        add_secret("option");
+        let parts = vec![
+            Part::Ours("Ignoring unknown option '".into()),
+            Part::Echoed("x=option".into()),
+            Part::Ours("'".into()),
+        ];
+        assert_eq!(render(&parts), "Ignoring unknown option 'x=[redacted]'");
+    }
+
+    #[test]
+    fn events_of_fence_crates_are_ours() {
+        assert!(is_ours("fence_cli::run"));
+        assert!(is_ours("fence_ipmi::client"));
+        assert!(!is_ours("hyper::proto"));
     }
 }

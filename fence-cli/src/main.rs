@@ -18,6 +18,7 @@ mod install;
 mod logging;
 mod metadata;
 mod run;
+mod script;
 mod validate;
 
 use agents::Agent;

@@ -17,6 +17,7 @@ use crate::agents::{Agent, is_sensitive};
 use crate::backends::Family;
 use crate::input::{Input, parse_args, parse_stdin};
 use crate::logging::{self, LogConfig, early, fail, fail_usage, flush_early};
+use crate::script::ShellScript;
 use crate::{metadata, validate};
 
 /// fence-agents' `EC_STATUS` message.
@@ -75,7 +76,11 @@ pub fn run_agent(agent: Agent, invoked: &str, args: &[String]) -> i32 {
     let action = match action.filter(|a| agent.accepts(*a)) {
         Some(a) => a,
         None => {
-            fail_usage(&format!("Failed: Unrecognised action '{action_text}'"));
+            // The action is echoed input: text from outside.
+            fail_usage(&format!(
+                "Failed: Unrecognised action '{}'",
+                logging::scrub_outside(&action_text)
+            ));
             return 1;
         }
     };
@@ -178,20 +183,32 @@ fn setup_logging(input: &Input, ident: &str) {
     });
 }
 
-/// Runs the password script (through `sh -c`, as `os.popen` does) and returns its output
-/// without trailing whitespace.
+/// Runs the password script (as fence-agents' `os.popen` does, but with its text on a pipe,
+/// never in an argv: see [`crate::script`]) and returns its output without trailing
+/// whitespace. Its stderr is text from outside: it is written to ours once the password it
+/// printed is registered, scrubbed of every secret.
 async fn password_from_script(script: &str) -> Result<String, String> {
-    let child = tokio::process::Command::new("/bin/sh")
-        .arg("-c")
-        .arg(script)
+    let mut shell =
+        ShellScript::new(script).map_err(|e| format!("cannot run the password script: {e}"))?;
+    shell
+        .command()
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::inherit())
-        .kill_on_drop(true)
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    let child = shell
         .spawn()
         .map_err(|e| format!("cannot run the password script: {e}"))?;
     match tokio::time::timeout(PASSWORD_SCRIPT_TIMEOUT, child.wait_with_output()).await {
-        Ok(Ok(out)) => Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_owned()),
+        Ok(Ok(out)) => {
+            let password = String::from_utf8_lossy(&out.stdout).trim_end().to_owned();
+            logging::add_secret(&password);
+            if !out.stderr.is_empty() {
+                let text = logging::scrub_outside(&String::from_utf8_lossy(&out.stderr));
+                let _ = std::io::stderr().lock().write_all(text.as_bytes());
+            }
+            Ok(password)
+        }
         Ok(Err(e)) => Err(format!("the password script failed: {e}")),
         Err(_) => Err(format!(
             "the password script did not finish within {} s",
@@ -248,7 +265,6 @@ async fn run_action(
     {
         match password_from_script(&script).await {
             Ok(password) => {
-                logging::add_secret(&password);
                 let _ = input.options.set("password", &password);
             }
             Err(e) => {

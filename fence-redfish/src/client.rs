@@ -5,12 +5,14 @@
 //! Every request carries `Accept: application/json` and `OData-Version: 4.0`; a POST also
 //! carries `Content-Type: application/json` (fence_redfish added it because some boards
 //! answer 406 without it). Secrets (password, session token) go into marked-sensitive
-//! headers or the login body only; they never reach logs or error messages.
+//! headers or the login body only; they never reach logs or error messages. The service's own
+//! messages are text from outside: the password is scrubbed from them.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use fence_core::error::seconds_text;
+use fence_core::secret::scrub_outside;
 use fence_core::{Error, Result, Secret};
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode};
@@ -252,6 +254,12 @@ impl RedfishClient {
         Ok(Session { token, location })
     }
 
+    /// The service's message in `body` (see [`service_message`]), text from outside: the
+    /// password is scrubbed from it, should the service echo it.
+    fn device_message(&self, body: &[u8]) -> Option<String> {
+        service_message(body).map(|m| scrub_outside(&m, [self.password.expose()]))
+    }
+
     /// Why a session login was answered `status`. A service without sessions may answer
     /// 401 as well as 404 (sushy-tools asks for credentials first): the service root,
     /// readable without credentials, tells which it is.
@@ -277,7 +285,8 @@ impl RedfishClient {
                 "{}: session login refused (HTTP {}): {}",
                 self.base,
                 status.as_u16(),
-                service_message(answer).unwrap_or_else(|| reason(status))
+                self.device_message(answer)
+                    .unwrap_or_else(|| reason(status))
             ));
         }
         self.http_error(&Method::POST, path, status, answer, Missing::Misbehaved)
@@ -470,7 +479,7 @@ impl RedfishClient {
         body: &[u8],
         missing: Missing,
     ) -> Error {
-        let message = service_message(body).unwrap_or_else(|| reason(status));
+        let message = self.device_message(body).unwrap_or_else(|| reason(status));
         let what = format!(
             "{method} {}{path}: HTTP {} {}",
             self.base,
