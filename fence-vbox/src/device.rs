@@ -149,12 +149,31 @@ impl Worker<'_> {
             "remote command"
         );
         script.split(&out).map_err(|what| {
-            tracing::debug!(command = %shown, stdout = %out.stdout, stderr = %out.stderr, "incomplete output");
+            tracing::debug!(
+                command = %shown,
+                stdout = %self.scrubbed(&out.stdout),
+                stderr = %self.scrubbed(&out.stderr),
+                "incomplete output"
+            );
             Error::misbehaved(format!(
                 "{}: `{shown}` did not finish: {what} (the connection or the host's shell cut it short; nothing is read from it)",
                 self.config.address()
             ))
         })
+    }
+
+    /// Text from the host (a wrapper or sudo may echo anything), scrubbed of the password
+    /// where it enters a message or a log line; the data itself is parsed unscrubbed.
+    fn scrubbed(&self, text: &str) -> String {
+        match &self.config.password {
+            Some(pw) => fence_core::secret::scrub_outside(text, [pw.expose()]),
+            None => text.to_owned(),
+        }
+    }
+
+    /// VirtualBox's message from a failed command's stderr, scrubbed of the password.
+    fn remote_message(&self, stderr: &str) -> String {
+        self.scrubbed(&vboxmanage::error_message(stderr))
     }
 
     /// Runs one command.
@@ -172,7 +191,7 @@ impl Worker<'_> {
                 "{}: `{command}` failed (exit {}): {}",
                 self.config.address(),
                 out.status,
-                vboxmanage::error_message(&out.stderr)
+                self.remote_message(&out.stderr)
             )));
         }
         Ok(vboxmanage::parse_list(&out.stdout))
@@ -255,7 +274,7 @@ impl Worker<'_> {
                 "{}: `{cmd}` failed (exit {}): {}",
                 self.config.address(),
                 out.status,
-                vboxmanage::error_message(&out.stderr)
+                self.remote_message(&out.stderr)
             )));
         }
         let Some(name) = state::parse_vmstate(&out.stdout) else {
@@ -345,7 +364,7 @@ impl Worker<'_> {
 
     /// The error of a power command VirtualBox refused.
     fn refusal(&mut self, plug: &str, command: &str, out: &StepOutput) -> Error {
-        let message = vboxmanage::error_message(&out.stderr);
+        let message = self.remote_message(&out.stderr);
         if vboxmanage::is_not_found(&out.stderr) {
             self.inner.seen.remove(plug);
             return Error::plug_not_found(plug, message);

@@ -982,3 +982,30 @@ async fn shell_timeout_bounds_a_hanging_command() {
     assert_eq!(device.logins(), 2);
     device.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn host_text_that_echoes_the_password_is_scrubbed_in_messages() {
+    use std::os::unix::fs::PermissionsExt;
+    let peer = peer();
+    let tmp = TempDir::new("echo-pw");
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let echo = tmp.path().join("VBoxManage");
+    // A wrapper on the host that echoes the login password (peer's: "password").
+    std::fs::write(
+        &echo,
+        "#!/bin/sh\necho 'VBoxManage: error: wrapper says the secret is password' >&2\nexit 1\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&echo, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let device = VboxDevice::new(
+        peer.config(&tmp.known_hosts())
+            .vboxmanage_path(echo.to_str().unwrap()),
+    )
+    .unwrap();
+    let err = device.power_state("vm1").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Misbehaved, "{err}");
+    let text = err.to_string();
+    assert!(text.contains("the secret is [redacted]"), "{text}");
+    assert!(!text.contains("is password"), "{text}");
+    device.close().await.unwrap();
+}
