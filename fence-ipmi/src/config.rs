@@ -49,8 +49,10 @@ pub enum Interface {
     },
     /// IPMI v1.5 (`ipmitool -I lan`).
     Lan {
-        /// The authentication type; `None` asks the BMC and takes MD5, else password.
-        /// [`V15AuthType::None`] is used only when asked for by name (`auth=none`).
+        /// The authentication type; `None` asks the BMC and takes MD5, or fails when MD5 is
+        /// not offered. [`V15AuthType::Password`] (the password in clear) and
+        /// [`V15AuthType::None`] are used only when asked for by name (`auth=password`,
+        /// `auth=none`).
         auth: Option<V15AuthType>,
     },
 }

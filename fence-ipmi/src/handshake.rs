@@ -375,6 +375,38 @@ async fn sessionless_v15(
         .await
 }
 
+/// The v1.5 authentication type taken when `auth` is not given: MD5, and nothing weaker.
+///
+/// The capabilities answer is not authenticated, so anyone on the path can forge it. ipmitool
+/// (`lan.c`, `ipmi_get_auth_capabilities_cmd`) and with it fence-agents' `fence_ipmilan`
+/// without `--auth` fall back to the straight password (sent in clear in every packet) and
+/// then to none when the MD5 bit is missing; a forged answer would make them give the
+/// password away. Here the straight password is sent only when `auth=password` is given.
+fn automatic_v15_auth(address: &str, offered: u8) -> Result<V15AuthType> {
+    if offered & V15AuthType::Md5.support_bit() != 0 {
+        return Ok(V15AuthType::Md5);
+    }
+    let mut names = Vec::new();
+    for (t, name) in [
+        (V15AuthType::Password, "password"),
+        (V15AuthType::None, "none"),
+    ] {
+        if offered & t.support_bit() != 0 {
+            names.push(name);
+        }
+    }
+    let offers = if names.is_empty() {
+        "nothing we support".to_owned()
+    } else {
+        names.join(", ")
+    };
+    Err(Error::unsupported(format!(
+        "{address}: the BMC does not offer MD5 authentication for IPMI v1.5 (it offers: \
+         {offers}); the straight password travels in clear and is sent only when asked for \
+         with auth=password (or use lanplus)"
+    )))
+}
+
 /// Opens an IPMI v1.5 session: [Get Channel Authentication Capabilities], Get Session
 /// Challenge, Activate Session.
 pub(crate) async fn open_v15(
@@ -403,16 +435,7 @@ pub(crate) async fn open_v15(
                 ));
             }
             let caps = ChannelAuthCapabilities::decode(&resp.data)?;
-            if caps.auth_types & V15AuthType::Md5.support_bit() != 0 {
-                V15AuthType::Md5
-            } else if caps.auth_types & V15AuthType::Password.support_bit() != 0 {
-                V15AuthType::Password
-            } else {
-                return Err(Error::unsupported(format!(
-                    "{address}: the BMC offers neither MD5 nor password authentication at this \
-                     privilege level (auth=none is used only when asked for by name)"
-                )));
-            }
+            automatic_v15_auth(address, caps.auth_types)?
         }
     };
 
@@ -531,4 +554,33 @@ pub(crate) async fn open_v15(
         session_id: activated.session_id,
         next_seq: activated.initial_inbound_seq.max(1),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fence_core::ErrorKind;
+
+    #[test]
+    fn md5_is_taken_whenever_it_is_offered() {
+        assert_eq!(
+            automatic_v15_auth("bmc", 0x17).unwrap(),
+            V15AuthType::Md5
+        );
+        assert_eq!(
+            automatic_v15_auth("bmc", V15AuthType::Md5.support_bit()).unwrap(),
+            V15AuthType::Md5
+        );
+    }
+
+    #[test]
+    fn without_md5_nothing_is_chosen_and_the_message_names_the_option() {
+        for offered in [0x11, V15AuthType::Password.support_bit(), 0x01, 0] {
+            let e = automatic_v15_auth("bmc", offered).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Unsupported, "{offered:#x}");
+            assert!(e.to_string().contains("auth=password"), "{e}");
+        }
+        let e = automatic_v15_auth("bmc", 0x11).unwrap_err().to_string();
+        assert!(e.contains("it offers: password, none"), "{e}");
+    }
 }

@@ -495,3 +495,117 @@ async fn round_trips_per_run_counted_by_a_relay() {
         assert_eq!(stats.round_trips, expected, "{what}: {stats:?}");
     }
 }
+
+/// A relay in front of ipmi_sim that forges the (unauthenticated) v1.5 Get Channel
+/// Authentication Capabilities answer: the MD2 and MD5 bits are cleared, so the BMC seems to
+/// offer only the straight password and none. It keeps every datagram the client sends.
+struct ForgingRelay {
+    addr: SocketAddr,
+    sent: Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
+}
+
+/// Byte offsets in a sessionless v1.5 answer (IPMI 2.0 spec, table 13-8: RMCP header 4,
+/// session header 9 without an authentication code, length 1, then the message).
+const V15_CMD: usize = 19;
+const V15_FIRST_DATA: usize = 21;
+
+impl ForgingRelay {
+    async fn start(target: SocketAddr) -> ForgingRelay {
+        let front = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+        let back = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+        back.connect(target).await.unwrap();
+        let addr = front.local_addr().unwrap();
+        let sent: Arc<std::sync::Mutex<Vec<Vec<u8>>>> = Arc::default();
+        let client: Arc<tokio::sync::Mutex<Option<SocketAddr>>> = Arc::default();
+        {
+            let (front, back, sent, client) =
+                (front.clone(), back.clone(), sent.clone(), client.clone());
+            tokio::spawn(async move {
+                let mut buf = [0u8; 2048];
+                while let Ok((n, from)) = front.recv_from(&mut buf).await {
+                    *client.lock().await = Some(from);
+                    sent.lock().unwrap().push(buf[..n].to_vec());
+                    let _ = back.send(&buf[..n]).await;
+                }
+            });
+        }
+        tokio::spawn(async move {
+            let mut buf = [0u8; 2048];
+            while let Ok(n) = back.recv(&mut buf).await {
+                let d = &mut buf[..n];
+                let sessionless_v15 = n > V15_FIRST_DATA + 2 && d[3] == 0x07 && d[4] == 0x00;
+                if sessionless_v15 && d[V15_CMD] == 0x38 && d[V15_CMD + 1] == 0x00 {
+                    let types = V15_FIRST_DATA + 1;
+                    let before = d[types];
+                    d[types] &= !0x06;
+                    // The second checksum covers rsAddr .. data: keep the sum at zero.
+                    d[n - 1] = d[n - 1].wrapping_add(before.wrapping_sub(d[types]));
+                }
+                if let Some(to) = *client.lock().await {
+                    let _ = front.send_to(d, to).await;
+                }
+            }
+        });
+        ForgingRelay { addr, sent }
+    }
+
+    /// Whether any datagram from the client holds `needle`.
+    fn client_sent(&self, needle: &[u8]) -> bool {
+        self.sent
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|d| d.windows(needle.len()).any(|w| w == needle))
+    }
+}
+
+/// A forged capabilities answer without MD5 never pushes us into the straight password:
+/// without `auth=` the login fails with a message naming `auth=password`, and not one
+/// datagram carries the password. ipmitool `-I lan` (no `-A`), judged through the same relay,
+/// does fall back and sends it in clear: the downgrade is real, and the test can see it.
+/// With `auth=password` given by name the straight password is used, as asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_answer_without_md5_never_downgrades_to_the_clear_password() {
+    let _g = SIM.lock().await;
+    force_state(PowerState::On);
+    let relay = ForgingRelay::start(SocketAddr::from(([127, 0, 0, 1], port()))).await;
+
+    let device = IpmiDevice::new(lan(None).with_port(relay.addr.port())).unwrap();
+    let err = device.power_state("").await.unwrap_err();
+    device.close().await.unwrap();
+    assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("auth=password") && msg.contains("it offers: password, none"),
+        "{msg}"
+    );
+    assert!(
+        !relay.client_sent(b"password"),
+        "the password went out in clear"
+    );
+
+    let peer = relay.addr.port();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("ipmitool")
+            .args(["-I", "lan", "-H", "127.0.0.1", "-p", &peer.to_string()])
+            .args(["-U", "admin", "-P", "password", "-N", "1", "-R", "1"])
+            .args(["chassis", "power", "status"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        relay.client_sent(b"password"),
+        "ipmitool without -A took MD5 or nothing; the forged answer did not reach it: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let by_name = IpmiDevice::new(
+        lan(Some(V15AuthType::Password)).with_port(relay.addr.port()),
+    )
+    .unwrap();
+    assert_eq!(by_name.power_state("").await.unwrap(), PowerState::On);
+    by_name.close().await.unwrap();
+}
