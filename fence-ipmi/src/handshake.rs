@@ -563,10 +563,7 @@ mod tests {
 
     #[test]
     fn md5_is_taken_whenever_it_is_offered() {
-        assert_eq!(
-            automatic_v15_auth("bmc", 0x17).unwrap(),
-            V15AuthType::Md5
-        );
+        assert_eq!(automatic_v15_auth("bmc", 0x17).unwrap(), V15AuthType::Md5);
         assert_eq!(
             automatic_v15_auth("bmc", V15AuthType::Md5.support_bit()).unwrap(),
             V15AuthType::Md5

@@ -602,10 +602,8 @@ async fn a_forged_answer_without_md5_never_downgrades_to_the_clear_password() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let by_name = IpmiDevice::new(
-        lan(Some(V15AuthType::Password)).with_port(relay.addr.port()),
-    )
-    .unwrap();
+    let by_name =
+        IpmiDevice::new(lan(Some(V15AuthType::Password)).with_port(relay.addr.port())).unwrap();
     assert_eq!(by_name.power_state("").await.unwrap(), PowerState::On);
     by_name.close().await.unwrap();
 }
