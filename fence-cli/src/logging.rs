@@ -15,7 +15,13 @@
 //!   word of our wording changes nothing. Text from outside is scrubbed of the secret
 //!   values (password, Kg key, password script and notify command text, the script's
 //!   output) where it comes in: echoed input ([`early_echo`], [`scrub_outside`]), script
-//!   stderr, device messages (by the backends), and every event logged by another crate.
+//!   stderr, device messages (by the backends). The libraries below us (hyper, reqwest,
+//!   rustls) are never handed a secret to log (reqwest marks the `Authorization` and
+//!   `X-Auth-Token` headers sensitive); their lines are their own fixed wording, logged up to
+//!   DEBUG and not scrubbed: scrubbing `connecting to ...` would tell a password `connect`.
+//!   tests/tests/secrets.rs checks every output at `verbose_level=5` for every form of the
+//!   secrets, tests/tests/password_independence.rs that the password's value changes
+//!   nothing.
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -124,8 +130,14 @@ pub fn flush_early() {
     }
 }
 
+/// The most detail logged from the libraries below us (hyper, reqwest, rustls): their debug
+/// lines (connections, handshakes) but not their trace lines, which may describe wire
+/// content.
+const LIBRARY_MAX: Level = Level::DEBUG;
+
 /// Whether an event's text is our own wording (logged by a fence-rs crate: built without
-/// secrets, never scrubbed) rather than another crate's (text from outside).
+/// secrets, never scrubbed) rather than a library's (hyper, reqwest, rustls: their own fixed
+/// wording about connections, also never scrubbed, and at most [`LIBRARY_MAX`]).
 fn is_ours(target: &str) -> bool {
     target.starts_with("fence_")
 }
@@ -206,17 +218,17 @@ fn syslog_priority(level: &Level) -> u8 {
 impl<S: Subscriber> Layer<S> for FenceAgentsLayer {
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
         let meta = event.metadata();
-        if *meta.level() > self.max {
+        let max = if is_ours(meta.target()) {
+            self.max
+        } else {
+            self.max.min(LIBRARY_MAX)
+        };
+        if *meta.level() > max {
             return;
         }
         let mut line = Line::default();
         event.record(&mut line);
         let body = format!("{}{}", line.message, line.fields);
-        let body = if is_ours(meta.target()) {
-            body
-        } else {
-            scrub_outside(&body)
-        };
         let stamp = chrono::Local::now().format("%Y-%m-%d %H:%M:%S,%3f");
         let text = format!("{stamp} {}: {body}\n", level_name(meta.level()));
         if EARLY_USED.load(std::sync::atomic::Ordering::Relaxed) {

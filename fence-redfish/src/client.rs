@@ -282,11 +282,11 @@ impl RedfishClient {
         }
         if refused {
             return Error::login_refused(format!(
-                "{}: session login refused (HTTP {}): {}",
+                "{}: session login refused (HTTP {} {}){}",
                 self.base,
                 status.as_u16(),
-                self.device_message(answer)
-                    .unwrap_or_else(|| reason(status))
+                status.canonical_reason().unwrap_or(""),
+                registry_ids(answer)
             ));
         }
         self.http_error(&Method::POST, path, status, answer, Missing::Misbehaved)
@@ -479,7 +479,6 @@ impl RedfishClient {
         body: &[u8],
         missing: Missing,
     ) -> Error {
-        let message = self.device_message(body).unwrap_or_else(|| reason(status));
         let what = format!(
             "{method} {}{path}: HTTP {} {}",
             self.base,
@@ -487,10 +486,29 @@ impl RedfishClient {
             status.canonical_reason().unwrap_or("")
         );
         match status {
-            StatusCode::UNAUTHORIZED => Error::login_refused(format!("{what}: {message}")),
+            StatusCode::UNAUTHORIZED => {
+                Error::login_refused(format!("{what}{}", registry_ids(body)))
+            }
             StatusCode::FORBIDDEN => Error::login_refused(format!(
-                "{what}: {message} (does the account have the privilege?)"
+                "{what}{} (does the account have the privilege?)",
+                registry_ids(body)
             )),
+            _ => self.http_error_with_message(what, status, path, body, missing),
+        }
+    }
+
+    /// [`Self::http_error`] for an answer that is not a login refusal: the service's
+    /// message (scrubbed) follows.
+    fn http_error_with_message(
+        &self,
+        what: String,
+        status: StatusCode,
+        path: &str,
+        body: &[u8],
+        missing: Missing,
+    ) -> Error {
+        let message = self.device_message(body).unwrap_or_else(|| reason(status));
+        match status {
             StatusCode::NOT_FOUND if missing == Missing::Plug => {
                 Error::plug_not_found(path, format!("{what}: {message}"))
             }
@@ -580,6 +598,51 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     last.to_string()
 }
 
+/// The registry message identifiers (`Base.1.8.NoValidSession`) of a Redfish error body, as
+/// ` (id, id)`, or nothing: what a login refusal shows of the service's answer.
+///
+/// A refused login carries no service prose. The prose is text from outside that would have
+/// to be scrubbed of the password, and a scrubbed word of it tells the password: sushy-tools'
+/// `Incorrect username or password` with the password `user`, the DMTF Base registry's
+/// `There is no valid session established with the implementation.` with `established`.
+/// Identifiers of the form `Registry.Major.Minor.Name` (DSP0266, "MessageId format") name a
+/// public message and echo nothing; anything else is left out.
+pub(crate) fn registry_ids(body: &[u8]) -> String {
+    let Ok(json) = serde_json::from_slice::<Value>(body) else {
+        return String::new();
+    };
+    let error = json.get("error").unwrap_or(&json);
+    let mut ids: Vec<&str> = error
+        .get("@Message.ExtendedInfo")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|i| i.get("MessageId").and_then(Value::as_str))
+                .collect()
+        })
+        .unwrap_or_default();
+    if ids.is_empty() {
+        ids.extend(error.get("code").and_then(Value::as_str));
+    }
+    ids.retain(|id| is_registry_id(id));
+    ids.dedup();
+    if ids.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", ids.join(", "))
+    }
+}
+
+/// `Registry.Major.Minor.Name`: a name, two numbers, a name; names of letters, digits, `_`.
+fn is_registry_id(id: &str) -> bool {
+    let parts: Vec<&str> = id.split('.').collect();
+    let name = |p: &str| {
+        !p.is_empty() && p.len() <= 64 && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    let number = |p: &str| !p.is_empty() && p.len() <= 4 && p.chars().all(|c| c.is_ascii_digit());
+    parts.len() == 4 && name(parts[0]) && number(parts[1]) && number(parts[2]) && name(parts[3])
+}
+
 /// The service's own words from a Redfish error body: the `Message`s of
 /// `error.@Message.ExtendedInfo` (their `MessageId`s when they have no text), else
 /// `error.message`; for a non-JSON body, its first 200 characters.
@@ -647,6 +710,22 @@ mod tests {
             service_message(body).as_deref(),
             Some("Power state Nmi is not supported")
         );
+    }
+
+    #[test]
+    fn a_login_refusal_shows_registry_ids_and_no_prose() {
+        let body = br#"{"error":{"code":"Base.1.8.GeneralError","message":"There is no valid session established with the implementation.","@Message.ExtendedInfo":[{"MessageId":"Base.1.8.NoValidSession","Message":"There is no valid session established with the implementation."}]}}"#;
+        assert_eq!(registry_ids(body), " (Base.1.8.NoValidSession)");
+        let body = br#"{"error":{"code":"Base.1.0.GeneralError","message":"Incorrect username or password"}}"#;
+        assert_eq!(registry_ids(body), " (Base.1.0.GeneralError)");
+        for body in [
+            &b"Incorrect username or password"[..],
+            br#"{"error":{"code":"hunter2 was wrong"}}"#,
+            br#"{"error":{"@Message.ExtendedInfo":[{"MessageId":"a.b.c.d"}]}}"#,
+            b"",
+        ] {
+            assert_eq!(registry_ids(body), "", "{}", String::from_utf8_lossy(body));
+        }
     }
 
     #[test]

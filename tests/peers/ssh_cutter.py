@@ -6,8 +6,10 @@ to show that fence-vbox never takes an incomplete command for a finished one.
 
 MODE: `nostatus` sends the whole output and closes the channel without an exit status
 (libssh2 then reports status 0); `empty` sends nothing and closes without an exit status;
-`truncate` sends the first half of the output, then exit status 0. Listens on 127.0.0.1, a
-free port written to PORTFILE; user `fenceuser`, password `password`. Commands run with the
+`truncate` sends the first half of the output, then exit status 0; `whole` cuts nothing
+(output, stderr and the exit status, as sshd sends them). Listens on 127.0.0.1, a free port
+written to PORTFILE; user `fenceuser`, password `password`, or the contents of the file named
+by $SSH_CUTTER_PASSWORD_FILE (read at every login, so a test can change it between runs). Commands run with the
 server's own environment (the caller puts a VBoxManage on PATH). Ends on SIGTERM.
 """
 import os
@@ -27,7 +29,12 @@ class Server(paramiko.ServerInterface):
         self.cond = threading.Condition()
 
     def check_auth_password(self, username, password):
-        if username == "fenceuser" and password == "password":
+        expected = "password"
+        path = os.environ.get("SSH_CUTTER_PASSWORD_FILE")
+        if path:
+            with open(path) as f:
+                expected = f.read()
+        if username == "fenceuser" and password == expected:
             return paramiko.AUTH_SUCCESSFUL
         return paramiko.AUTH_FAILED
 
@@ -60,6 +67,10 @@ def serve_channel(mode, server, channel):
     if mode == "nostatus":
         channel.sendall(done.stdout)
         channel.sendall_stderr(done.stderr)
+    elif mode == "whole":
+        channel.sendall(done.stdout)
+        channel.sendall_stderr(done.stderr)
+        channel.send_exit_status(done.returncode)
     elif mode == "truncate":
         channel.sendall(done.stdout[: len(done.stdout) // 2])
         channel.sendall_stderr(done.stderr[: len(done.stderr) // 2])
