@@ -16,9 +16,8 @@
 //! of the agent is delayed by at most the lock bound of the event log plus
 //! `notify_timeout`.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write as _;
-use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -188,15 +187,34 @@ pub fn agent_line(event: &FenceEvent) -> String {
 ///   `O_APPEND` write is still atomic on a local file system) and that is logged;
 /// - the whole line including its newline goes out in one `write(2)`; only if the kernel
 ///   takes less (a full disk, a signal) is the rest written, still under the lock.
+///
+/// The whole append runs in a thread of its own and is waited for at most
+/// [`crate::log_file::OPEN_BOUND`] plus `lock_bound`: a FIFO is refused, and a hung file
+/// system costs the bound (the line is then reported as not appended), never a hang.
 pub fn append_line(path: &Path, line: &str, lock_bound: Duration) -> std::io::Result<()> {
+    let (owned_path, owned_line) = (path.to_owned(), line.to_owned());
+    let bound = crate::log_file::OPEN_BOUND + lock_bound;
+    crate::log_file::bounded(bound, move || {
+        append_line_now(&owned_path, &owned_line, lock_bound)
+    })
+    .unwrap_or_else(|| {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!(
+                "not appended within {} s (a hung file system?)",
+                bound.as_secs_f64()
+            ),
+        ))
+    })
+}
+
+/// [`append_line`] in the calling thread.
+fn append_line_now(path: &Path, line: &str, lock_bound: Duration) -> std::io::Result<()> {
     let mut buf = Vec::with_capacity(line.len() + 1);
     buf.extend_from_slice(line.trim_end_matches('\n').as_bytes());
     buf.push(b'\n');
-    let mut file = OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(0o640)
-        .open(path)?;
+    let mut file =
+        crate::log_file::open_now(path).map_err(|e| std::io::Error::other(e.to_string()))?;
     let locked = lock_exclusive(&file, lock_bound);
     if !locked {
         tracing::warn!(

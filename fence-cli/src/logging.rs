@@ -153,13 +153,74 @@ pub struct LogConfig {
     pub quiet: bool,
 }
 
-/// The `debug_file`, once opened.
-static DEBUG_FILE: Mutex<Option<File>> = Mutex::new(None);
+/// The lines on their way to the `debug_file`, and the writer's end signal.
+struct DebugFile {
+    lines: std::sync::mpsc::SyncSender<String>,
+    done: std::sync::mpsc::Receiver<()>,
+}
 
-/// Sends every later line to `file` as well (fence-agents' `debug_file`).
-pub fn attach_debug_file(file: File) {
-    if let Ok(mut slot) = DEBUG_FILE.lock() {
-        *slot = Some(file);
+/// The `debug_file`'s writer, once attached.
+static DEBUG_FILE: Mutex<Option<DebugFile>> = Mutex::new(None);
+
+/// How many lines may wait for a slow `debug_file` before later ones are dropped.
+const DEBUG_FILE_QUEUE: usize = 4096;
+
+/// Lines dropped because the `debug_file` did not keep up.
+static DEBUG_FILE_DROPPED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Sends every later line to `file` as well (fence-agents' `debug_file`). A thread of its
+/// own writes them, so a slow or hung file system never holds up the agent: lines beyond
+/// [`DEBUG_FILE_QUEUE`] waiting ones are dropped (and counted), and [`finish`] waits for
+/// the rest only for a bound.
+pub fn attach_debug_file(mut file: File) {
+    let (lines, queue) = std::sync::mpsc::sync_channel::<String>(DEBUG_FILE_QUEUE);
+    let (signal, done) = std::sync::mpsc::sync_channel(1);
+    let writer = std::thread::Builder::new()
+        .name("debug-file".into())
+        .spawn(move || {
+            for line in queue {
+                let _ = file.write_all(line.as_bytes());
+            }
+            let _ = signal.send(());
+        });
+    if writer.is_ok() {
+        if let Ok(mut slot) = DEBUG_FILE.lock() {
+            *slot = Some(DebugFile { lines, done });
+        }
+    }
+}
+
+/// Hands a line to the `debug_file` writer without waiting.
+fn to_debug_file(text: &str) {
+    if let Ok(slot) = DEBUG_FILE.lock() {
+        if let Some(d) = slot.as_ref() {
+            if d.lines.try_send(text.to_owned()).is_err() {
+                DEBUG_FILE_DROPPED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// Ends the `debug_file`: waits at most `bound` for the lines still queued to be written.
+/// Lines dropped on the way are reported on stderr.
+pub fn finish(bound: std::time::Duration) {
+    let taken = DEBUG_FILE.lock().ok().and_then(|mut slot| slot.take());
+    if let Some(DebugFile { lines, done }) = taken {
+        drop(lines);
+        let written = done.recv_timeout(bound).is_ok();
+        let dropped = DEBUG_FILE_DROPPED.load(std::sync::atomic::Ordering::Relaxed);
+        if !written || dropped > 0 {
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "WARNING: debug_file: the file system did not keep up; {} lines dropped{}",
+                dropped,
+                if written {
+                    ""
+                } else {
+                    ", the last ones may be missing"
+                }
+            );
+        }
     }
 }
 
@@ -245,11 +306,7 @@ impl<S: Subscriber> Layer<S> for FenceAgentsLayer {
                 format!("<{}>{stamp} {ident}: {msg}", syslog_priority(meta.level())).as_bytes(),
             );
         }
-        if let Ok(mut slot) = DEBUG_FILE.lock() {
-            if let Some(f) = slot.as_mut() {
-                let _ = f.write_all(text.as_bytes());
-            }
-        }
+        to_debug_file(&text);
     }
 }
 

@@ -15,6 +15,7 @@ mod backends;
 mod events;
 mod input;
 mod install;
+mod log_file;
 mod logging;
 mod metadata;
 mod run;
@@ -47,7 +48,9 @@ fn usage() -> String {
 }
 
 fn main() {
-    std::process::exit(real_main());
+    let code = real_main();
+    logging::finish(log_file::OPEN_BOUND);
+    std::process::exit(code);
 }
 
 fn real_main() -> i32 {

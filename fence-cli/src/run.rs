@@ -100,15 +100,17 @@ pub fn run_agent(agent: Agent, invoked: &str, args: &[String]) -> i32 {
         return 1;
     }
     if let Some(path) = o.non_empty("debug_file") {
-        match std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
+        match crate::log_file::open_append(std::path::Path::new(path), crate::log_file::OPEN_BOUND)
         {
             Ok(file) => logging::attach_debug_file(file),
-            Err(_) => {
-                tracing::error!("Unable to create file {path}");
-                fail_usage(&format!("Failed: Unable to create file {path}"));
+            // Fencing never waits on logging: a file system that does not answer costs the
+            // bound, and the run goes on without the file.
+            Err(e @ crate::log_file::OpenError::TimedOut(_)) => {
+                tracing::warn!("debug_file: cannot open {path}: {e}; going on without it");
+            }
+            Err(e) => {
+                tracing::error!("Unable to create file {path}: {e}");
+                fail_usage(&format!("Failed: Unable to create file {path}: {e}"));
                 return 1;
             }
         }

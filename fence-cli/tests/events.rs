@@ -591,3 +591,59 @@ fn metadata_offers_the_event_parameters_to_every_agent() {
         }
     }
 }
+
+fn mkfifo(path: &Path) {
+    assert!(Command::new("mkfifo").arg(path).status().unwrap().success());
+}
+
+/// A FIFO as `debug_file` (with no reader: a blocking open would wait forever) is refused at
+/// once with a clear message; as `event_log` it is refused when the event is delivered and
+/// the run's result is unchanged.
+#[tokio::test(flavor = "multi_thread")]
+async fn fifos_as_log_files_are_refused_without_waiting() {
+    let dir = common::temp_dir("fifo-logs");
+    let fifo = dir.join("fifo");
+    mkfifo(&fifo);
+    let sim = bmcs(1).await;
+    let port = sim.bmcs()[0].addr.port();
+    let text = ipmi_stdin(
+        "status",
+        port,
+        "",
+        &format!("debug_file={}\n", fifo.display()),
+    );
+    let started = Instant::now();
+    let run = tokio::task::spawn_blocking(move || common::ours_stdin("fence_ipmilan", &text))
+        .await
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(2), "{}", run.all());
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr.contains(&format!(
+            "Failed: Unable to create file {}: it is a FIFO, not a regular file",
+            fifo.display()
+        )),
+        "{}",
+        run.stderr
+    );
+
+    let text = ipmi_stdin(
+        "status",
+        port,
+        "",
+        &format!("event_log={}\n", fifo.display()),
+    );
+    let started = Instant::now();
+    let run = tokio::task::spawn_blocking(move || common::ours_stdin("fence_ipmilan", &text))
+        .await
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(2), "{}", run.all());
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(run.stdout.contains("Status: ON"), "{}", run.all());
+    assert!(
+        run.stderr.contains("a FIFO, not a regular file"),
+        "{}",
+        run.stderr
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
