@@ -60,11 +60,30 @@ fn forbidden() -> Vec<String> {
     v
 }
 
-/// Asserts that neither the run's output nor the debug file shows a secret; returns all
-/// the text seen.
-fn assert_clean(what: &str, run: &Run, debug_file: &Path) -> String {
+/// The files a run writes besides its output: debug file, event log, and what the notify
+/// command received (stdin, `FENCE_EVENT_*`).
+fn side_files(dir: &Path, what: &str) -> [std::path::PathBuf; 4] {
+    let stem = what.replace(' ', "_");
+    ["log", "events", "stdin", "env"].map(|ext| dir.join(format!("{stem}.{ext}")))
+}
+
+/// Asserts that neither the run's output nor its side files (see [`side_files`]) show a
+/// secret; returns all the text seen.
+fn assert_clean(what: &str, run: &Run, dir: &Path) -> String {
+    let [debug_file, events, stdin, env] = side_files(dir, what);
     let debug = std::fs::read_to_string(debug_file).unwrap_or_default();
-    let all = format!("{}\n{}\n{debug}", run.stdout, run.stderr);
+    let events = std::fs::read_to_string(events).unwrap_or_default();
+    let stdin = std::fs::read_to_string(stdin).unwrap_or_default();
+    let env = std::fs::read_to_string(env).unwrap_or_default();
+    assert!(
+        events.contains("\"source\":\"agent\"") && env.contains("FENCE_EVENT_RESULT="),
+        "{what}: no event was delivered:\n{}\nevents: {events}\nenv: {env}",
+        run.all()
+    );
+    let all = format!(
+        "{}\n{}\n{debug}\nevent log:\n{events}\nnotify stdin:\n{stdin}\nnotify env:\n{env}",
+        run.stdout, run.stderr
+    );
     for secret in forbidden() {
         assert!(
             !all.contains(&secret),
@@ -76,14 +95,21 @@ fn assert_clean(what: &str, run: &Run, debug_file: &Path) -> String {
     all
 }
 
-/// Runs `agent` on stdin with the verbose options and a debug file; checks the output.
+/// Runs `agent` on stdin with the verbose options, a debug file, an event log and a notify
+/// command; checks the output and those files.
 async fn run_checked(agent: &str, what: &str, lines: &[String], dir: &Path) -> (Run, String) {
-    let debug = dir.join(format!("{}.log", what.replace(' ', "_")));
+    let [debug, events, stdin, env] = side_files(dir, what);
     let mut lines = lines.to_vec();
     lines.extend(strings(&["verbose=1", "verbose_level=5"]));
     lines.push(format!("debug_file={}", debug.display()));
+    lines.push(format!("event_log={}", events.display()));
+    lines.push(format!(
+        "notify_command=cat > {}; env | grep FENCE_EVENT_ > {}",
+        stdin.display(),
+        env.display()
+    ));
     let run = cli_stdin(agent, lines).await;
-    let all = assert_clean(what, &run, &debug);
+    let all = assert_clean(what, &run, dir);
     assert!(
         std::fs::metadata(&debug)
             .map(|m| m.len() > 0)
@@ -364,6 +390,29 @@ async fn vbox_success_and_failure_paths_show_no_secret() {
     ));
     lines.push(format!("vboxmanage_path={}", script.display()));
     run_expecting(1, "fence_vbox", "vbox stalled", &lines, &dir).await;
+    // A host wrapper that echoes the password: its text is scrubbed where it comes in, so
+    // the message, the event log and FENCE_EVENT_ERROR hold `[redacted]` instead.
+    let script = dir.join("VBoxManage-echoes");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho 'VBoxManage: error: the secret is {PW}' >&2\nexit 1\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut lines = vbox_lines("off", PW, &dir);
+    lines.push(format!(
+        "identity_file={}",
+        fence_tests::peer_var("SSH_KEY")
+    ));
+    lines.push(format!("vboxmanage_path={}", script.display()));
+    let all = run_expecting(1, "fence_vbox", "vbox echoes", &lines, &dir).await;
+    let [_, events, _, env] = side_files(&dir, "vbox echoes");
+    for text in [
+        std::fs::read_to_string(events).unwrap(),
+        std::fs::read_to_string(env).unwrap(),
+    ] {
+        assert!(text.contains("the secret is [redacted]"), "{text}\n{all}");
+    }
 }
 
 #[test]

@@ -161,6 +161,11 @@ pub fn temp_dir(tag: &str) -> PathBuf {
     dir
 }
 
+/// Starts `fence-agent AGENT` with `stdin` written and closed; output piped.
+pub fn spawn_stdin(agent: &str, stdin: &[u8]) -> Child {
+    cli_common::spawn::<&str>(agent, &[], stdin)
+}
+
 /// Starts `fence-agent AGENT args...` and returns the child (for signals).
 pub fn spawn(agent: &str, args: &[String]) -> Child {
     cli_common::spawn(agent, args, b"")
