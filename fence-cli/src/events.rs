@@ -114,8 +114,13 @@ impl Sinks {
             let line = agent_line(event);
             if let Some(path) = &self.event_log {
                 match append_line(Path::new(path), &line, LOCK_BOUND) {
-                    Ok(()) => tracing::debug!("event appended to {path}"),
-                    Err(e) => tracing::warn!("event_log: cannot append to {path}: {e}"),
+                    Ok(()) => {
+                        tracing::debug!("event appended to {}", crate::logging::scrub_outside(path))
+                    }
+                    Err(e) => tracing::warn!(
+                        "event_log: cannot append to {}: {e}",
+                        crate::logging::scrub_outside(path)
+                    ),
                 }
             }
             if let Some(command) = &self.notify_command {

@@ -106,9 +106,12 @@ pub fn run_agent(agent: Agent, invoked: &str, args: &[String]) -> i32 {
             // Fencing never waits on logging: a file system that does not answer costs the
             // bound, and the run goes on without the file.
             Err(e @ crate::log_file::OpenError::TimedOut(_)) => {
+                let path = logging::scrub_outside(path);
                 tracing::warn!("debug_file: cannot open {path}: {e}; going on without it");
             }
             Err(e) => {
+                // The path is echoed input; the reason is ours or the system's fixed wording.
+                let path = logging::scrub_outside(path);
                 tracing::error!("Unable to create file {path}: {e}");
                 fail_usage(&format!("Failed: Unable to create file {path}: {e}"));
                 return 1;

@@ -41,7 +41,11 @@ pub fn check(agent: &Agent, input: &Input, action: Action) -> Vec<String> {
         // fence-agents also demands ssh (-x) with an identity file; fence_vbox always
         // uses SSH, so that check can never fail here.
         if !std::path::Path::new(file).is_file() {
-            failures.push(format!("Failed: Identity file {file} does not exist"));
+            // The path is echoed input: text from outside.
+            failures.push(format!(
+                "Failed: Identity file {} does not exist",
+                crate::logging::scrub_outside(file)
+            ));
         }
     }
     if agent.has_plugs()
