@@ -292,7 +292,10 @@ async fn a_wrong_password_is_login_refused_and_never_shown() {
     let err = dev.power_state("").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::LoginRefused);
     let shown = format!("{err} {err:?} {dev:?}");
-    assert!(shown.contains("Incorrect username or password"), "{shown}");
+    // A login refusal shows the HTTP status, never the service's prose (a scrubbed word of
+    // it would tell the password).
+    assert!(shown.contains("HTTP 401 Unauthorized"), "{shown}");
+    assert!(!shown.contains("Incorrect username or password"), "{shown}");
     assert!(!shown.contains("wrong-pw-123"), "{shown}");
 }
 
@@ -372,7 +375,9 @@ async fn session_login_refused_and_missing_session_service() {
     let err = dev.power_state("").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::LoginRefused, "{err}");
     assert!(
-        err.to_string().contains("Invalid username or password"),
+        err.to_string()
+            .contains("session login refused (HTTP 401 Unauthorized)")
+            && !err.to_string().contains("Invalid username or password"),
         "{err}"
     );
     dev.close().await.unwrap();

@@ -201,7 +201,7 @@ async fn wrong_credentials_fail_fast_as_a_login_failure() {
         ),
     )
     .await;
-    assert_failed(&run, "session login refused (HTTP 401)", SLACK);
+    assert_failed(&run, "session login refused (HTTP 401 Unauthorized)", SLACK);
     assert_eq!(sim.services()[0].systems[0].power(), PowerState::On);
 }
 
