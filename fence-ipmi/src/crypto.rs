@@ -293,10 +293,8 @@ fn unreachable_hmac_key() -> ! {
 
 /// Compares two byte strings in time that does not depend on where they differ.
 pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    use subtle::ConstantTimeEq as _;
+    bool::from(a.ct_eq(b))
 }
 
 /// The values both ends know after RAKP message 2, from which every key and code of the
