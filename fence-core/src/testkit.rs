@@ -284,6 +284,81 @@ pub mod conformance {
         }
     }
 
+    /// Error path: a device configured with a wrong password fails `status` with a login
+    /// refusal that is not retried (the engine tries once), within `bound`.
+    pub async fn wrong_password_is_refused_once(
+        device: &dyn FenceDevice,
+        plug: &str,
+        timing: Timing,
+        bound: Duration,
+    ) {
+        let started = std::time::Instant::now();
+        let report = Engine::new(timing)
+            .run(device, &request(device, Action::Status, plug))
+            .await;
+        let took = started.elapsed();
+        let err = match report.result {
+            Ok(o) => panic!(
+                "{}: status with a wrong password gave {o:?}",
+                device.backend()
+            ),
+            Err(e) => e,
+        };
+        assert_eq!(err.kind(), crate::ErrorKind::LoginRefused, "{err}");
+        assert!(
+            !err.is_retryable(),
+            "a login refusal must not be retried: {err}"
+        );
+        assert!(
+            report.attempts <= 1,
+            "retried {} times: {err}",
+            report.attempts
+        );
+        assert!(took <= bound, "the refusal took {took:?} (bound {bound:?})");
+    }
+
+    /// Error path: a device whose address answers nothing fails `status` as unreachable
+    /// within `bound` (every call bounded).
+    pub async fn unreachable_is_bounded(device: &dyn FenceDevice, plug: &str, bound: Duration) {
+        let started = std::time::Instant::now();
+        let result = tokio::time::timeout(bound * 2, device.power_state(plug)).await;
+        let took = started.elapsed();
+        match result {
+            Ok(Err(e)) => assert_eq!(e.kind(), crate::ErrorKind::Unreachable, "{e}"),
+            Ok(Ok(s)) => panic!("{}: a dead address read {s}", device.backend()),
+            Err(_) => panic!(
+                "{}: status still running after {:?}",
+                device.backend(),
+                bound * 2
+            ),
+        }
+        assert!(
+            took <= bound,
+            "unreachable after {took:?} (bound {bound:?})"
+        );
+    }
+
+    /// Error path: an unknown plug is `PlugNotFound`, never a state (devices with plugs).
+    pub async fn unknown_plug_is_not_found(device: &dyn FenceDevice, unknown: &str) {
+        if !device.capabilities().plugs {
+            return;
+        }
+        match device.power_state(unknown).await {
+            Err(e) => assert_eq!(e.kind(), crate::ErrorKind::PlugNotFound, "{e}"),
+            Ok(s) => panic!("{}: unknown plug {unknown:?} read {s}", device.backend()),
+        }
+    }
+
+    /// `close` twice is safe, and the device can still be used afterwards or fails cleanly.
+    pub async fn close_twice_is_safe(device: &dyn FenceDevice) {
+        if let Err(e) = device.close().await {
+            panic!("{}: first close failed: {e}", device.backend());
+        }
+        if let Err(e) = device.close().await {
+            panic!("{}: second close failed: {e}", device.backend());
+        }
+    }
+
     /// Every check in turn; leaves the machine On.
     pub async fn run_all(device: &dyn FenceDevice, plug: &str, timing: Timing) {
         status_matches_read(device, plug, timing.clone()).await;
