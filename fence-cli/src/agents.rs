@@ -13,34 +13,49 @@
 use std::sync::LazyLock;
 
 use fence_core::Action;
+use fence_core::agent::{AgentFamily, Persona, Plugs};
 use fence_core::params::{ParamSpec, ParamTable, common};
-
-use crate::backends::Family;
 
 /// The default prefix of the names `install` creates.
 pub const DEFAULT_PREFIX: &str = "fence_rs_";
 
-/// One agent name this binary answers to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// One agent name this binary answers to: a persona of a registered family.
+#[derive(Clone, Copy)]
 pub struct Agent {
     /// The fence-agents name (`fence_ilo3`).
     pub name: &'static str,
-    /// The backend behind it.
-    pub family: Family,
+    /// The persona behind the name.
+    pub persona: &'static Persona,
+    /// The family (backend) that serves it.
+    pub family: &'static AgentFamily,
 }
 
-/// Every agent name, in the order `--list-agents` prints them: each backend's names, its
-/// main name first.
+impl PartialEq for Agent {
+    fn eq(&self, other: &Agent) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for Agent {}
+
+impl std::fmt::Debug for Agent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Agent({})", self.name)
+    }
+}
+
+/// Every agent name, in the order `--list-agents` prints them: each registered family's
+/// personas, its main one first.
 pub fn all() -> &'static [Agent] {
     static AGENTS: LazyLock<Vec<Agent>> = LazyLock::new(|| {
-        Family::ALL
-            .into_iter()
-            .flat_map(|family| {
-                family
-                    .backend()
-                    .agent_names
-                    .iter()
-                    .map(move |&name| Agent { name, family })
+        crate::registry::families()
+            .iter()
+            .flat_map(|&family| {
+                family.personas.iter().map(move |persona| Agent {
+                    name: persona.name,
+                    persona,
+                    family,
+                })
             })
             .collect()
     });
@@ -95,17 +110,17 @@ impl Agent {
     /// The agent's plug semantics: fence-agents gives agents with an address but no plug
     /// (ipmilan, redfish) `port_as_ip`, makes `plug` optional and drops `separator`.
     pub fn port_as_ip(&self) -> bool {
-        matches!(self.family, Family::Ipmi | Family::Redfish)
+        self.family.plugs == Plugs::PortAsIp
     }
 
     /// True when the agent has real plugs (VMs) that must be named.
     pub fn has_plugs(&self) -> bool {
-        self.family == Family::Vbox
+        self.family.plugs == Plugs::Named
     }
 
     /// True when a password, password script (or identity file) is required.
     pub fn needs_password(&self) -> bool {
-        matches!(self.family, Family::Redfish | Family::Vbox)
+        self.family.needs_password
     }
 
     /// The actions metadata advertises, in fence-agents' order: `list` and `list-status`
@@ -120,24 +135,24 @@ impl Agent {
             .collect()
     }
 
-    /// The `<symlink>` description of this name: the backend's shortdesc for an alias,
-    /// `None` for the backend's main name.
-    pub fn alias_desc(&self) -> Option<&'static str> {
-        let backend = self.family.backend();
-        if backend.agent_names.first() == Some(&self.name) {
-            return None;
-        }
-        shortdesc_of(self.name, backend.shortdescs)
+    /// True for the family's main persona (`fence_ipmilan`), false for its aliases.
+    fn is_main(&self) -> bool {
+        self.family.main_name() == self.name
     }
 
-    /// The metadata `shortdesc`: the backend's main name's (aliases are fence_ipmilan's
-    /// symlinks and share its metadata).
+    /// The `<symlink>` description of this name: its shortdesc for an alias, `None` for
+    /// the family's main name.
+    pub fn alias_desc(&self) -> Option<&'static str> {
+        (!self.is_main()).then_some(self.persona.shortdesc)
+    }
+
+    /// The metadata `shortdesc`: the main persona's (aliases are its symlinks and share its
+    /// metadata).
     fn shortdesc(&self) -> &'static str {
-        let backend = self.family.backend();
-        backend
-            .agent_names
+        self.family
+            .personas
             .first()
-            .and_then(|main| shortdesc_of(main, backend.shortdescs))
+            .map(|p| p.shortdesc)
             .unwrap_or("")
     }
 
@@ -146,19 +161,17 @@ impl Agent {
     /// them.
     pub fn accepts(&self, action: Action) -> bool {
         match action {
-            Action::List | Action::ListStatus => true,
-            Action::Diag => self.family != Family::Vbox,
+            Action::Diag => self.family.accepts_diag,
             _ => true,
         }
     }
 
-    /// The whole parameter table of this persona: the rows every agent has, the backend's
-    /// rows, and the persona's adjustments.
+    /// The whole parameter table of this persona: the rows every agent has, the family's
+    /// rows, and the persona's defaults.
     pub fn table(&self) -> ParamTable {
-        let backend = self.family.backend();
         let mut table = ParamTable::new()
             .with(&common::every_agent())
-            .with(&(backend.params)())
+            .with(&(self.family.params)())
             .with(&crate::events::params());
         if self.port_as_ip() {
             // fence-agents' dependency expansion for agents with ipaddr but no port.
@@ -175,18 +188,8 @@ impl Agent {
             table.insert(plug);
             table.set_required("ip", false);
         }
-        if self.family == Family::Ipmi {
-            table.set_default("power_wait", Some("2"));
-            match self.name {
-                "fence_ilo3" => {
-                    table.set_default("power_wait", Some("4"));
-                    table.set_default("lanplus", Some("1"));
-                }
-                "fence_ilo4" | "fence_ilo5" | "fence_ipmilanplus" => {
-                    table.set_default("lanplus", Some("1"));
-                }
-                _ => {}
-            }
+        for (name, value) in self.persona.defaults {
+            table.set_default(name, Some(*value));
         }
         table
     }
@@ -198,53 +201,20 @@ impl Agent {
             .strip_suffix(self.suffix())
             .filter(|p| !p.is_empty())
             .unwrap_or("fence_");
-        match self.family {
-            Family::Ipmi => Docs {
-                shortdesc: self.shortdesc(),
-                longdesc: format!(
-                    "{invoked} is a Power Fencing agent which can be used with machines \
-controlled by IPMI. This implementation (fence-rs) speaks IPMI over LAN (v2.0 RMCP+ with \
-lanplus, v1.5 otherwise) itself; ipmitool is not needed. WARNING! This fence agent might \
-report success before the node is powered off when method cycle is used. You should use \
--m/method onoff if your fence device works correctly with that option."
-                ),
-                vendor_url: "",
-                symlinks: all()
-                    .iter()
-                    .filter_map(|a| {
-                        a.alias_desc()
-                            .map(|d| (format!("{prefix}{}", a.suffix()), d))
-                    })
-                    .collect(),
-            },
-            Family::Redfish => Docs {
-                shortdesc: self.shortdesc(),
-                longdesc: format!(
-                    "{invoked} is a Power Fencing agent which can be used with Out-of-Band \
-controllers that support Redfish APIs. These controllers provide remote access to control \
-power on a server."
-                ),
-                vendor_url: "http://www.dmtf.org",
-                symlinks: Vec::new(),
-            },
-            Family::Vbox => Docs {
-                shortdesc: self.shortdesc(),
-                longdesc: format!(
-                    "{invoked} is a Power Fencing agent which can be used with the virtual \
-machines managed by VirtualBox. It logs via ssh to a dom0 where it runs VBoxManage to do all \
-of the work. \n.P\nBy default, vbox needs to log in as a user that is a member of the \
-vboxusers group. Also, you must allow ssh login in your sshd_config."
-                ),
-                vendor_url: "https://www.virtualbox.org/",
-                symlinks: Vec::new(),
-            },
+        Docs {
+            shortdesc: self.shortdesc(),
+            longdesc: self.family.longdesc_for(invoked),
+            vendor_url: self.family.vendor_url,
+            symlinks: all()
+                .iter()
+                .filter(|a| a.family.main_name() == self.family.main_name())
+                .filter_map(|a| {
+                    a.alias_desc()
+                        .map(|d| (format!("{prefix}{}", a.suffix()), d))
+                })
+                .collect(),
         }
     }
-}
-
-/// The shortdesc `name` has in a backend's list.
-fn shortdesc_of(name: &str, shortdescs: &[(&str, &'static str)]) -> Option<&'static str> {
-    shortdescs.iter().find(|(n, _)| *n == name).map(|(_, d)| *d)
 }
 
 /// True when `row` is a secret (`password`, `password_script`, `hexadecimal_kg`, ...) or

@@ -14,11 +14,11 @@ use fence_core::{
 };
 
 use crate::agents::{Agent, is_sensitive};
-use crate::backends::Family;
 use crate::input::{Input, parse_args, parse_stdin};
 use crate::logging::{self, LogConfig, early, fail, fail_usage, flush_early};
 use crate::script::ShellScript;
 use crate::{metadata, validate};
+use fence_core::agent::FailureLine;
 
 /// fence-agents' `EC_STATUS` message.
 const EC_STATUS: &str = "Failed: Unable to obtain correct plug status or plug is not available";
@@ -292,7 +292,7 @@ async fn run_action(
             return 1;
         }
     };
-    let device = match (agent.family.backend().build)(&options) {
+    let device = match (agent.family.build)(&options) {
         Ok(d) => d,
         Err(e) => {
             if e.kind() == ErrorKind::InvalidInput {
@@ -458,18 +458,12 @@ fn report_failure(agent: &Agent, e: &Error, device: &dyn FenceDevice, cycle: boo
         ErrorKind::InvalidInput => fail_usage(&failed_line(e)),
         kind => {
             tracing::error!("{}\n", failed_line(e));
-            match (agent.family, kind) {
-                (Family::Vbox, ErrorKind::PlugNotFound) => {
-                    fail_usage("Failed: You have to enter existing name/UUID of virtual machine!")
-                }
-                (Family::Vbox, ErrorKind::LoginRefused | ErrorKind::Unreachable) => {
-                    fail(EC_LOGIN_DENIED)
-                }
-                (Family::Redfish, _) => fail_usage(""),
-                // fence_ipmilan reports a failed power cycle or diag as a timeout.
-                (Family::Ipmi, _) if cycle => fail(EC_TIMED_OUT),
-                (_, ErrorKind::Unsupported | ErrorKind::Interrupted) => {}
-                _ => fail(EC_STATUS),
+            match agent.family.failure.line(kind, cycle) {
+                FailureLine::Status => fail(EC_STATUS),
+                FailureLine::LoginDenied => fail(EC_LOGIN_DENIED),
+                FailureLine::TimedOut => fail(EC_TIMED_OUT),
+                FailureLine::Usage(text) => fail_usage(text),
+                FailureLine::Nothing => {}
             }
         }
     }

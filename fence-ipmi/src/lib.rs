@@ -1,7 +1,7 @@
 //! # fence-ipmi
 //!
 //! IPMI over LAN for fence-rs: the backend of `fence_ipmilan` and its aliases
-//! ([`AGENT_NAMES`]), written on the RustCrypto primitives, with no ipmitool and no C
+//! ([`AGENTS`]), written on the RustCrypto primitives, with no ipmitool and no C
 //! library.
 //!
 //! - IPMI v2.0 RMCP+ (`lanplus`): Open Session, RAKP 1-4, Set Session Privilege Level,
@@ -53,34 +53,76 @@ pub use crypto::{CipherSuite, V15AuthType};
 pub use device::IpmiDevice;
 pub use wire::Privilege;
 
-use fence_core::params::{ParamSpec, ParamType, common};
+use fence_core::FenceDevice;
+use fence_core::agent::{AgentFamily, FailureLine, FailureWording, Persona, Plugs};
+use fence_core::params::{Options, ParamSpec, ParamType, common};
 
-/// The agent names this backend serves: fence_ipmilan and its aliases. fence_ilo3 (lanplus,
-/// power_wait 4), fence_ilo4, fence_ilo5 and fence_ipmilanplus (lanplus) differ only in
-/// defaults, which the CLI applies.
-pub const AGENT_NAMES: &[&str] = &[
-    "fence_ipmilan",
-    "fence_ilo3",
-    "fence_ilo4",
-    "fence_ilo5",
-    "fence_ipmilanplus",
-    "fence_imm",
-    "fence_idrac",
-];
+/// The agents this backend serves, for a fence-agents front end (fence-cli): fence_ipmilan
+/// and its aliases. fence_ilo3 (lanplus, power_wait 4), fence_ilo4, fence_ilo5 and
+/// fence_ipmilanplus (lanplus) differ from it only in defaults.
+pub static AGENTS: AgentFamily = AgentFamily {
+    personas: &[
+        Persona {
+            name: "fence_ipmilan",
+            shortdesc: "Fence agent for IPMI",
+            defaults: &[],
+        },
+        Persona {
+            name: "fence_ilo3",
+            shortdesc: "Fence agent for HP iLO3",
+            defaults: &[("power_wait", "4"), ("lanplus", "1")],
+        },
+        Persona {
+            name: "fence_ilo4",
+            shortdesc: "Fence agent for HP iLO4",
+            defaults: &[("lanplus", "1")],
+        },
+        Persona {
+            name: "fence_ilo5",
+            shortdesc: "Fence agent for HP iLO5",
+            defaults: &[("lanplus", "1")],
+        },
+        Persona {
+            name: "fence_ipmilanplus",
+            shortdesc: "Fence agent for IPMIv2 lanplus",
+            defaults: &[("lanplus", "1")],
+        },
+        Persona {
+            name: "fence_imm",
+            shortdesc: "Fence agent for IBM Integrated Management Module",
+            defaults: &[],
+        },
+        Persona {
+            name: "fence_idrac",
+            shortdesc: "Fence agent for Dell iDRAC",
+            defaults: &[],
+        },
+    ],
+    longdesc: "{invoked} is a Power Fencing agent which can be used with machines \
+controlled by IPMI. This implementation (fence-rs) speaks IPMI over LAN (v2.0 RMCP+ with \
+lanplus, v1.5 otherwise) itself; ipmitool is not needed. WARNING! This fence agent might \
+report success before the node is powered off when method cycle is used. You should use \
+-m/method onoff if your fence device works correctly with that option.",
+    vendor_url: "",
+    plugs: Plugs::PortAsIp,
+    needs_password: false,
+    accepts_diag: true,
+    // fence_ipmilan reports a failed power cycle or diag as a timeout.
+    failure: FailureWording {
+        plug_not_found: None,
+        login_or_unreachable: None,
+        any: None,
+        cycle: Some(FailureLine::TimedOut),
+    },
+    params,
+    build: build_device,
+};
 
-/// The metadata shortdesc of each agent name (fence_ipmilan's `<symlink>` lines).
-pub const AGENT_SHORTDESCS: &[(&str, &str)] = &[
-    ("fence_ipmilan", "Fence agent for IPMI"),
-    ("fence_ilo3", "Fence agent for HP iLO3"),
-    ("fence_ilo4", "Fence agent for HP iLO4"),
-    ("fence_ilo5", "Fence agent for HP iLO5"),
-    ("fence_ipmilanplus", "Fence agent for IPMIv2 lanplus"),
-    (
-        "fence_imm",
-        "Fence agent for IBM Integrated Management Module",
-    ),
-    ("fence_idrac", "Fence agent for Dell iDRAC"),
-];
+/// [`AgentFamily::build`]: the configuration from the options, then the device (no I/O).
+fn build_device(options: &Options) -> fence_core::Result<Box<dyn FenceDevice>> {
+    let config = IpmiConfig::from_options(options)?;
+    Ok(Box::new(IpmiDevice::new(config)?))
+}
 
 /// `ip`: not required, because `port_as_ip` may give the address as the plug.
 pub const IP: ParamSpec = common::IP.required(false);

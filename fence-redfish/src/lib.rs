@@ -60,13 +60,40 @@ mod tls;
 pub use config::{AuthMethod, RedfishConfig, TlsVerify};
 pub use device::RedfishDevice;
 
-use fence_core::params::{ParamSpec, ParamType, common};
+use fence_core::FenceDevice;
+use fence_core::agent::{AgentFamily, FailureLine, FailureWording, Persona, Plugs};
+use fence_core::params::{Options, ParamSpec, ParamType, common};
 
-/// The agent names this backend serves.
-pub const AGENT_NAMES: &[&str] = &["fence_redfish"];
+/// The agent this backend serves, for a fence-agents front end (fence-cli).
+pub static AGENTS: AgentFamily = AgentFamily {
+    personas: &[Persona {
+        name: "fence_redfish",
+        shortdesc: "I/O Fencing agent for Redfish",
+        defaults: &[],
+    }],
+    longdesc: "{invoked} is a Power Fencing agent which can be used with Out-of-Band \
+controllers that support Redfish APIs. These controllers provide remote access to control \
+power on a server.",
+    vendor_url: "http://www.dmtf.org",
+    plugs: Plugs::PortAsIp,
+    needs_password: true,
+    accepts_diag: true,
+    // fence_redfish ends every failure with fail_usage.
+    failure: FailureWording {
+        plug_not_found: None,
+        login_or_unreachable: None,
+        any: Some(FailureLine::Usage("")),
+        cycle: None,
+    },
+    params,
+    build: build_device,
+};
 
-/// The agent's one-line description (metadata's `shortdesc`).
-pub const SHORTDESC: &str = "I/O Fencing agent for Redfish";
+/// [`AgentFamily::build`]: the configuration from the options, then the device (no I/O).
+fn build_device(options: &Options) -> fence_core::Result<Box<dyn FenceDevice>> {
+    let config = RedfishConfig::from_options(options)?;
+    Ok(Box::new(RedfishDevice::new(config)?))
+}
 
 /// The parameter rows of fence_redfish, as fence-agents 4.12 prints them.
 pub mod rows {

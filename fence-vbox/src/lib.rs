@@ -62,13 +62,44 @@ mod vboxmanage;
 pub use config::{HostKeyCheck, HostOs, IpFamily, VboxConfig};
 pub use device::VboxDevice;
 
-use fence_core::params::{ParamSpec, ParamType, common};
+use fence_core::FenceDevice;
+use fence_core::agent::{AgentFamily, FailureLine, FailureWording, Persona, Plugs};
+use fence_core::params::{Options, ParamSpec, ParamType, common};
 
-/// The agent names this backend serves (the CLI's program names).
-pub const AGENT_NAMES: &[&str] = &["fence_vbox"];
+/// The agent this backend serves, for a fence-agents front end (fence-cli).
+pub static AGENTS: AgentFamily = AgentFamily {
+    personas: &[Persona {
+        name: "fence_vbox",
+        shortdesc: "Fence agent for VirtualBox",
+        defaults: &[],
+    }],
+    longdesc: "{invoked} is a Power Fencing agent which can be used with the virtual \
+machines managed by VirtualBox. It logs via ssh to a dom0 where it runs VBoxManage to do all \
+of the work. \n.P\nBy default, vbox needs to log in as a user that is a member of the \
+vboxusers group. Also, you must allow ssh login in your sshd_config.",
+    vendor_url: "https://www.virtualbox.org/",
+    plugs: Plugs::Named,
+    needs_password: true,
+    accepts_diag: false,
+    // fence_vbox's wording (fence-agents' fencing.py: fail_usage for an unknown VM,
+    // EC_LOGIN_DENIED when the SSH login fails).
+    failure: FailureWording {
+        plug_not_found: Some(FailureLine::Usage(
+            "Failed: You have to enter existing name/UUID of virtual machine!",
+        )),
+        login_or_unreachable: Some(FailureLine::LoginDenied),
+        any: None,
+        cycle: None,
+    },
+    params,
+    build: build_device,
+};
 
-/// The agent's one-line description (metadata's `shortdesc`).
-pub const SHORTDESC: &str = "Fence agent for VirtualBox";
+/// [`AgentFamily::build`]: the configuration from the options, then the device (no I/O).
+fn build_device(options: &Options) -> fence_core::Result<Box<dyn FenceDevice>> {
+    let config = VboxConfig::from_options(options)?;
+    Ok(Box::new(VboxDevice::new(config)?))
+}
 
 /// The `host_os` choices, in metadata order.
 pub const HOST_OS_CHOICES: &[&str] = &["linux", "macos", "windows"];

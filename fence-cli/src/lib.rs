@@ -1,0 +1,132 @@
+//! The fence-agents protocol as a library: argv/stdin parsing, metadata XML, help, man
+//! page, exit codes, messages, logging, events and `install`, for a set of agent families
+//! ([`fence_core::agent::AgentFamily`]) that the caller registers.
+//!
+//! `fence-agent` (src/main.rs) registers the built-in backends; a vendor's binary registers
+//! its own, with or without ours, the same way:
+//!
+//! ```no_run
+//! let code = fence_cli::main_with(&[&fence_ipmi::AGENTS, &fence_vbox::AGENTS]);
+//! std::process::exit(code);
+//! ```
+//!
+//! The persona comes from the program name (`basename(argv[0])`): an agent name, or one of
+//! the installed names `<prefix><agent without fence_>` such as `fence_rs_ipmilan`. Called
+//! by its own name, the first argument names the agent (`fence-agent fence_ipmilan -o
+//! status ...`), or is one of `install`, `--list-agents`, `--help`, `--version`. See
+//! README.md. Nothing here names a backend.
+#![forbid(unsafe_code)]
+
+mod agents;
+mod alert;
+mod events;
+mod input;
+mod install;
+mod log_file;
+mod logging;
+mod metadata;
+mod registry;
+mod run;
+mod script;
+mod validate;
+
+pub use fence_core::agent::{AgentFamily, FailureLine, FailureWording, Persona, Plugs};
+
+use agents::Agent;
+
+/// Runs the program as fence-agents would run the agent it is called as, with `families`
+/// as the agents it serves (in `--list-agents` order); returns the exit code. Reads
+/// `std::env::args()`, stdin and the environment; call it once, from `main`.
+pub fn main_with(families: &[&'static AgentFamily]) -> i32 {
+    registry::register(families);
+    let code = real_main();
+    logging::finish(log_file::OPEN_BOUND);
+    code
+}
+
+fn usage(me: &str) -> String {
+    let mut s = format!(
+        "Usage:\n\
+         \t{me} AGENT [agent options]     run as AGENT (options on argv, or on stdin when none)\n\
+         \tfence_<agent> [agent options]         the same, through a link named after the agent\n\
+         \t{me} install --dir DIR [--prefix fence_rs_] [--force]\n\
+         \t                                      create one link per agent in DIR\n\
+         \t{me} alert                     Pacemaker alert agent (CRM_alert_* to a JSON line)\n\
+         \t{me} install-alert --dir DIR [--name fence_rs_alert] [--force]\n\
+         \t                                      link DIR/NAME here; that name selects alert mode\n\
+         \t{me} --list-agents             print the agent names\n\
+         \t{me} -V | --version\n\
+         Agents:\n",
+    );
+    for a in agents::all() {
+        s.push('\t');
+        s.push_str(a.name);
+        s.push('\n');
+    }
+    s.push_str(&format!(
+        "Run '{me} AGENT --help' for the options of an agent.\n"
+    ));
+    s
+}
+
+fn real_main() -> i32 {
+    let mut args: Vec<String> = std::env::args().collect();
+    let program = args
+        .first()
+        .map(|a| {
+            std::path::Path::new(a)
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        })
+        .unwrap_or_default();
+    if alert::is_alert_name(&program) {
+        return alert::run(&args[1..]);
+    }
+    if let Some(agent) = Agent::from_program_name(&program) {
+        return run::run_agent(agent, &program, &args[1..]);
+    }
+    if args.len() < 2 {
+        eprint!("{}", usage(&program));
+        return 1;
+    }
+    let first = args.remove(1);
+    match first.as_str() {
+        "alert" => alert::run(&args[1..]),
+        "install-alert" => alert::install_main(&args[1..]),
+        "install" => match install::parse(&args[1..]).and_then(|o| install::install(&o)) {
+            Ok(lines) => {
+                for l in lines {
+                    println!("{l}");
+                }
+                0
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                1
+            }
+        },
+        "--list-agents" | "list-agents" => {
+            for a in agents::all() {
+                println!("{}", a.name);
+            }
+            0
+        }
+        "-h" | "--help" | "help" => {
+            print!("{}", usage(&program));
+            0
+        }
+        "-V" | "--version" => {
+            println!("{}", env!("CARGO_PKG_VERSION"));
+            0
+        }
+        name => match Agent::from_program_name(name) {
+            Some(agent) => run::run_agent(agent, name, &args[1..]),
+            None => {
+                eprintln!("{program}: unknown agent '{name}'\n");
+                eprint!("{}", usage(&program));
+                1
+            }
+        },
+    }
+}

@@ -1,0 +1,98 @@
+//! fence-cli's logic names no backend: apart from src/main.rs (the binary that registers
+//! the built-in families), no source file mentions a backend crate, an agent name or a
+//! family outside comments and `#[cfg(test)]` items. Everything backend-specific comes from
+//! the registered `AgentFamily` descriptors.
+
+use std::path::Path;
+
+/// Words that would mean the library branches on a backend.
+const FORBIDDEN: &[&str] = &[
+    "fence_ipmi",
+    "fence_redfish",
+    "fence_vbox",
+    "ipmilan",
+    "fence_ilo",
+    "fence_imm",
+    "fence_idrac",
+    "Family::",
+    "Ipmi",
+    "Redfish",
+    "Vbox",
+    "VirtualBox",
+];
+
+/// `source` without comments and without the items marked `#[cfg(test)]` (a block up to
+/// its closing brace, or a statement up to its `;`).
+fn logic(source: &str) -> String {
+    let mut out = String::new();
+    let mut lines = source.lines();
+    while let Some(line) = lines.next() {
+        let code = line.split("//").next().unwrap_or("");
+        if code.trim() == "#[cfg(test)]" {
+            let mut depth = 0i32;
+            let mut opened = false;
+            for skipped in lines.by_ref() {
+                let code = skipped.split("//").next().unwrap_or("");
+                for c in code.chars() {
+                    match c {
+                        '{' | '[' | '(' => {
+                            depth += 1;
+                            opened |= c == '{';
+                        }
+                        '}' | ']' | ')' => depth -= 1,
+                        _ => {}
+                    }
+                }
+                let ends_statement = depth == 0 && code.trim_end().ends_with(';');
+                if (opened && depth == 0) || ends_statement {
+                    break;
+                }
+            }
+            continue;
+        }
+        out.push_str(code);
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn the_library_names_no_backend() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut found = Vec::new();
+    let mut files = 0;
+    for entry in std::fs::read_dir(&src).expect("src") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_none_or(|e| e != "rs") || path.ends_with("main.rs") {
+            continue;
+        }
+        files += 1;
+        let text = std::fs::read_to_string(&path).expect("read");
+        for (n, line) in logic(&text).lines().enumerate() {
+            for word in FORBIDDEN {
+                if line.contains(word) {
+                    found.push(format!("{}: {word}: {}", path.display(), line.trim()));
+                    let _ = n;
+                }
+            }
+        }
+    }
+    assert!(files >= 10, "only {files} source files read");
+    assert!(
+        found.is_empty(),
+        "backend names in fence-cli's logic:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn the_filter_keeps_logic_and_drops_comments_and_test_items() {
+    let text = "fn a() { x(); } // fence_vbox\n#[cfg(test)]\nregister(&[\n    &fence_ipmi::AGENTS,\n]);\nfn b() {}\n#[cfg(test)]\nmod tests {\n    fn c() { fence_vbox(); }\n}\nfn d() { Redfish }\n";
+    let kept = logic(text);
+    assert!(kept.contains("fn a()") && kept.contains("fn b()") && kept.contains("fn d()"));
+    assert!(
+        !kept.contains("fence_vbox") && !kept.contains("fence_ipmi"),
+        "{kept}"
+    );
+    assert!(kept.contains("Redfish"));
+}
