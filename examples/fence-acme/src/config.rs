@@ -1,0 +1,60 @@
+//! The board's settings, from the agent's options (read through the rows' names).
+
+use std::time::Duration;
+
+use fence_core::params::Options;
+use fence_core::{Error, Result, Secret};
+
+/// How to reach and log in to one board.
+#[derive(Clone, Debug)]
+pub struct AcmeConfig {
+    /// Host name or address.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// Login name.
+    pub username: String,
+    /// Password (never printed).
+    pub password: Secret,
+    /// Bound on connecting and on each answer.
+    pub timeout: Duration,
+}
+
+impl AcmeConfig {
+    /// A configuration for `host` with the default port and a 5 s bound.
+    pub fn new(host: &str, username: &str, password: Secret) -> AcmeConfig {
+        AcmeConfig {
+            host: host.to_owned(),
+            port: crate::DEFAULT_PORT,
+            username: username.to_owned(),
+            password,
+            timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// The configuration the options describe (`ip` or, with `port_as_ip`, `plug`;
+    /// `ipport`, `username`, `password`, `login_timeout`).
+    pub fn from_options(options: &Options) -> Result<AcmeConfig> {
+        let host = options
+            .non_empty("ip")
+            .or_else(|| {
+                options
+                    .non_empty("plug")
+                    .filter(|_| options.flag("port_as_ip"))
+            })
+            .ok_or_else(|| Error::invalid_input("the board's address (ip) is missing"))?;
+        let username = options.non_empty("username").unwrap_or("admin");
+        let password = options
+            .secret("password")
+            .ok_or_else(|| Error::invalid_input("the password is missing"))?;
+        let mut config = AcmeConfig::new(host, username, password);
+        if let Some(port) = options.integer("ipport")? {
+            config.port = u16::try_from(port)
+                .map_err(|_| Error::invalid_input(format!("ipport {port} is not a TCP port")))?;
+        }
+        if let Some(t) = options.seconds("login_timeout")? {
+            config.timeout = t;
+        }
+        Ok(config)
+    }
+}
