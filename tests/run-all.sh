@@ -7,7 +7,8 @@
 #   1. tests/scripts/install-deps.sh    Debian packages and the peers' Python venv; installs only
 #                                       what is missing (root: apt, useradd, sshd)
 #   2. cargo fmt --all -- --check
-#   3. cargo clippy --workspace --all-targets --locked -- -D warnings
+#   3. cargo clippy --workspace --all-targets --locked -- -D warnings, then
+#      RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps (broken doc links fail)
 #   4. cargo test --workspace --locked --no-fail-fast  against the third-party peers (tests/scripts/start-peers.sh;
 #                                       their settings are exported from $PEERS_DIR/peers.env);
 #                                       property tests use a fixed seed (FENCE_PROPTEST_SEED
@@ -138,6 +139,7 @@ fi
 # 2-3. style and lints
 step "cargo fmt" cargo fmt --all -- --check
 step "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
+step "cargo doc" env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 
 # 4. unit, conformance and interop tests against the peers (compiled first, so the peers do
 # not sit idle during the build)
