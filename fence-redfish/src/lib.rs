@@ -17,7 +17,7 @@
 //! - TLS is verified by default (system roots plus `ssl_ca_file`), and `ssl_insecure=0`
 //!   means verification stays on;
 //! - optional session authentication (`auth_method=session`): one session per run, always
-//!   deleted in [`FenceDevice::close`](fence_core::FenceDevice::close).
+//!   deleted in [`FenceDevice::close`].
 //!
 //! The backend reads states and sends resets; the [`fence_core::Engine`] decides whether
 //! fencing succeeded, by reading `PowerState` back.

@@ -1,6 +1,6 @@
 //! Simulated IPMI v2.0 BMCs: RMCP+ over UDP, one port each, many per process.
 //!
-//! Built on fence-ipmi's [`wire`](fence_ipmi::wire) and [`crypto`](fence_ipmi::crypto)
+//! Built on fence-ipmi's [`fence_ipmi::wire`] and [`fence_ipmi::crypto`]
 //! modules, which encode and decode both directions, so the client and the simulator share
 //! one implementation of the packet formats and of the RAKP key exchange. Interoperability
 //! is proven separately, by ipmitool and FreeIPMI's ipmipower talking to this simulator

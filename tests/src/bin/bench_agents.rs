@@ -215,7 +215,7 @@ fn real_main() -> Result<ExitCode, String> {
     })
 }
 
-/// A symlink named after the agent, pointing at our binary (the persona comes from argv[0],
+/// A symlink named after the agent, pointing at our binary (the persona comes from `argv[0]`,
 /// as with an installed agent).
 fn ours_program(ours: Option<&Path>, scratch: &Path, agent: &str) -> Result<PathBuf, String> {
     let ours = ours.ok_or("no --ours binary given")?;
