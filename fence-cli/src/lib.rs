@@ -29,6 +29,7 @@ mod registry;
 mod run;
 mod script;
 mod validate;
+mod wording;
 
 pub use fence_core::agent::{AgentFamily, FailureLine, FailureWording, Persona, Plugs};
 

@@ -17,15 +17,10 @@ use crate::agents::{Agent, is_sensitive};
 use crate::input::{Input, parse_args, parse_stdin};
 use crate::logging::{self, LogConfig, early, fail, fail_usage, flush_early};
 use crate::script::ShellScript;
+use crate::wording::{EC_LOGIN_DENIED, EC_STATUS, EC_TIMED_OUT, failed_line};
 use crate::{metadata, validate};
 use fence_core::agent::FailureLine;
 
-/// fence-agents' `EC_STATUS` message.
-const EC_STATUS: &str = "Failed: Unable to obtain correct plug status or plug is not available";
-/// fence-agents' `EC_LOGIN_DENIED` message.
-const EC_LOGIN_DENIED: &str = "Unable to connect/login to fencing device";
-/// fence-agents' `EC_TIMED_OUT` message.
-const EC_TIMED_OUT: &str = "Connection timed out";
 /// How long a `password_script` may run.
 const PASSWORD_SCRIPT_TIMEOUT: Duration = Duration::from_secs(30);
 /// The bound on closing the device after the action (each backend also bounds its own
@@ -288,7 +283,7 @@ async fn run_action(
     let timing = match timing(&options, started) {
         Ok(t) => t,
         Err(e) => {
-            fail_usage(&e.to_string());
+            fail_usage(&failed_line(&e));
             return 1;
         }
     };
@@ -296,7 +291,7 @@ async fn run_action(
         Ok(d) => d,
         Err(e) => {
             if e.kind() == ErrorKind::InvalidInput {
-                fail_usage(&e.to_string());
+                fail_usage(&failed_line(&e));
             } else {
                 fail(&failed_line(&e));
             }
@@ -439,16 +434,6 @@ fn print_outcome(options: &Options, action: Action, outcome: &Outcome) -> i32 {
     print(&text)
 }
 
-/// The `Failed: ...` line naming the cause of an error.
-fn failed_line(e: &Error) -> String {
-    let text = e.to_string();
-    if text.starts_with("Failed:") {
-        text
-    } else {
-        format!("Failed: {text}")
-    }
-}
-
 /// Logs a failure: the line naming the cause, then the message fence-agents' agent prints
 /// for the same situation (so that tools matching on it keep working).
 fn report_failure(agent: &Agent, e: &Error, device: &dyn FenceDevice, cycle: bool) {
@@ -462,7 +447,8 @@ fn report_failure(agent: &Agent, e: &Error, device: &dyn FenceDevice, cycle: boo
                 FailureLine::Status => fail(EC_STATUS),
                 FailureLine::LoginDenied => fail(EC_LOGIN_DENIED),
                 FailureLine::TimedOut => fail(EC_TIMED_OUT),
-                FailureLine::Usage(text) => fail_usage(text),
+                FailureLine::Usage("") => fail_usage(""),
+                FailureLine::Usage(text) => fail_usage(&format!("Failed: {text}")),
                 FailureLine::Nothing => {}
             }
         }

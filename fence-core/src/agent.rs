@@ -86,13 +86,14 @@ pub enum Plugs {
 /// A last line fence-agents prints for a failure (`fail(EC_...)` / `fail_usage(...)`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FailureLine {
-    /// `EC_STATUS`: "Failed: Unable to obtain correct plug status or plug is not available".
+    /// fence-agents' `EC_STATUS` message (the CLI holds its text).
     Status,
-    /// `EC_LOGIN_DENIED`: "Unable to connect/login to fencing device".
+    /// fence-agents' `EC_LOGIN_DENIED` message.
     LoginDenied,
-    /// `EC_TIMED_OUT`: "Connection timed out".
+    /// fence-agents' `EC_TIMED_OUT` message.
     TimedOut,
-    /// `fail_usage(text)`: the text (nothing when empty), then "Please use '-h' for usage".
+    /// fence-agents' `fail_usage(text)`: the text as a failure line (none when empty), then
+    /// the pointer to `-h`. The text is the agent's reason alone; the CLI adds the prefix.
     Usage(&'static str),
     /// Nothing more than the line naming the cause.
     Nothing,

@@ -386,9 +386,7 @@ impl Run<'_> {
     async fn action(&mut self, action: Action) -> Result<Outcome> {
         let caps = self.device.capabilities();
         if caps.plugs && self.plugs.iter().all(String::is_empty) && needs_plug(action) {
-            return Err(Error::invalid_input(
-                "Failed: You have to enter plug number or machine identification",
-            ));
+            return Err(Error::missing("plug"));
         }
         if action.is_fencing() && !self.timing.delay.is_zero() {
             tracing::debug!(delay = ?self.timing.delay, "delay before fencing");

@@ -1,8 +1,12 @@
 //! The one public error type of the framework.
 //!
 //! Backends fold their private failures into [`Error`]; callers match on
-//! [`Error::kind`] and ask [`Error::retry`] whether trying again can help. Only the CLI
-//! flattens errors into fence-agents' exit code 1 and `Failed: ...` lines.
+//! [`Error::kind`] and ask [`Error::retry`] whether trying again can help (decided where
+//! the error was made: an HTTP 400 is refused again, a 503 may pass). An error carries what
+//! happened as data (for input: which option and what is wrong with it, an
+//! [`InputProblem`]); its `Display` is a plain description. The fence-agents wording
+//! (`Failed: ...`, `Parse error: ...`, "You have to enter fence address") is the CLI's:
+//! this crate holds none of it.
 //!
 //! Error messages never contain credentials: backends build them from addresses, status
 //! codes and the device's own words, never from the options that hold secrets.
@@ -55,24 +59,85 @@ pub enum Retry {
     Later,
 }
 
+/// What is wrong with an option or argument, as data: the CLI turns it into
+/// fence-agents' message for the same case.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InputProblem {
+    /// A required option was not given, or given empty.
+    Missing,
+    /// The value is not an integer.
+    NotInteger,
+    /// The value is not a number of seconds.
+    NotSeconds,
+    /// The value is not one of the choices.
+    NotAChoice {
+        /// The values the option accepts, in the table's order.
+        choices: Vec<String>,
+        /// The value given, when it may be shown (a choice is never a secret).
+        given: Option<String>,
+    },
+    /// The option does not exist (the option is the key as given).
+    UnknownOption,
+    /// A boolean option was given a value that is not a boolean.
+    NotABoolean,
+    /// The value (or the combination of values) cannot be used, for the reason given.
+    Unusable {
+        /// Why, in the backend's words; never the value of a secret.
+        reason: String,
+    },
+}
+
+impl InputProblem {
+    fn describe(&self, option: Option<&str>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let option = option.unwrap_or("an option");
+        match self {
+            InputProblem::Missing => write!(f, "{option} is required"),
+            InputProblem::NotInteger => write!(f, "{option}: not an integer"),
+            InputProblem::NotSeconds => write!(f, "{option}: not a number of seconds"),
+            InputProblem::NotAChoice { choices, given } => {
+                write!(f, "{option}: not one of {}", choices.join(", "))?;
+                match given {
+                    Some(g) => write!(f, " (got '{g}')"),
+                    None => Ok(()),
+                }
+            }
+            InputProblem::UnknownOption => write!(f, "unknown option {option}"),
+            InputProblem::NotABoolean => write!(f, "{option}: not a boolean"),
+            InputProblem::Unusable { reason } => f.write_str(reason),
+        }
+    }
+}
+
+/// The `Display` of [`Error::InvalidInput`].
+struct InputText<'a>(&'a Option<String>, &'a InputProblem);
+
+impl std::fmt::Display for InputText<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.1.describe(self.0.as_deref(), f)
+    }
+}
+
 /// A fencing error.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The options or arguments are wrong; the message is meant for the user as it is.
-    #[error("{message}")]
+    /// The options or arguments are wrong; nothing was sent to the device.
+    #[error("{}", InputText(.option, .problem))]
     InvalidInput {
-        /// What is wrong with the input.
-        message: String,
+        /// The option concerned, by its canonical name (`ip`, `power_wait`), when one is.
+        option: Option<String>,
+        /// What is wrong with it.
+        problem: InputProblem,
     },
     /// The device refused the credentials.
-    #[error("Unable to connect/login to fencing device: {detail}")]
+    #[error("login refused: {detail}")]
     LoginRefused {
         /// What the device said (never the credentials).
         detail: String,
     },
     /// The device could not be reached.
-    #[error("Unable to connect/login to fencing device: {detail}")]
+    #[error("unreachable: {detail}")]
     Unreachable {
         /// Which address, and what failed (refused, timed out after N s, ...).
         detail: String,
@@ -85,6 +150,9 @@ pub enum Error {
     Misbehaved {
         /// What the device did wrong.
         detail: String,
+        /// Whether the same request can succeed later: decided where the error is made
+        /// (a protocol slip or an HTTP 5xx may pass; an HTTP 400 is refused again).
+        retry: Retry,
     },
     /// The plug does not exist on the device.
     #[error("Plug not found: {plug}")]
@@ -95,7 +163,7 @@ pub enum Error {
         detail: String,
     },
     /// The target did not reach the wanted state in time.
-    #[error("Timed out waiting to power {}", .target.as_upper_str())]
+    #[error("the target did not reach {} within power_timeout", .target.as_upper_str())]
     PowerTimeout {
         /// The state that was waited for.
         target: PowerState,
@@ -122,10 +190,45 @@ pub enum Error {
 }
 
 impl Error {
-    /// An invalid-input error with a user-facing message.
-    pub fn invalid_input(message: impl Into<String>) -> Self {
+    /// An invalid-input error that concerns no single option, or several, with the reason
+    /// in plain words (no `Failed:` prefix: the CLI adds its own).
+    pub fn invalid_input(reason: impl Into<String>) -> Self {
         Error::InvalidInput {
-            message: message.into(),
+            option: None,
+            problem: InputProblem::Unusable {
+                reason: reason.into(),
+            },
+        }
+    }
+
+    /// An option's value cannot be used, for `reason`.
+    pub fn invalid_option(option: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::input(
+            option,
+            InputProblem::Unusable {
+                reason: reason.into(),
+            },
+        )
+    }
+
+    /// An invalid-input error about `option`.
+    pub fn input(option: impl Into<String>, problem: InputProblem) -> Self {
+        Error::InvalidInput {
+            option: Some(option.into()),
+            problem,
+        }
+    }
+
+    /// A required option is missing.
+    pub fn missing(option: impl Into<String>) -> Self {
+        Error::input(option, InputProblem::Missing)
+    }
+
+    /// The option concerned and what is wrong with it, for an invalid-input error.
+    pub fn input_problem(&self) -> Option<(Option<&str>, &InputProblem)> {
+        match self {
+            Error::InvalidInput { option, problem } => Some((option.as_deref(), problem)),
+            _ => None,
         }
     }
 
@@ -152,10 +255,21 @@ impl Error {
         }
     }
 
-    /// A device-misbehaved error.
+    /// A device-misbehaved error that a later attempt may not meet (a protocol slip, a
+    /// server error).
     pub fn misbehaved(detail: impl Into<String>) -> Self {
         Error::Misbehaved {
             detail: detail.into(),
+            retry: Retry::Later,
+        }
+    }
+
+    /// The device refused the request itself (an HTTP 4xx that is not about time or load):
+    /// the same request is refused again, so it is not retried.
+    pub fn rejected(detail: impl Into<String>) -> Self {
+        Error::Misbehaved {
+            detail: detail.into(),
+            retry: Retry::Never,
         }
     }
 
@@ -203,12 +317,12 @@ impl Error {
 
     /// Whether a retry of the same request can help.
     pub fn retry(&self) -> Retry {
-        match self.kind() {
-            ErrorKind::Unreachable
-            | ErrorKind::PowerTimeout
-            | ErrorKind::Misbehaved
-            | ErrorKind::Interrupted
-            | ErrorKind::Busy => Retry::Later,
+        match self {
+            Error::Misbehaved { retry, .. } => *retry,
+            Error::Unreachable { .. }
+            | Error::PowerTimeout { .. }
+            | Error::Interrupted { .. }
+            | Error::Busy { .. } => Retry::Later,
             _ => Retry::Never,
         }
     }
@@ -241,20 +355,46 @@ mod tests {
     }
 
     #[test]
-    fn power_timeout_message_matches_fence_agents() {
+    fn power_timeout_names_the_state() {
         let e = Error::PowerTimeout {
             target: PowerState::Off,
         };
-        assert_eq!(e.to_string(), "Timed out waiting to power OFF");
+        assert_eq!(
+            e.to_string(),
+            "the target did not reach OFF within power_timeout"
+        );
         assert_eq!(e.kind(), ErrorKind::PowerTimeout);
         assert!(e.is_retryable());
     }
 
     #[test]
-    fn bad_input_is_not_retryable() {
-        let e = Error::invalid_input("Failed: You have to set login name");
+    fn bad_input_is_not_retryable_and_carries_its_option() {
+        let e = Error::missing("username");
         assert_eq!(e.retry(), Retry::Never);
-        assert_eq!(e.to_string(), "Failed: You have to set login name");
+        assert_eq!(e.to_string(), "username is required");
+        assert_eq!(
+            e.input_problem(),
+            Some((Some("username"), &InputProblem::Missing))
+        );
+        let e = Error::input(
+            "method",
+            InputProblem::NotAChoice {
+                choices: vec!["onoff".into(), "cycle".into()],
+                given: None,
+            },
+        );
+        assert_eq!(e.to_string(), "method: not one of onoff, cycle");
+        assert_eq!(
+            Error::invalid_input("IPMI user names are at most 16 bytes").to_string(),
+            "IPMI user names are at most 16 bytes"
+        );
+    }
+
+    #[test]
+    fn retry_is_decided_where_the_error_is_made() {
+        assert_eq!(Error::misbehaved("HTTP 503").retry(), Retry::Later);
+        assert_eq!(Error::rejected("HTTP 400").retry(), Retry::Never);
+        assert_eq!(Error::rejected("HTTP 400").kind(), ErrorKind::Misbehaved);
     }
 
     #[test]

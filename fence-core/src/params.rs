@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, InputProblem, Result};
 use crate::secret::Secret;
 
 /// The type of an option's value, as metadata's `<content type=...>` names it.
@@ -371,48 +371,39 @@ impl Options {
     /// Booleans are stored as `1` or `0`; an empty boolean value (a bare command-line
     /// flag) means true; select values are stored lowercase. The last value set wins.
     pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
-        let row = self.table.resolve(key).ok_or_else(|| {
-            Error::invalid_input(format!(
-                "Parse error: Ignoring unknown option '{key}={value}'"
-            ))
-        })?;
+        let row = self
+            .table
+            .resolve(key)
+            .ok_or_else(|| Error::input(key, InputProblem::UnknownOption))?;
         let normalized = match row.ty {
             ParamType::Boolean if value.is_empty() => "1".to_owned(),
             ParamType::Boolean => match parse_bool(value) {
                 Some(true) => "1".to_owned(),
                 Some(false) => "0".to_owned(),
-                None => {
-                    return Err(Error::invalid_input(format!(
-                        "Parse error: Ignoring option '{key}' because it does not have value"
-                    )));
-                }
+                None => return Err(Error::input(row.name, InputProblem::NotABoolean)),
             },
             ParamType::Integer => {
-                value.trim().parse::<i64>().map_err(|_| {
-                    Error::invalid_input(format!(
-                        "Failed: The value you have entered for --{} is not a valid integer",
-                        row.long
-                    ))
-                })?;
+                value
+                    .trim()
+                    .parse::<i64>()
+                    .map_err(|_| Error::input(row.name, InputProblem::NotInteger))?;
                 value.trim().to_owned()
             }
             ParamType::Second => {
-                parse_seconds(value).ok_or_else(|| {
-                    Error::invalid_input(format!(
-                        "Failed: The value you have entered for --{} is not a valid time in seconds",
-                        row.long
-                    ))
-                })?;
+                parse_seconds(value)
+                    .ok_or_else(|| Error::input(row.name, InputProblem::NotSeconds))?;
                 value.trim().to_owned()
             }
             ParamType::Select(choices) => {
                 let lower = value.to_ascii_lowercase();
                 if !choices.contains(&lower.as_str()) {
-                    return Err(Error::invalid_input(format!(
-                        "Failed: You have to enter a valid choice for --{} from the valid values: {}",
-                        row.long,
-                        choices.join(", ")
-                    )));
+                    return Err(Error::input(
+                        row.name,
+                        InputProblem::NotAChoice {
+                            choices: choices.iter().map(|c| (*c).to_owned()).collect(),
+                            given: Some(lower),
+                        },
+                    ));
                 }
                 lower
             }
@@ -460,11 +451,11 @@ impl Options {
     pub fn integer(&self, name: &str) -> Result<Option<i64>> {
         match self.get(name) {
             None | Some("") => Ok(None),
-            Some(v) => v.trim().parse().map(Some).map_err(|_| {
-                Error::invalid_input(format!(
-                    "Failed: The value you have entered for --{name} is not a valid integer"
-                ))
-            }),
+            Some(v) => v
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| Error::input(name, InputProblem::NotInteger)),
         }
     }
 
@@ -472,12 +463,9 @@ impl Options {
     pub fn seconds(&self, name: &str) -> Result<Option<Duration>> {
         match self.get(name) {
             None | Some("") => Ok(None),
-            Some(v) => parse_seconds(v).map(Some).ok_or_else(|| {
-                Error::invalid_input(format!(
-                    "Failed: The value you have entered for --{} is not a valid time in seconds",
-                    name.replace('_', "-")
-                ))
-            }),
+            Some(v) => parse_seconds(v)
+                .map(Some)
+                .ok_or_else(|| Error::input(name, InputProblem::NotSeconds)),
         }
     }
 
@@ -764,8 +752,8 @@ mod tests {
         assert_eq!(o.integer("retry_on").unwrap(), Some(1));
         let err = t.parse([("power_wait", "soon")]).unwrap_err();
         assert_eq!(
-            err.to_string(),
-            "Failed: The value you have entered for --power-wait is not a valid time in seconds"
+            err.input_problem(),
+            Some((Some("power_wait"), &InputProblem::NotSeconds))
         );
         assert!(t.parse([("method", "sideways")]).is_err());
     }

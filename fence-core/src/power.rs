@@ -8,7 +8,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::error::Error;
+use crate::error::{Error, InputProblem};
 
 /// The power state of a machine (a plug, an outlet, a system behind a BMC).
 ///
@@ -165,9 +165,13 @@ impl FromStr for RebootMethod {
         match s.to_ascii_lowercase().as_str() {
             "onoff" => Ok(RebootMethod::OnOff),
             "cycle" => Ok(RebootMethod::Cycle),
-            _ => Err(Error::invalid_input(format!(
-                "Failed: You have to enter a valid choice for --method from the valid values: onoff, cycle (got '{s}')"
-            ))),
+            _ => Err(Error::input(
+                "method",
+                InputProblem::NotAChoice {
+                    choices: vec!["onoff".to_owned(), "cycle".to_owned()],
+                    given: Some(s.to_owned()),
+                },
+            )),
         }
     }
 }

@@ -4,7 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use fence_core::params::{Options, parse_bool, parse_seconds};
-use fence_core::{Error, Result, Secret};
+use fence_core::{Error, InputProblem, Result, Secret};
 
 use crate::crypto::{CipherSuite, KEY_MAX_LEN, V15_PASSWORD_MAX_LEN, V15AuthType};
 use crate::wire::{Privilege, USERNAME_MAX_LEN};
@@ -261,7 +261,7 @@ impl IpmiConfig {
         } else {
             options.non_empty("ip")
         }
-        .ok_or_else(|| Error::invalid_input("Failed: You have to enter fence address"))?;
+        .ok_or_else(|| Error::missing("ip"))?;
         let host = host
             .trim()
             .trim_start_matches('[')
@@ -271,15 +271,13 @@ impl IpmiConfig {
         let port = match options.integer("ipport")? {
             None => DEFAULT_PORT,
             Some(p) => u16::try_from(p).ok().filter(|p| *p != 0).ok_or_else(|| {
-                Error::invalid_input(format!("Failed: ipport {p} is not a UDP port number"))
+                Error::invalid_input(format!("ipport {p} is not a UDP port number"))
             })?,
         };
 
         let username = options.get("username").unwrap_or("").to_owned();
         if username.len() > USERNAME_MAX_LEN {
-            return Err(Error::invalid_input(
-                "Failed: IPMI user names are at most 16 bytes",
-            ));
+            return Err(Error::invalid_input("IPMI user names are at most 16 bytes"));
         }
         let password = options.secret("password").unwrap_or_default();
 
@@ -297,10 +295,15 @@ impl IpmiConfig {
             "operator" => Privilege::Operator,
             "administrator" | "" => Privilege::Administrator,
             other => {
-                return Err(Error::invalid_input(format!(
-                    "Failed: You have to enter a valid choice for --privlvl from the valid values: \
-                     callback, user, operator, administrator (got '{other}')"
-                )));
+                return Err(Error::input(
+                    "privlvl",
+                    InputProblem::NotAChoice {
+                        choices: ["callback", "user", "operator", "administrator"]
+                            .map(String::from)
+                            .to_vec(),
+                        given: Some(other.to_owned()),
+                    },
+                ));
             }
         };
 
@@ -321,24 +324,25 @@ impl IpmiConfig {
                     "password" => V15AuthType::Password,
                     "none" => V15AuthType::None,
                     other => {
-                        return Err(Error::invalid_input(format!(
-                            "Failed: You have to enter a valid choice for --auth from the valid \
-                             values: md5, password, none (got '{other}')"
-                        )));
+                        return Err(Error::input(
+                            "auth",
+                            InputProblem::NotAChoice {
+                                choices: ["md5", "password", "none"].map(String::from).to_vec(),
+                                given: Some(other.to_owned()),
+                            },
+                        ));
                     }
                 }),
             };
             if password.expose().len() > V15_PASSWORD_MAX_LEN {
                 return Err(Error::invalid_input(
-                    "Failed: IPMI v1.5 (lan) passwords are at most 16 bytes; use --lanplus",
+                    "IPMI v1.5 (lan) passwords are at most 16 bytes; use --lanplus",
                 ));
             }
             Interface::Lan { auth }
         };
         if password.expose().len() > KEY_MAX_LEN {
-            return Err(Error::invalid_input(
-                "Failed: IPMI passwords are at most 20 bytes",
-            ));
+            return Err(Error::invalid_input("IPMI passwords are at most 20 bytes"));
         }
 
         let kg = options.secret("hexadecimal_kg").filter(|k| !k.is_empty());
@@ -348,11 +352,9 @@ impl IpmiConfig {
 
         let interval = match options.non_empty("ipmitool_timeout") {
             None => DEFAULT_RETRANSMIT,
-            Some(v) => parse_seconds(v).filter(|d| !d.is_zero()).ok_or_else(|| {
-                Error::invalid_input(
-                    "Failed: The value you have entered for --ipmitool-timeout is not a valid time in seconds",
-                )
-            })?,
+            Some(v) => parse_seconds(v)
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| Error::input("ipmitool_timeout", InputProblem::NotSeconds))?,
         };
         let request_timeout = match options.seconds("login_timeout")? {
             None => DEFAULT_REQUEST_TIMEOUT,
@@ -380,7 +382,7 @@ impl IpmiConfig {
 fn parse_cipher(value: &str) -> Result<CipherSuite> {
     let n: u8 = value.trim().parse().map_err(|_| {
         Error::invalid_input(format!(
-            "Failed: cipher must be a cipher suite number (got '{value}')"
+            "cipher must be a cipher suite number (got '{value}')"
         ))
     })?;
     CipherSuite::from_id(n).ok_or_else(|| {
@@ -401,7 +403,7 @@ fn decode_kg(hex: &str) -> Result<[u8; KEY_MAX_LEN]> {
         .unwrap_or(h);
     let bad = || {
         Error::invalid_input(
-            "Failed: hexadecimal_kg must be at most 40 hexadecimal digits (an even number)",
+            "hexadecimal_kg must be at most 40 hexadecimal digits (an even number)",
         )
     };
     if h.len() % 2 != 0 || h.len() > 2 * KEY_MAX_LEN || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -557,7 +559,7 @@ mod tests {
         let e = opts(&[("ip", "bmc"), ("target", "0x82")]).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Unsupported);
         let e = opts(&[("username", "admin")]).unwrap_err();
-        assert_eq!(e.to_string(), "Failed: You have to enter fence address");
+        assert_eq!(e.to_string(), "ip is required");
         assert!(
             opts(&[("ip", "bmc"), ("password", "12345678901234567")]).is_err(),
             "lan: 16 max"

@@ -581,7 +581,7 @@ impl V15AuthType {
 pub fn v15_password(password: &[u8]) -> Result<[u8; 16]> {
     if password.len() > V15_PASSWORD_MAX_LEN {
         return Err(Error::invalid_input(
-            "Failed: IPMI v1.5 (lan) passwords are at most 16 bytes; use lanplus",
+            "IPMI v1.5 (lan) passwords are at most 16 bytes; use lanplus",
         ));
     }
     let mut p = [0u8; 16];

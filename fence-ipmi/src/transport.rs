@@ -239,7 +239,7 @@ impl Transport {
         Err(match last_invalid {
             Some(e) => {
                 let why = match e {
-                    Error::Misbehaved { detail } => detail,
+                    Error::Misbehaved { detail, .. } => detail,
                     other => other.to_string(),
                 };
                 Error::misbehaved(format!(

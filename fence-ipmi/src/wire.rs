@@ -888,9 +888,7 @@ impl Rakp1 {
     /// The payload bytes.
     pub fn encode(&self) -> Result<Vec<u8>> {
         if self.username.len() > USERNAME_MAX_LEN {
-            return Err(Error::invalid_input(
-                "Failed: IPMI user names are at most 16 bytes",
-            ));
+            return Err(Error::invalid_input("IPMI user names are at most 16 bytes"));
         }
         let mut p = vec![self.tag, 0, 0, 0];
         p.extend_from_slice(&self.bmc_session_id.to_le_bytes());
@@ -1159,9 +1157,7 @@ impl ChannelAuthCapabilities {
 /// Get Session Challenge request data (v1.5): authentication type and user name.
 pub fn session_challenge_request(auth_type: u8, username: &[u8]) -> Result<Vec<u8>> {
     if username.len() > USERNAME_MAX_LEN {
-        return Err(Error::invalid_input(
-            "Failed: IPMI user names are at most 16 bytes",
-        ));
+        return Err(Error::invalid_input("IPMI user names are at most 16 bytes"));
     }
     let mut d = vec![auth_type];
     d.extend_from_slice(username);

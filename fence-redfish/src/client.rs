@@ -80,9 +80,7 @@ impl RedfishClient {
             .pool_max_idle_per_host(1)
             .redirect(same_service_redirects(&base)?)
             .build()
-            .map_err(|e| {
-                Error::invalid_input(format!("Failed: cannot set up the HTTPS client: {e}"))
-            })?;
+            .map_err(|e| Error::invalid_input(format!("cannot set up the HTTPS client: {e}")))?;
         Ok(RedfishClient {
             http,
             base,
@@ -415,9 +413,8 @@ impl RedfishClient {
         } else {
             format!("/{path}")
         };
-        reqwest::Url::parse(&format!("{}{path}", self.base)).map_err(|e| {
-            Error::invalid_input(format!("Failed: invalid address {}{path}: {e}", self.base))
-        })
+        reqwest::Url::parse(&format!("{}{path}", self.base))
+            .map_err(|e| Error::invalid_input(format!("invalid address {}{path}: {e}", self.base)))
     }
 
     fn transport_error(&self, method: &Method, path: &str, e: reqwest::Error) -> Error {
@@ -515,9 +512,18 @@ impl RedfishClient {
             StatusCode::NOT_IMPLEMENTED | StatusCode::METHOD_NOT_ALLOWED => {
                 Error::unsupported(format!("{what}: {message}"))
             }
+            status if refused_for_good(status) => Error::rejected(format!("{what}: {message}")),
             _ => Error::misbehaved(format!("{what}: {message}")),
         }
     }
+}
+
+/// A 4xx answer that the same request meets again (400 Bad Request, 404, 405, 406, 410,
+/// 412, 415, 422 ...): retrying cannot help. A request that timed out (408), met a conflict
+/// or a lock (409, 423), came too early (425) or too often (429) may pass later, as may any
+/// 5xx.
+fn refused_for_good(status: StatusCode) -> bool {
+    status.is_client_error() && !matches!(status.as_u16(), 408 | 409 | 423 | 425 | 429)
 }
 
 impl Drop for RedfishClient {
@@ -555,7 +561,7 @@ impl Drop for RedfishClient {
 /// travel on, so a redirect to another server is refused.
 fn same_service_redirects(base: &str) -> Result<reqwest::redirect::Policy> {
     let origin = reqwest::Url::parse(base)
-        .map_err(|e| Error::invalid_input(format!("Failed: invalid address {base}: {e}")))?
+        .map_err(|e| Error::invalid_input(format!("invalid address {base}: {e}")))?
         .origin();
     Ok(reqwest::redirect::Policy::custom(move |attempt| {
         let target = attempt.url().origin();

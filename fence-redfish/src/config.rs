@@ -163,25 +163,19 @@ impl RedfishConfig {
     pub fn from_options(options: &Options) -> Result<RedfishConfig> {
         let username = options
             .non_empty("username")
-            .ok_or_else(|| Error::invalid_input("Failed: You have to set login name"))?
+            .ok_or_else(|| Error::missing("username"))?
             .to_owned();
         let address = match options.non_empty("ip") {
             Some(ip) => ip,
             None if options.flag("port_as_ip") => options
                 .non_empty("plug")
-                .ok_or_else(|| Error::invalid_input("Failed: You have to enter fence address"))?,
-            None => {
-                return Err(Error::invalid_input(
-                    "Failed: You have to enter fence address",
-                ));
-            }
+                .ok_or_else(|| Error::missing("ip"))?,
+            None => return Err(Error::missing("ip")),
         };
         let password = options
             .secret("password")
             .filter(|p| !p.is_empty())
-            .ok_or_else(|| {
-                Error::invalid_input("Failed: You have to enter password or password script")
-            })?;
+            .ok_or_else(|| Error::missing("password"))?;
         let mut port = match options.integer("ipport")? {
             Some(p) => port_number(&p.to_string())?,
             None => 443,
@@ -191,9 +185,7 @@ impl RedfishConfig {
             port = p;
         }
         if host.is_empty() {
-            return Err(Error::invalid_input(
-                "Failed: You have to enter fence address",
-            ));
+            return Err(Error::missing("ip"));
         }
         let redfish_uri = options
             .non_empty("redfish_uri")
@@ -266,7 +258,7 @@ fn port_number(s: &str) -> Result<u16> {
     match s.trim().parse::<u16>() {
         Ok(p) if p > 0 => Ok(p),
         _ => Err(Error::invalid_input(format!(
-            "Failed: The value you have entered for --ipport is not a valid port number: {s}"
+            "The value you have entered for --ipport is not a valid port number: {s}"
         ))),
     }
 }
@@ -278,14 +270,12 @@ fn split_host_port(ip: &str) -> Result<(String, Option<u16>)> {
     if let Some(rest) = ip.strip_prefix('[') {
         let (host, after) = rest
             .split_once(']')
-            .ok_or_else(|| Error::invalid_input(format!("Failed: malformed address '{ip}'")))?;
+            .ok_or_else(|| Error::invalid_input(format!("malformed address '{ip}'")))?;
         return match after {
             "" => Ok((host.to_owned(), None)),
             p => match p.strip_prefix(':') {
                 Some(p) => Ok((host.to_owned(), Some(port_number(p)?))),
-                None => Err(Error::invalid_input(format!(
-                    "Failed: malformed address '{ip}'"
-                ))),
+                None => Err(Error::invalid_input(format!("malformed address '{ip}'"))),
             },
         };
     }
@@ -303,7 +293,7 @@ fn check_path(name: &str, value: &str) -> Result<()> {
         Ok(())
     } else {
         Err(Error::invalid_input(format!(
-            "Failed: {name} must be a path starting with '/' (got '{value}')"
+            "{name} must be a path starting with '/' (got '{value}')"
         )))
     }
 }
@@ -311,6 +301,7 @@ fn check_path(name: &str, value: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fence_core::InputProblem;
     use fence_core::params::{ParamTable, common};
 
     fn parse(pairs: &[(&str, &str)]) -> Result<RedfishConfig> {
@@ -369,13 +360,19 @@ mod tests {
     #[test]
     fn required_options_give_fence_agents_messages() {
         let e = parse(&[("ip", "x"), ("password", "p")]).unwrap_err();
-        assert_eq!(e.to_string(), "Failed: You have to set login name");
+        assert_eq!(
+            e.input_problem(),
+            Some((Some("username"), &InputProblem::Missing))
+        );
         let e = parse(&[("username", "u"), ("password", "p")]).unwrap_err();
-        assert_eq!(e.to_string(), "Failed: You have to enter fence address");
+        assert_eq!(
+            e.input_problem(),
+            Some((Some("ip"), &InputProblem::Missing))
+        );
         let e = parse(&[("ip", "x"), ("username", "u")]).unwrap_err();
         assert_eq!(
-            e.to_string(),
-            "Failed: You have to enter password or password script"
+            e.input_problem(),
+            Some((Some("password"), &InputProblem::Missing))
         );
         assert_eq!(e.kind(), fence_core::ErrorKind::InvalidInput);
     }

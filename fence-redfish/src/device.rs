@@ -162,7 +162,7 @@ impl RedfishDevice {
                 Ok(one.clone())
             }
             several => Err(Error::invalid_input(format!(
-                "Failed: the Redfish service at {} has {} systems ({}): set systems_uri to the \
+                "the Redfish service at {} has {} systems ({}): set systems_uri to the \
                  one to fence",
                 self.client.base(),
                 several.len(),

@@ -32,22 +32,19 @@ pub fn provider() -> Arc<CryptoProvider> {
 /// is an input error.
 pub fn load_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
     let bytes = std::fs::read(path).map_err(|e| {
-        Error::invalid_input(format!(
-            "Failed: cannot read ssl_ca_file {}: {e}",
-            path.display()
-        ))
+        Error::invalid_input(format!("cannot read ssl_ca_file {}: {e}", path.display()))
     })?;
     let certs = CertificateDer::pem_slice_iter(&bytes)
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| {
             Error::invalid_input(format!(
-                "Failed: ssl_ca_file {} is not a PEM certificate file: {e}",
+                "ssl_ca_file {} is not a PEM certificate file: {e}",
                 path.display()
             ))
         })?;
     if certs.is_empty() {
         return Err(Error::invalid_input(format!(
-            "Failed: ssl_ca_file {} holds no PEM certificate",
+            "ssl_ca_file {} holds no PEM certificate",
             path.display()
         )));
     }
@@ -59,7 +56,7 @@ pub fn client_config(verify: &TlsVerify) -> Result<rustls::ClientConfig> {
     let provider = provider();
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::invalid_input(format!("Failed: TLS set-up: {e}")))?;
+        .map_err(|e| Error::invalid_input(format!("TLS set-up: {e}")))?;
     let verifier: Arc<dyn ServerCertVerifier> = match verify {
         TlsVerify::Insecure => Arc::new(AcceptAnyCertificate { provider }),
         TlsVerify::Verify { ca_file } => {
@@ -70,7 +67,7 @@ pub fn client_config(verify: &TlsVerify) -> Result<rustls::ClientConfig> {
             let v = rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider)
                 .map_err(|e| {
                     Error::invalid_input(format!(
-                        "Failed: no CA certificate to verify the device with ({e}): install the \
+                        "no CA certificate to verify the device with ({e}): install the \
                          system's CA certificates, set ssl_ca_file, or set ssl_insecure"
                     ))
                 })?;

@@ -6,7 +6,9 @@ mod mock;
 use std::time::{Duration, Instant};
 
 use fence_core::testkit::conformance::{self, fast_timing};
-use fence_core::{Action, Engine, ErrorKind, FenceDevice, Outcome, PowerState, Request, Timing};
+use fence_core::{
+    Action, Engine, ErrorKind, FenceDevice, Outcome, PowerState, Request, Retry, Timing,
+};
 use fence_redfish::{AuthMethod, RedfishConfig, RedfishDevice, TlsVerify};
 use mock::{Mock, PASSWORD, System, USER, fixture, redfish_error};
 use serde_json::Value;
@@ -189,6 +191,42 @@ async fn a_refused_reset_fails_at_once_with_the_services_message() {
     // status, refused POST, the engine's read after the refusal: nothing more.
     assert_eq!(mock.lines().len(), 3, "{:?}", mock.lines());
     assert_eq!(mock.power(0), "On");
+}
+
+#[tokio::test]
+async fn a_400_is_never_retried_but_a_503_may_pass() {
+    // `on` retries what may pass until power_timeout; an HTTP 400 is refused again, so the
+    // same request is not sent twice.
+    let mock = Mock::start(vec![System::new("1", "Off")]).await;
+    mock.reply_to_reset(
+        "On",
+        400,
+        redfish_error("Bad request", &[("Base.1.8.PropertyValueNotInList", None)]),
+        None,
+    );
+    let dev = device(&mock, Some(mock.system_uri(0)));
+    let mut timing: Timing = fast_timing();
+    timing.power_timeout = Some(Duration::from_secs(20));
+    let started = Instant::now();
+    let report = Engine::new(timing.clone())
+        .run(&dev, &Request::plugless(Action::On))
+        .await;
+    let err = report.result.unwrap_err();
+    assert_eq!(err.retry(), Retry::Never, "{err}");
+    assert!(started.elapsed() < Duration::from_secs(2), "not at once");
+    let posts = |m: &Mock| m.lines().iter().filter(|l| l.starts_with("POST")).count();
+    assert_eq!(posts(&mock), 1, "{:?}", mock.lines());
+
+    let mock = Mock::start(vec![System::new("1", "Off")]).await;
+    mock.reply_to_reset("On", 503, redfish_error("Service busy", &[]), None);
+    let dev = device(&mock, Some(mock.system_uri(0)));
+    timing.power_timeout = Some(Duration::from_millis(1500));
+    let report = Engine::new(timing)
+        .run(&dev, &Request::plugless(Action::On))
+        .await;
+    let err = report.result.unwrap_err();
+    assert!(posts(&mock) >= 2, "a 503 is sent again: {:?}", mock.lines());
+    assert_eq!(err.retry(), Retry::Later, "{err}");
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use fence_core::params::Options;
-use fence_core::{Error, Result, Secret};
+use fence_core::{Error, InputProblem, Result, Secret};
 
 /// The bound used where fence-agents would wait forever (`login_timeout=0`,
 /// `shell_timeout=0`, as `disable_timeout` sets them): every network call stays bounded.
@@ -32,9 +32,13 @@ impl HostOs {
             "linux" => Ok(HostOs::Linux),
             "macos" => Ok(HostOs::Macos),
             "windows" => Ok(HostOs::Windows),
-            _ => Err(Error::invalid_input(format!(
-                "Failed: You have to enter a valid choice for --host-os from the valid values: linux, macos, windows (got '{value}')"
-            ))),
+            _ => Err(Error::input(
+                "host_os",
+                InputProblem::NotAChoice {
+                    choices: ["linux", "macos", "windows"].map(String::from).to_vec(),
+                    given: Some(value.to_owned()),
+                },
+            )),
         }
     }
 
@@ -72,9 +76,13 @@ impl HostKeyCheck {
             "accept-new" => Ok(HostKeyCheck::AcceptNew),
             "strict" => Ok(HostKeyCheck::Strict),
             "off" => Ok(HostKeyCheck::Off),
-            _ => Err(Error::invalid_input(format!(
-                "Failed: You have to enter a valid choice for --ssh-host-key-check from the valid values: accept-new, strict, off (got '{value}')"
-            ))),
+            _ => Err(Error::input(
+                "ssh_host_key_check",
+                InputProblem::NotAChoice {
+                    choices: ["accept-new", "strict", "off"].map(String::from).to_vec(),
+                    given: Some(value.to_owned()),
+                },
+            )),
         }
     }
 }
@@ -240,44 +248,42 @@ impl VboxConfig {
     /// `password`, `identity_file`, `inet4_only`, `inet6_only`, `login_timeout`,
     /// `shell_timeout`, `host_os`, `vboxmanage_path`, `use_sudo`, `sudo_path`,
     /// `missing_as_off`, `ssh_host_key_check`, `ssh_known_hosts_file`). Fails with
-    /// [`Error::InvalidInput`] and a `Failed: ...` message on bad or missing values.
+    /// [`Error::InvalidInput`] naming the option and what is wrong with it.
     /// The only I/O is a check that `identity_file` exists.
     pub fn from_options(options: &Options) -> Result<VboxConfig> {
         let host = options
             .non_empty("ip")
             .map(|h| strip_brackets(h.trim()).to_owned())
             .filter(|h| !h.is_empty())
-            .ok_or_else(|| Error::invalid_input("Failed: You have to enter fence address"))?;
+            .ok_or_else(|| Error::missing("ip"))?;
         let port = match options.integer("ipport")? {
             None => 22,
             Some(p) => u16::try_from(p).ok().filter(|p| *p != 0).ok_or_else(|| {
                 Error::invalid_input(format!(
-                    "Failed: The value you have entered for --ipport is not a valid port number: {p}"
+                    "The value you have entered for --ipport is not a valid port number: {p}"
                 ))
             })?,
         };
         let username = options
             .non_empty("username")
-            .ok_or_else(|| Error::invalid_input("Failed: You have to set login name"))?
+            .ok_or_else(|| Error::missing("username"))?
             .to_owned();
         let password = options.secret("password").filter(|s| !s.is_empty());
         let identity_file = options.non_empty("identity_file").map(expand_tilde);
         if let Some(key) = &identity_file {
             if !key.is_file() {
                 return Err(Error::invalid_input(format!(
-                    "Failed: Identity file {} does not exist or is not a file",
+                    "Identity file {} does not exist or is not a file",
                     key.display()
                 )));
             }
         } else if password.is_none() {
-            return Err(Error::invalid_input(
-                "Failed: You have to enter password or password script",
-            ));
+            return Err(Error::missing("password"));
         }
         let ip_family = match (options.flag("inet4_only"), options.flag("inet6_only")) {
             (true, true) => {
                 return Err(Error::invalid_input(
-                    "Failed: --inet4-only and --inet6-only exclude each other",
+                    "--inet4-only and --inet6-only exclude each other",
                 ));
             }
             (true, false) => IpFamily::V4,
@@ -337,7 +343,7 @@ impl VboxConfig {
             .map(|h| h.join(".ssh").join("known_hosts"))
             .ok_or_else(|| {
                 Error::invalid_input(
-                    "Failed: cannot find the home directory for ~/.ssh/known_hosts; set ssh_known_hosts_file",
+                    "cannot find the home directory for ~/.ssh/known_hosts; set ssh_known_hosts_file",
                 )
             })
     }
@@ -472,15 +478,15 @@ mod tests {
         };
         assert_eq!(
             err(&[("username", "u"), ("password", "p")]),
-            "Failed: You have to enter fence address"
+            "ip is required"
         );
         assert_eq!(
             err(&[("ip", "h"), ("password", "p")]),
-            "Failed: You have to set login name"
+            "username is required"
         );
         assert_eq!(
             err(&[("ip", "h"), ("username", "u")]),
-            "Failed: You have to enter password or password script"
+            "password is required"
         );
         assert!(
             err(&[

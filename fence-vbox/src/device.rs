@@ -215,10 +215,7 @@ impl Worker<'_> {
     }
 
     fn not_found(plug: &str) -> Error {
-        Error::plug_not_found(
-            plug,
-            "You have to enter existing name/UUID of virtual machine!",
-        )
+        Error::plug_not_found(plug, "the host knows no VM of that name or UUID")
     }
 
     /// The state of a plug. The first read of a run lists `vms` and `runningvms` on one

@@ -85,7 +85,7 @@ vboxusers group. Also, you must allow ssh login in your sshd_config.",
     // EC_LOGIN_DENIED when the SSH login fails).
     failure: FailureWording {
         plug_not_found: Some(FailureLine::Usage(
-            "Failed: You have to enter existing name/UUID of virtual machine!",
+            "You have to enter existing name/UUID of virtual machine!",
         )),
         login_or_unreachable: Some(FailureLine::LoginDenied),
         any: None,

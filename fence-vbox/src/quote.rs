@@ -30,7 +30,7 @@ fn posix_plain(c: char) -> bool {
 pub fn posix(arg: &str) -> Result<String> {
     if arg.contains('\0') {
         return Err(Error::invalid_input(
-            "Failed: an argument for the host's shell contains a NUL character",
+            "an argument for the host's shell contains a NUL character",
         ));
     }
     if !arg.is_empty() && arg.chars().all(posix_plain) {
@@ -63,7 +63,7 @@ fn windows_plain(c: char) -> bool {
 pub fn windows(arg: &str) -> Result<String> {
     if arg.contains(['\0', '\r', '\n']) {
         return Err(Error::invalid_input(
-            "Failed: an argument for a Windows host contains a line break or NUL, which cmd.exe cannot pass on",
+            "an argument for a Windows host contains a line break or NUL, which cmd.exe cannot pass on",
         ));
     }
     if !arg.is_empty() && arg.chars().all(windows_plain) {

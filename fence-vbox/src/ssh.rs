@@ -393,9 +393,10 @@ fn authenticate(sess: &Session, cfg: &VboxConfig, address: &str) -> Result<()> {
         sess.userauth_pubkey_file(user, None, key, passphrase)
             .map_err(|e| map(e, "key"))?;
     } else {
-        let password = cfg.password.as_ref().ok_or_else(|| {
-            Error::invalid_input("Failed: You have to enter password or password script")
-        })?;
+        let password = cfg
+            .password
+            .as_ref()
+            .ok_or_else(|| Error::missing("password"))?;
         let methods = match sess.auth_methods(user) {
             Ok(m) => m.to_owned(),
             Err(_) if sess.authenticated() => return Ok(()),
@@ -464,7 +465,7 @@ impl KnownHostsFile {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
             Err(e) => {
                 return Err(Error::invalid_input(format!(
-                    "Failed: cannot read known_hosts file {}: {e}",
+                    "cannot read known_hosts file {}: {e}",
                     path.display()
                 )));
             }

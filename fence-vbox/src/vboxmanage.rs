@@ -31,9 +31,7 @@ impl VBoxManage {
             None => path,
         };
         if path.is_empty() {
-            return Err(Error::invalid_input(
-                "Failed: vboxmanage_path must not be empty",
-            ));
+            return Err(Error::invalid_input("vboxmanage_path must not be empty"));
         }
         let mut program = String::new();
         if let Some(sudo) = &cfg.sudo_path {

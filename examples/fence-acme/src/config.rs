@@ -42,15 +42,16 @@ impl AcmeConfig {
                     .non_empty("plug")
                     .filter(|_| options.flag("port_as_ip"))
             })
-            .ok_or_else(|| Error::invalid_input("the board's address (ip) is missing"))?;
+            .ok_or_else(|| Error::missing("ip"))?;
         let username = options.non_empty("username").unwrap_or("admin");
         let password = options
             .secret("password")
-            .ok_or_else(|| Error::invalid_input("the password is missing"))?;
+            .ok_or_else(|| Error::missing("password"))?;
         let mut config = AcmeConfig::new(host, username, password);
         if let Some(port) = options.integer("ipport")? {
-            config.port = u16::try_from(port)
-                .map_err(|_| Error::invalid_input(format!("ipport {port} is not a TCP port")))?;
+            config.port = u16::try_from(port).map_err(|_| {
+                Error::invalid_option("ipport", format!("{port} is not a TCP port"))
+            })?;
         }
         if let Some(t) = options.seconds("login_timeout")? {
             config.timeout = t;

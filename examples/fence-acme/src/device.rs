@@ -110,13 +110,21 @@ impl AcmeDevice {
         }
     }
 
+    /// An answer that is not the protocol's. `ERROR ...` is the board refusing the request
+    /// itself: the same request is refused again, so it is not retried; anything else may
+    /// be a slip of a busy board.
     fn unexpected(&self, what: &str, answer: &str) -> Error {
         let shown: String = answer.chars().take(80).collect();
-        Error::misbehaved(format!(
+        let detail = format!(
             "{}: unexpected answer to {what}: {}",
             self.address(),
             fence_core::secret::scrub_outside(&shown, [self.config.password.expose()])
-        ))
+        );
+        if answer.starts_with("ERROR") {
+            Error::rejected(detail)
+        } else {
+            Error::misbehaved(detail)
+        }
     }
 }
 

@@ -1,7 +1,11 @@
-//! fence-cli's logic names no backend: apart from src/main.rs (the binary that registers
-//! the built-in families), no source file mentions a backend crate, an agent name or a
-//! family outside comments and `#[cfg(test)]` items. Everything backend-specific comes from
-//! the registered `AgentFamily` descriptors.
+//! The layering, checked on the sources:
+//! - fence-cli's logic names no backend: apart from src/main.rs (the binary that registers
+//!   the built-in families), no source file mentions a backend crate, an agent name or a
+//!   family outside comments and `#[cfg(test)]` items. Everything backend-specific comes
+//!   from the registered `AgentFamily` descriptors.
+//! - the library crates (fence-core and the backends) hold no CLI wording: no `Failed:` or
+//!   `Parse error:` line and no pointer to `-h` in their logic. They say what went wrong as
+//!   data (`fence_core::Error`, `InputProblem`); fence-cli's `wording` module words it.
 
 use std::path::Path;
 
@@ -81,6 +85,46 @@ fn the_library_names_no_backend() {
     assert!(
         found.is_empty(),
         "backend names in fence-cli's logic:\n{}",
+        found.join("\n")
+    );
+}
+
+/// The start of a string literal that would be CLI wording.
+const CLI_WORDING: &[&str] = &["\"Failed:", "\"Parse error", "Please use '-h'"];
+
+fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("read_dir") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn the_library_crates_hold_no_cli_wording() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = Vec::new();
+    for krate in ["fence-core", "fence-ipmi", "fence-redfish", "fence-vbox"] {
+        rust_files(&root.join(krate).join("src"), &mut files);
+    }
+    assert!(files.len() >= 30, "only {} source files found", files.len());
+    let mut found = Vec::new();
+    for path in &files {
+        let text = std::fs::read_to_string(path).expect("read");
+        for line in logic(&text).lines() {
+            for word in CLI_WORDING {
+                if line.contains(word) {
+                    found.push(format!("{}: {}", path.display(), line.trim()));
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "CLI wording in the library crates:\n{}",
         found.join("\n")
     );
 }

@@ -1,0 +1,144 @@
+//! fence-agents' wording. The library crates say what went wrong as data
+//! ([`fence_core::Error`], [`fence_core::InputProblem`]); the `Failed: ...` and
+//! `Parse error: ...` lines, and fence-agents' fixed sentences for each case, are made here
+//! and nowhere else.
+
+use fence_core::{Error, InputProblem};
+
+/// fence-agents' `EC_STATUS` message.
+pub(crate) const EC_STATUS: &str =
+    "Failed: Unable to obtain correct plug status or plug is not available";
+/// fence-agents' `EC_LOGIN_DENIED` message.
+pub(crate) const EC_LOGIN_DENIED: &str = "Unable to connect/login to fencing device";
+/// fence-agents' `EC_TIMED_OUT` message.
+pub(crate) const EC_TIMED_OUT: &str = "Connection timed out";
+
+/// The `Failed: ...` (or, for an option that is ignored, `Parse error: ...`) line naming
+/// the cause of an error.
+pub(crate) fn failed_line(e: &Error) -> String {
+    match e {
+        Error::InvalidInput { option, problem } => input_line(option.as_deref(), problem),
+        Error::LoginRefused { detail } | Error::Unreachable { detail, .. } => {
+            format!("Failed: {EC_LOGIN_DENIED}: {detail}")
+        }
+        Error::PowerTimeout { target } => {
+            format!(
+                "Failed: Timed out waiting to power {}",
+                target.as_upper_str()
+            )
+        }
+        other => format!("Failed: {other}"),
+    }
+}
+
+/// fence-agents' message for what is wrong with `option` (a canonical name such as
+/// `power_wait`; the message names it as the long option `--power-wait`).
+pub(crate) fn input_line(option: Option<&str>, problem: &InputProblem) -> String {
+    let long = option.map(|o| o.replace('_', "-"));
+    let long = long.as_deref().unwrap_or("?");
+    match (problem, option) {
+        (InputProblem::Missing, Some(name)) => match MISSING.iter().find(|(n, _)| *n == name) {
+            Some((_, sentence)) => format!("Failed: {sentence}"),
+            None => format!("Failed: You have to enter --{long}"),
+        },
+        (InputProblem::NotInteger, _) => {
+            format!("Failed: The value you have entered for --{long} is not a valid integer")
+        }
+        (InputProblem::NotSeconds, _) => format!(
+            "Failed: The value you have entered for --{long} is not a valid time in seconds"
+        ),
+        (InputProblem::NotAChoice { choices, given }, _) => {
+            let mut line = format!(
+                "Failed: You have to enter a valid choice for --{long} from the valid values: {}",
+                choices.join(", ")
+            );
+            if let Some(g) = given {
+                line.push_str(&format!(" (got '{g}')"));
+            }
+            line
+        }
+        (InputProblem::UnknownOption, _) => {
+            format!(
+                "Parse error: Ignoring unknown option '{}'",
+                option.unwrap_or("?")
+            )
+        }
+        (InputProblem::NotABoolean, _) => format!(
+            "Parse error: Ignoring option '{}' because it does not have value",
+            option.unwrap_or("?")
+        ),
+        (InputProblem::Unusable { reason }, _) => format!("Failed: {reason}"),
+        (other, option) => format!(
+            "Failed: {}",
+            Error::InvalidInput {
+                option: option.map(str::to_owned),
+                problem: other.clone(),
+            }
+        ),
+    }
+}
+
+/// fence-agents' sentence for a missing option (fencing.py's `_validate_input` and
+/// `check_input`), by canonical option name.
+const MISSING: &[(&str, &str)] = &[
+    ("ip", "You have to enter fence address"),
+    ("username", "You have to set login name"),
+    ("password", "You have to enter password or password script"),
+    (
+        "plug",
+        "You have to enter plug number or machine identification",
+    ),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fence_core::PowerState;
+
+    #[test]
+    fn library_errors_become_fence_agents_lines() {
+        assert_eq!(
+            failed_line(&Error::missing("ip")),
+            "Failed: You have to enter fence address"
+        );
+        assert_eq!(
+            failed_line(&Error::missing("plug")),
+            "Failed: You have to enter plug number or machine identification"
+        );
+        assert_eq!(
+            failed_line(&Error::input("power_wait", InputProblem::NotSeconds)),
+            "Failed: The value you have entered for --power-wait is not a valid time in seconds"
+        );
+        assert_eq!(
+            failed_line(&Error::input(
+                "host_os",
+                InputProblem::NotAChoice {
+                    choices: vec!["linux".into(), "macos".into()],
+                    given: Some("beos".into()),
+                }
+            )),
+            "Failed: You have to enter a valid choice for --host-os from the valid values: \
+             linux, macos (got 'beos')"
+        );
+        assert_eq!(
+            failed_line(&Error::invalid_input(
+                "IPMI user names are at most 16 bytes"
+            )),
+            "Failed: IPMI user names are at most 16 bytes"
+        );
+        assert_eq!(
+            failed_line(&Error::login_refused("RAKP 2: wrong password")),
+            "Failed: Unable to connect/login to fencing device: RAKP 2: wrong password"
+        );
+        assert_eq!(
+            failed_line(&Error::PowerTimeout {
+                target: PowerState::Off
+            }),
+            "Failed: Timed out waiting to power OFF"
+        );
+        assert_eq!(
+            failed_line(&Error::input("bogus", InputProblem::UnknownOption)),
+            "Parse error: Ignoring unknown option 'bogus'"
+        );
+    }
+}
