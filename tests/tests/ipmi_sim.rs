@@ -607,3 +607,34 @@ async fn a_forged_answer_without_md5_never_downgrades_to_the_clear_password() {
     assert_eq!(by_name.power_state("").await.unwrap(), PowerState::On);
     by_name.close().await.unwrap();
 }
+
+/// The conformance suite's error paths against ipmi_sim: a wrong password is one login
+/// refusal, not retried; a BMC address that never answers is unreachable within the bound;
+/// `close` twice is safe on both.
+#[tokio::test]
+async fn conformance_error_paths() {
+    let _g = SIM.lock().await;
+    let mut c = lanplus(CipherSuite::SUITE_3);
+    c.password = Secret::new("not-the-password");
+    let wrong = IpmiDevice::new(c).unwrap();
+    conformance::wrong_password_is_refused_once(&wrong, "", fast_timing(), Duration::from_secs(5))
+        .await;
+    conformance::close_twice_is_safe(&wrong).await;
+
+    // A UDP port that takes every packet and answers none.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let retry = RetryPolicy {
+        first: Duration::from_millis(100),
+        interval: Duration::from_millis(200),
+        request_timeout: Duration::from_secs(1),
+    };
+    let dead = IpmiDevice::new(
+        IpmiConfig::lanplus("127.0.0.1", "admin", Secret::new("password"))
+            .with_port(silent.local_addr().unwrap().port())
+            .with_cipher(CipherSuite::SUITE_3)
+            .with_retry(retry),
+    )
+    .unwrap();
+    conformance::unreachable_is_bounded(&dead, "", Duration::from_secs(5)).await;
+    conformance::close_twice_is_safe(&dead).await;
+}

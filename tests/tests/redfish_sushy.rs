@@ -557,3 +557,28 @@ async fn session_auth_against_a_service_without_sessions_is_a_clear_error() {
     assert!(err.to_string().contains("auth_method=basic"), "{err}");
     dev.close().await.unwrap();
 }
+
+/// The conformance suite's error paths against sushy-tools: a wrong password is one login
+/// refusal (HTTP basic: sushy-tools has no SessionService), not retried; `close` twice is
+/// safe.
+#[tokio::test]
+async fn conformance_error_paths() {
+    let _serial = SUSHY.lock().await;
+    let wrong = RedfishDevice::new(
+        RedfishConfig::new("127.0.0.1", USER, "not-the-password")
+            .with_port(peer_port("REDFISH_PORT"))
+            .with_tls(TlsVerify::Verify {
+                ca_file: Some(peer_path("REDFISH_CA")),
+            })
+            .with_systems_uri(peer_var("REDFISH_SYSTEMS_URI")),
+    )
+    .unwrap();
+    conformance::wrong_password_is_refused_once(&wrong, "", fast_timing(), Duration::from_secs(5))
+        .await;
+    conformance::close_twice_is_safe(&wrong).await;
+    force_state("On");
+    let dev = device();
+    assert_eq!(dev.power_state("").await.unwrap(), PowerState::On);
+    conformance::close_twice_is_safe(&dev).await;
+    assert_eq!(emulator_state(), "On", "the error paths switched nothing");
+}

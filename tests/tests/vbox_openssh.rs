@@ -1009,3 +1009,30 @@ async fn host_text_that_echoes_the_password_is_scrubbed_in_messages() {
     assert!(!text.contains("is password"), "{text}");
     device.close().await.unwrap();
 }
+
+/// The conformance suite's error paths against OpenSSH and the VBoxManage stand-in: a wrong
+/// password is one login refusal, not retried; a VM the host does not know is
+/// plug-not-found; `close` twice is safe.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_error_paths() {
+    let peer = peer();
+    let tmp = TempDir::new("conf-errors");
+    let vm = TestVm::create(&peer, &unique("conferr"), PowerState::On);
+    let wrong = VboxDevice::new(
+        peer.config(&tmp.known_hosts())
+            .password("Wr0ng-Password-7f3e"),
+    )
+    .unwrap();
+    conformance::wrong_password_is_refused_once(
+        &wrong,
+        &vm.name,
+        fast_timing(),
+        Duration::from_secs(15),
+    )
+    .await;
+    conformance::close_twice_is_safe(&wrong).await;
+    let device = peer.device(&tmp.known_hosts());
+    conformance::unknown_plug_is_not_found(&device, &unique("no-such-vm")).await;
+    conformance::close_twice_is_safe(&device).await;
+    assert_eq!(vm.state(), PowerState::On, "the error paths touched no VM");
+}
