@@ -518,3 +518,68 @@ fn states_that_pass_by_themselves_are_waited_for_never_taken_for_off() {
     assert!(h.iter().any(|l| l.contains("startvm: boots")), "{h:?}");
     assert!(!h.iter().any(|l| l.contains("restores")), "{h:?}");
 }
+
+/// Regression (flake hunt, 2026-12-03: `states_that_pass_by_themselves_...` failed once in
+/// ten runs on a loaded machine): a `list` applies the changes that are due on every VM and
+/// wrote the VM's file back, so a `controlvm poweroff` running at the same moment could be
+/// overwritten by the `running` the list had computed: the VM went back on and our agent
+/// timed out. VBoxSVC serializes a machine's state changes (its machine lock); the stand-in
+/// now takes one lock per call. Run directly, not over SSH, many times at once.
+#[test]
+fn a_list_never_undoes_a_concurrent_power_off() {
+    let fake = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("peers/VBoxManage.fake");
+    let dir = std::env::temp_dir().join(format!("vbox-race-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let vbox = |args: &[&str]| {
+        std::process::Command::new("bash")
+            .arg(&fake)
+            .args(args)
+            .env("FAKEVBOX_DIR", &dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut lost = Vec::new();
+    for round in 0..40 {
+        // Starting now, running by itself at once: the next call that reads it applies it.
+        let name = format!("race-{round}");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis();
+        std::fs::write(
+            dir.join(&name),
+            format!("0000-{round} starting 2026-01-01T00:00:00.000000000Z running {now}\n"),
+        )
+        .unwrap();
+        let mut lists: Vec<_> = (0..4).map(|_| vbox(&["list", "vms"])).collect();
+        let mut poweroff = vbox(&["controlvm", &name, "poweroff"]);
+        lists.extend((0..4).map(|_| vbox(&["list", "runningvms"])));
+        let accepted = poweroff.wait().unwrap().success();
+        for mut c in lists {
+            c.wait().unwrap();
+        }
+        // The change to running is due before any call reads the VM, so the poweroff always
+        // finds it running: it must be accepted, and nothing may bring the VM back.
+        let text = std::fs::read_to_string(dir.join(&name)).unwrap();
+        let state = text.split_whitespace().nth(1).unwrap_or("").to_owned();
+        if !accepted || state != "poweroff" {
+            let history = std::fs::read_to_string(dir.join(".history")).unwrap_or_default();
+            let mine: Vec<&str> = history
+                .lines()
+                .filter(|l| l.starts_with(&format!("{name} ")))
+                .collect();
+            lost.push(format!(
+                "{name}: poweroff accepted: {accepted}, state now {state}; {mine:?}"
+            ));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        lost.is_empty(),
+        "concurrent calls broke a poweroff:\n{}",
+        lost.join("\n")
+    );
+}
