@@ -17,7 +17,9 @@
 #    and chassis.log, the fake VBoxManage's VM files and call log); fence_vbox with
 #    pcmk_host_check=dynamic-list and =status; a node no device can fence; --metadata and
 #    --validate for every installed agent name; every device Started in crm_mon; a BMC that
-#    refuses the password (the reboot fails, is reported failed, the machine is untouched)
+#    refuses the password (the reboot fails, is reported failed, the machine is untouched);
+#    the vendor example (examples/fence-acme, its own binary built on fence_cli's library):
+#    its metadata read by stonith_admin, a node fenced through it against its simulator
 # 4. stops everything it started by PID (also after a failure), restores
 #    /etc/corosync/corosync.conf and the CIB directory.
 # Prints one line per check and "N passed, M failed"; exits non-zero when any check failed.
@@ -25,6 +27,8 @@
 # Env: FENCE_E2E_PREFIX=fence_rs_  agent name prefix; "fence_" runs the same scenarios against
 #                                  Debian's Python fence-agents (no build, no install)
 #      FENCE_AGENT_BIN=path        use this fence-agent binary instead of building one
+#      FENCE_ACME_BIN, FENCE_ACME_SIM  the vendor example's agent and board simulator
+#                                  (default: built with fence-agent, or next to FENCE_AGENT_BIN)
 #      FENCE_E2E_KEEP=1            keep the work directory (logs) also after a passing run
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -61,6 +65,7 @@ COROSYNC_PID=
 PACEMAKERD_PID=
 PCMK_CHILDREN=
 PEERS_STARTED=
+ACME_SIM_PID=
 COROSYNC_CONF=/etc/corosync/corosync.conf
 CIB_DIR=/var/lib/pacemaker/cib
 CLUSTER_TOUCHED=
@@ -81,6 +86,7 @@ cleanup() {
   stop_pid "$PACEMAKERD_PID" 30
   for p in $PCMK_CHILDREN; do stop_pid "$p" 5; done # only if pacemakerd left one behind
   stop_pid "$COROSYNC_PID" 15
+  stop_pid "$ACME_SIM_PID" 5
   if [ -n "$PEERS_STARTED" ]; then
     PEERS_DIR=$WORK/peers bash "$ROOT/tests/scripts/stop-peers.sh" > "$WORK/stop-peers.log" 2>&1 ||
       cat "$WORK/stop-peers.log"
@@ -135,17 +141,28 @@ else
   BIN=${FENCE_AGENT_BIN:-}
   if [ -z "$BIN" ]; then
     t=$(ms)
-    (cd "$ROOT" && cargo build --release --locked -p fence-cli) > "$WORK/build.log" 2>&1 ||
-      { tail -n 30 "$WORK/build.log"; fatal "cargo build --release -p fence-cli"; }
-    pass "cargo build --release -p fence-cli ($(($(ms) - t)) ms)"
+    (cd "$ROOT" && cargo build --release --locked -p fence-cli -p fence-acme) > "$WORK/build.log" 2>&1 ||
+      { tail -n 30 "$WORK/build.log"; fatal "cargo build --release -p fence-cli -p fence-acme"; }
+    pass "cargo build --release -p fence-cli -p fence-acme ($(($(ms) - t)) ms)"
     BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/fence-agent
   fi
+  ACME_BIN=${FENCE_ACME_BIN:-$(dirname "$BIN")/fence-acme-agent}
+  ACME_SIM=${FENCE_ACME_SIM:-$(dirname "$BIN")/fence-acme-sim}
+  [ -x "$ACME_BIN" ] && [ -x "$ACME_SIM" ] ||
+    fatal "the vendor example is not built ($ACME_BIN, $ACME_SIM): cargo build --release -p fence-acme"
   # The links point at the binary that runs `install`: a copy outside the work tree keeps the
   # installed agents working after this checkout (and its target/) is gone.
   install -D -m 0755 "$BIN" "$AGENT_COPY" || fatal "copy $BIN to $AGENT_COPY"
   "$AGENT_COPY" install --dir /usr/sbin --prefix "$PREFIX" --force > "$WORK/install.log" 2>&1 ||
     { cat "$WORK/install.log"; fatal "fence-agent install --dir /usr/sbin --prefix $PREFIX"; }
   pass "fence-agent install --dir /usr/sbin --prefix $PREFIX ($(grep -c -- '->' "$WORK/install.log") links to $AGENT_COPY)"
+  # The vendor's binary installs its own agent the same way, through the same library.
+  ACME_COPY=/usr/local/libexec/fence-rs/fence-acme-agent
+  install -D -m 0755 "$ACME_BIN" "$ACME_COPY" || fatal "copy $ACME_BIN to $ACME_COPY"
+  "$ACME_COPY" install --dir /usr/sbin --prefix "$PREFIX" --force > "$WORK/install-acme.log" 2>&1 ||
+    { cat "$WORK/install-acme.log"; fatal "fence-acme-agent install --dir /usr/sbin --prefix $PREFIX"; }
+  [ -x "/usr/sbin/${PREFIX}acme" ] || fatal "/usr/sbin/${PREFIX}acme is not installed"
+  pass "fence-acme-agent install --dir /usr/sbin --prefix $PREFIX (${PREFIX}acme -> $ACME_COPY)"
 fi
 for a in redfish ipmilan vbox; do
   [ -x "/usr/sbin/$PREFIX$a" ] || fatal "/usr/sbin/$PREFIX$a is not installed"
@@ -169,6 +186,21 @@ runuser -u fenceuser -- env FAKEVBOX_DIR="$FAKEVBOX_DIR" "$(getent passwd fenceu
   fake-create vm3 5d08d9d9-af61-4a3d-8f4f-4e41b20a3d04 running
 VBOX_LOG=$FAKEVBOX_DIR/.log
 CHASSIS_LOG=$IPMISIM_STATE/chassis.log
+# The vendor example's board: its own simulator, 1 s per power change (a reboot's Off phase
+# can be seen), the password in a file (never on a command line).
+ACME_PASSWORD=acme-$RANDOM$RANDOM
+ACME_PORT=
+if [ "$PREFIX" != fence_ ]; then
+  (umask 077 && printf '%s\n' "$ACME_PASSWORD" > "$WORK/acme-password")
+  "$ACME_SIM" --username admin --password-file "$WORK/acme-password" --delay-ms 1000 > "$WORK/acme-sim.log" 2>&1 &
+  ACME_SIM_PID=$!
+  acme_listening() { grep -q '^listening 127.0.0.1:' "$WORK/acme-sim.log"; }
+  for _ in $(seq 50); do acme_listening && break; sleep 0.1; done
+  acme_listening || { cat "$WORK/acme-sim.log"; fatal "fence-acme-sim did not start"; }
+  ACME_PORT=$(sed -n 's/^listening 127.0.0.1:\([0-9]*\)$/\1/p' "$WORK/acme-sim.log")
+  pass "fence-acme-sim listening on 127.0.0.1:$ACME_PORT"
+fi
+ACME_PARAMS=(ip=127.0.0.1 "ipport=$ACME_PORT" username=admin "password=$ACME_PASSWORD")
 
 # Device parameters (name=value pairs). fence-rs verifies TLS and SSH host keys by default: it
 # gets the test CA and a private known_hosts file; Debian's agents get their own equivalents.
@@ -204,6 +236,7 @@ primitive() {
   done
   printf '</instance_attributes><operations><op id="%s-monitor" name="monitor" interval="60s"/></operations></primitive>' "$id"
 }
+ACME_NODE=acme-node-a
 RF_NODE=rf-node-a
 IPMI_NODE=bmc-node-a
 VM_NODE=vm-node-a
@@ -217,7 +250,11 @@ DEVICES_XML="<resources>$(
   primitive fd-ipmi "${PREFIX}ipmilan" "${IPMI_PARAMS[@]}" "pcmk_host_map=$IPMI_NODE:ipmi-sim"
   primitive fd-vbox "${PREFIX}vbox" "${VB_PARAMS[@]}" "pcmk_host_map=$VM_NODE:vm1"
   primitive fd-vbox-dyn "${PREFIX}vbox" "${VB_PARAMS[@]}" pcmk_host_check=dynamic-list
+  [ "$PREFIX" != fence_ ] &&
+    primitive fd-acme "${PREFIX}acme" "${ACME_PARAMS[@]}" "pcmk_host_map=$ACME_NODE:board"
 )</resources>"
+CIB_DEVICES="fd-redfish fd-ipmi fd-vbox fd-vbox-dyn"
+[ "$PREFIX" != fence_ ] && CIB_DEVICES+=" fd-acme"
 STATUS_DEVICE_XML=$(primitive fd-vbox-status "${PREFIX}vbox" "${VB_PARAMS[@]}" pcmk_host_check=status \
   "pcmk_host_map=$STATUS_NODE:vm3")
 
@@ -262,7 +299,7 @@ if ! { cibadmin --empty > "$SEED" &&
   install -o hacluster -g haclient -m 0600 "$SEED" "$CIB_DIR/cib.xml"; }; then
   fatal "seed the CIB"
 fi
-pass "CIB seeded: dc-deadtime 2s, devices fd-redfish fd-ipmi fd-vbox fd-vbox-dyn"
+pass "CIB seeded: dc-deadtime 2s, devices $CIB_DEVICES"
 
 # wait_until SECONDS COMMAND...: poll every 0.1 s
 wait_until() {
@@ -292,14 +329,14 @@ settled() {
   local mon
   mon=$(crm_mon -1 -r 2> /dev/null) || return 1
   echo "$mon" | grep -q "^Failed Resource Actions" && return 0
-  for d in fd-redfish fd-ipmi fd-vbox fd-vbox-dyn; do
+  for d in $CIB_DEVICES; do
     echo "$mon" | grep -qE "^ *\* ${d}[[:space:]].*Started" || return 1
   done
 }
 wait_until 60 settled
 note "devices settled after $(($(ms) - t)) ms"
 crm_mon -1 -r > "$WORK/crm_mon.txt" 2>&1
-for d in fd-redfish fd-ipmi fd-vbox fd-vbox-dyn; do
+for d in $CIB_DEVICES; do
   if wait_until 5 started "$d"; then
     pass "crm_mon: $d Started (start + monitor ran the agent)"
   else
@@ -322,6 +359,15 @@ vm_state() { # On / Off, from the fake VBoxManage's state file of VM $1
   local u s
   read -r u s _ < "$FAKEVBOX_DIR/$1"
   case $s in running) echo On ;; poweroff) echo Off ;; *) echo "?($u $s)" ;; esac
+}
+acme_state() { # On / Off, asked of the board in its own line protocol by bash (not our client)
+  local login status
+  exec 7<> "/dev/tcp/127.0.0.1/$ACME_PORT" || { echo "?(connect)"; return; }
+  printf 'LOGIN admin %s\nSTATUS\n' "$ACME_PASSWORD" >&7
+  read -r -t 5 login <&7
+  read -r -t 5 status <&7
+  exec 7>&-
+  case "$login $status" in "OK ON") echo On ;; "OK OFF") echo Off ;; *) echo "?($login $status)" ;; esac
 }
 # expect_state NAME WANT READER...: one check line, the state read right after the action
 expect_state() {
@@ -494,6 +540,28 @@ else
 fi
 expect_state "status check: vm3 after reboot" On vm_state vm3
 
+# ---------------------------------------------------------------- 8b. the vendor example (examples/fence-acme)
+# An agent that is not ours: its own crate and binary, registered with fence_cli::main_with.
+if [ "$PREFIX" != fence_ ]; then
+  expect_state "acme before reboot" On acme_state
+  n=$(log_lines "$WORK/acme-sim.log")
+  fence reboot "$ACME_NODE"
+  expect_rc "acme reboot $ACME_NODE" 0 fd-acme
+  calls=$(new_lines "$WORK/acme-sim.log" "$n")
+  if in_order "$calls" '^POWER OFF$' '^POWER ON$'; then
+    pass "acme reboot: the board accepted POWER OFF, then POWER ON"
+  else
+    fail "acme reboot: no off-then-on at the board: $(echo "$calls" | tr '\n' ';')"
+  fi
+  expect_state "acme after reboot" On acme_state
+  fence off "$ACME_NODE"
+  expect_rc "acme off $ACME_NODE" 0 fd-acme
+  expect_state "acme after off" Off acme_state
+  fence on "$ACME_NODE"
+  expect_rc "acme on $ACME_NODE" 0 fd-acme
+  expect_state "acme after on" On acme_state
+fi
+
 # ---------------------------------------------------------------- 9. nobody can fence this node
 fence reboot "$GHOST_NODE"
 if [ "$RC" = 105 ]; then
@@ -550,6 +618,8 @@ for a in $AGENTS; do
     params=("${VB_PARAMS[@]}")
   elif grep -q 'name="lanplus"' "$WORK/meta-$a.xml"; then
     params=("${IPMI_PARAMS[@]}")
+  elif grep -q '<resource-agent name="[^"]*acme"' "$WORK/meta-$a.xml"; then
+    params=("${ACME_PARAMS[@]}")
   else
     note "$a: family not recognised from its metadata; validated with ip/username/password only"
     params=(ip=127.0.0.1 username=admin password=password)

@@ -33,6 +33,7 @@ pub struct AcmeSim {
     /// Where it listens.
     pub addr: SocketAddr,
     power: Arc<Mutex<Power>>,
+    journal: Arc<Mutex<Vec<String>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -49,11 +50,13 @@ impl AcmeSim {
             on: true,
             pending: None,
         }));
+        let journal = Arc::new(Mutex::new(Vec::new()));
         let login = format!("LOGIN {username} {password}");
-        let shared = power.clone();
+        let (shared, shared_journal) = (power.clone(), journal.clone());
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let (power, login) = (shared.clone(), login.clone());
+                let journal = shared_journal.clone();
                 tokio::spawn(async move {
                     let mut conn = BufReader::new(stream);
                     let mut logged_in = false;
@@ -79,6 +82,9 @@ impl AcmeSim {
                                 "POWER ON" | "POWER OFF" => {
                                     p.pending =
                                         Some((request == "POWER ON", Instant::now() + delay));
+                                    if let Ok(mut j) = journal.lock() {
+                                        j.push(request.clone());
+                                    }
                                     "OK"
                                 }
                                 _ => "ERROR unknown request",
@@ -96,7 +102,17 @@ impl AcmeSim {
                 });
             }
         });
-        Ok(AcmeSim { addr, power, task })
+        Ok(AcmeSim {
+            addr,
+            power,
+            journal,
+            task,
+        })
+    }
+
+    /// The power commands the board accepted, oldest first (`POWER OFF`, `POWER ON`).
+    pub fn journal(&self) -> Vec<String> {
+        self.journal.lock().map(|j| j.clone()).unwrap_or_default()
     }
 
     /// Whether the simulated machine is on now.
