@@ -32,7 +32,7 @@ use tokio::time::Instant;
 use crate::device::FenceDevice;
 use crate::error::{Error, Result};
 use crate::events::{FenceEvent, Observer};
-use crate::params::Options;
+use crate::params::{Options, common};
 use crate::power::{Action, Outcome, PowerState, RebootMethod};
 
 /// Timing options of the engine, with fence-agents' names and defaults.
@@ -83,22 +83,22 @@ impl Timing {
     /// 0 means no timeout, as in fence-agents.
     pub fn from_options(options: &Options) -> Result<Timing> {
         let mut t = Timing::default();
-        if let Some(d) = options.seconds("power_timeout")? {
+        if let Some(d) = options.seconds(common::POWER_TIMEOUT.name)? {
             t.power_timeout = (!d.is_zero()).then_some(d);
         }
-        if let Some(d) = options.seconds("power_wait")? {
+        if let Some(d) = options.seconds(common::POWER_WAIT.name)? {
             t.power_wait = d;
         }
-        if let Some(d) = options.seconds("stonith_status_sleep")? {
+        if let Some(d) = options.seconds(common::STONITH_STATUS_SLEEP.name)? {
             t.status_sleep = d;
         }
-        if let Some(n) = options.integer("retry_on")? {
+        if let Some(n) = options.integer(common::RETRY_ON.name)? {
             t.retry_on = u32::try_from(n.max(0)).unwrap_or(u32::MAX);
         }
-        if let Some(d) = options.seconds("delay")? {
+        if let Some(d) = options.seconds(common::DELAY.name)? {
             t.delay = d;
         }
-        if let Some(m) = options.get("method").filter(|m| !m.is_empty()) {
+        if let Some(m) = options.get(common::METHOD.name).filter(|m| !m.is_empty()) {
             t.method = m.parse()?;
         }
         t.first_poll = t.first_poll.min(t.status_sleep);
@@ -386,7 +386,7 @@ impl Run<'_> {
     async fn action(&mut self, action: Action) -> Result<Outcome> {
         let caps = self.device.capabilities();
         if caps.plugs && self.plugs.iter().all(String::is_empty) && needs_plug(action) {
-            return Err(Error::missing("plug"));
+            return Err(Error::missing(common::PLUG.name));
         }
         if action.is_fencing() && !self.timing.delay.is_zero() {
             tracing::debug!(delay = ?self.timing.delay, "delay before fencing");

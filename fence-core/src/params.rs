@@ -655,6 +655,77 @@ pub mod common {
         .default_value("onoff")
         .desc("Method to fence");
 
+    // Rows that several agents share beyond the ones every agent has: the SSH transport
+    // (fence_vbox, and every SSH agent of fence-agents) and sudo. A backend lists the ones
+    // it takes in its `params()`, marking with `.unused(why)` those it accepts for
+    // compatibility only.
+
+    /// `identity_file`: the private key for SSH login.
+    pub const IDENTITY_FILE: ParamSpec = ParamSpec::new("identity_file", ParamType::String)
+        .short('k')
+        .long("identity-file")
+        .hint("filename")
+        .desc("Identity file (private key) for SSH");
+    /// `inet4_only`: connect over IPv4 only.
+    pub const INET4_ONLY: ParamSpec = ParamSpec::new("inet4_only", ParamType::Boolean)
+        .short('4')
+        .long("inet4-only")
+        .desc("Forces agent to use IPv4 addresses only");
+    /// `inet6_only`: connect over IPv6 only.
+    pub const INET6_ONLY: ParamSpec = ParamSpec::new("inet6_only", ParamType::Boolean)
+        .short('6')
+        .long("inet6-only")
+        .desc("Forces agent to use IPv6 addresses only");
+    /// `ssh` (`secure`): use SSH (on by default for SSH-only agents).
+    pub const SSH: ParamSpec = ParamSpec::new("ssh", ParamType::Boolean)
+        .deprecated("secure")
+        .short('x')
+        .default_value("1")
+        .desc("Use SSH connection");
+    /// `ssh_options`: fence-agents' options for its ssh program.
+    pub const SSH_OPTIONS: ParamSpec = ParamSpec::new("ssh_options", ParamType::String)
+        .long("ssh-options")
+        .hint("options")
+        .default_value(
+            "-t '/bin/bash -c \"PS1=\\\\[EXPECT\\\\]# HISTFILE=/dev/null /bin/bash --noprofile --norc\"'",
+        )
+        .desc("SSH options to use");
+    /// `ssh_path`: fence-agents' ssh program.
+    pub const SSH_PATH: ParamSpec = ParamSpec::new("ssh_path", ParamType::String)
+        .long("ssh-path")
+        .hint("path")
+        .default_value("/usr/bin/ssh")
+        .order(300)
+        .desc("Path to ssh binary");
+    /// The `ssh_host_key_check` choices.
+    pub const HOST_KEY_CHECK_CHOICES: &[&str] = &["accept-new", "strict", "off"];
+    /// `ssh_known_hosts_file`: the known_hosts file of the host key check (fence-rs option).
+    pub const SSH_KNOWN_HOSTS_FILE: ParamSpec =
+        ParamSpec::new("ssh_known_hosts_file", ParamType::String)
+            .long("ssh-known-hosts-file")
+            .hint("filename")
+            .desc("known_hosts file checked for the SSH host key, and where new keys are recorded (default: ~/.ssh/known_hosts of the user running the agent)");
+    /// `ssh_host_key_check`: the host key policy (fence-rs option).
+    pub const SSH_HOST_KEY_CHECK: ParamSpec =
+        ParamSpec::new("ssh_host_key_check", ParamType::Select(HOST_KEY_CHECK_CHOICES))
+            .long("ssh-host-key-check")
+            .hint("policy")
+            .default_value("accept-new")
+            .desc("SSH host key check: accept-new (record an unknown key, refuse a changed one), strict (refuse unknown and changed keys), off (no check; not recommended)");
+    /// `use_sudo` (`sudo`): run the agent's third-party program through sudo.
+    pub const USE_SUDO: ParamSpec = ParamSpec::new("use_sudo", ParamType::Boolean)
+        .deprecated("sudo")
+        .long("use-sudo")
+        .order(205)
+        .desc("Use sudo (without password) when calling 3rd party software");
+    /// `sudo_path`: where sudo is.
+    pub const SUDO_PATH: ParamSpec = ParamSpec::new("sudo_path", ParamType::String)
+        .long("sudo-path")
+        .hint("path")
+        .default_value("/usr/bin/sudo")
+        .order(300)
+        .desc("Path to sudo binary");
+
     /// The rows every agent gets (fence-agents' dependency expansion for all agents).
     pub fn every_agent() -> Vec<ParamSpec> {
         vec![

@@ -8,6 +8,11 @@ use fence_core::{Error, InputProblem, Result, Secret};
 
 use crate::crypto::{CipherSuite, KEY_MAX_LEN, V15_PASSWORD_MAX_LEN, V15AuthType};
 use crate::wire::{Privilege, USERNAME_MAX_LEN};
+use crate::{
+    AUTH, CIPHER, HEXADECIMAL_KG, IP, IPMITOOL_TIMEOUT, IPPORT, LANPLUS, PLUG, PRIVLVL, TARGET,
+    USERNAME,
+};
+use fence_core::params::common;
 
 /// The default UDP port of IPMI over LAN.
 pub const DEFAULT_PORT: u16 = 623;
@@ -251,37 +256,37 @@ impl IpmiConfig {
     /// (bound per request). `target` (bridging) is refused with [`Error::Unsupported`].
     pub fn from_options(options: &Options) -> Result<IpmiConfig> {
         let port_as_ip = options
-            .get("port_as_ip")
+            .get(common::PORT_AS_IP.name)
             .and_then(parse_bool)
             .unwrap_or(false);
         let host = if port_as_ip {
             options
-                .non_empty("plug")
-                .or_else(|| options.non_empty("ip"))
+                .non_empty(PLUG.name)
+                .or_else(|| options.non_empty(IP.name))
         } else {
-            options.non_empty("ip")
+            options.non_empty(IP.name)
         }
-        .ok_or_else(|| Error::missing("ip"))?;
+        .ok_or_else(|| Error::missing(IP.name))?;
         let host = host
             .trim()
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_owned();
 
-        let port = match options.integer("ipport")? {
+        let port = match options.integer(IPPORT.name)? {
             None => DEFAULT_PORT,
             Some(p) => u16::try_from(p).ok().filter(|p| *p != 0).ok_or_else(|| {
                 Error::invalid_input(format!("ipport {p} is not a UDP port number"))
             })?,
         };
 
-        let username = options.get("username").unwrap_or("").to_owned();
+        let username = options.get(USERNAME.name).unwrap_or("").to_owned();
         if username.len() > USERNAME_MAX_LEN {
             return Err(Error::invalid_input("IPMI user names are at most 16 bytes"));
         }
-        let password = options.secret("password").unwrap_or_default();
+        let password = options.secret(common::PASSWORD.name).unwrap_or_default();
 
-        if let Some(t) = options.non_empty("target") {
+        if let Some(t) = options.non_empty(TARGET.name) {
             // The address is not secret; it helps the user see which option is meant.
             return Err(Error::unsupported(format!(
                 "target={t}: IPMI bridging to another controller is not implemented; \
@@ -289,14 +294,14 @@ impl IpmiConfig {
             )));
         }
 
-        let privilege = match options.get("privlvl").unwrap_or("administrator") {
+        let privilege = match options.get(PRIVLVL.name).unwrap_or("administrator") {
             "callback" => Privilege::Callback,
             "user" => Privilege::User,
             "operator" => Privilege::Operator,
             "administrator" | "" => Privilege::Administrator,
             other => {
                 return Err(Error::input(
-                    "privlvl",
+                    PRIVLVL.name,
                     InputProblem::NotAChoice {
                         choices: ["callback", "user", "operator", "administrator"]
                             .map(String::from)
@@ -308,16 +313,16 @@ impl IpmiConfig {
         };
 
         let lanplus = options
-            .get("lanplus")
+            .get(LANPLUS.name)
             .map(|v| v.is_empty() || parse_bool(v) == Some(true));
         let interface = if lanplus.unwrap_or(false) {
-            let cipher = match options.non_empty("cipher") {
+            let cipher = match options.non_empty(CIPHER.name) {
                 None => CipherChoice::Auto,
                 Some(c) => CipherChoice::Fixed(parse_cipher(c)?),
             };
             Interface::LanPlus { cipher }
         } else {
-            let auth = match options.non_empty("auth") {
+            let auth = match options.non_empty(AUTH.name) {
                 None => None,
                 Some(a) => Some(match a.to_ascii_lowercase().as_str() {
                     "md5" => V15AuthType::Md5,
@@ -325,7 +330,7 @@ impl IpmiConfig {
                     "none" => V15AuthType::None,
                     other => {
                         return Err(Error::input(
-                            "auth",
+                            AUTH.name,
                             InputProblem::NotAChoice {
                                 choices: ["md5", "password", "none"].map(String::from).to_vec(),
                                 given: Some(other.to_owned()),
@@ -345,18 +350,20 @@ impl IpmiConfig {
             return Err(Error::invalid_input("IPMI passwords are at most 20 bytes"));
         }
 
-        let kg = options.secret("hexadecimal_kg").filter(|k| !k.is_empty());
+        let kg = options
+            .secret(HEXADECIMAL_KG.name)
+            .filter(|k| !k.is_empty());
         if let Some(k) = &kg {
             decode_kg(k.expose())?;
         }
 
-        let interval = match options.non_empty("ipmitool_timeout") {
+        let interval = match options.non_empty(IPMITOOL_TIMEOUT.name) {
             None => DEFAULT_RETRANSMIT,
             Some(v) => parse_seconds(v)
                 .filter(|d| !d.is_zero())
-                .ok_or_else(|| Error::input("ipmitool_timeout", InputProblem::NotSeconds))?,
+                .ok_or_else(|| Error::input(IPMITOOL_TIMEOUT.name, InputProblem::NotSeconds))?,
         };
-        let request_timeout = match options.seconds("login_timeout")? {
+        let request_timeout = match options.seconds(common::LOGIN_TIMEOUT.name)? {
             None => DEFAULT_REQUEST_TIMEOUT,
             Some(d) if d.is_zero() => MAX_REQUEST_TIMEOUT,
             Some(d) => d.min(MAX_REQUEST_TIMEOUT),

@@ -184,21 +184,8 @@ pub const IPMITOOL_TIMEOUT: ParamSpec = ParamSpec::new("ipmitool_timeout", Param
     .default_value("2")
     .order(201)
     .desc("Timeout (sec) for IPMI operation");
-/// `use_sudo` (`sudo`): accepted for compatibility.
-pub const USE_SUDO: ParamSpec = ParamSpec::new("use_sudo", ParamType::Boolean)
-    .deprecated("sudo")
-    .long("use-sudo")
-    .order(205)
-    .desc("Use sudo (without password) when calling 3rd party software")
-    .unused("no third-party program is run, so there is nothing to run with sudo");
-/// `sudo_path`: accepted for compatibility.
-pub const SUDO_PATH: ParamSpec = ParamSpec::new("sudo_path", ParamType::String)
-    .long("sudo-path")
-    .hint("path")
-    .default_value("/usr/bin/sudo")
-    .order(300)
-    .desc("Path to sudo binary")
-    .unused("no third-party program is run, so there is nothing to run with sudo");
+/// Why `use_sudo` and `sudo_path` are accepted and unused here.
+const SUDO_UNUSED: &str = "no third-party program is run, so there is nothing to run with sudo";
 /// `power_wait`: fence_ipmilan's default is 2 s (fence_ilo3: 4 s, set by the CLI).
 pub const POWER_WAIT: ParamSpec = common::POWER_WAIT.default_value("2");
 
@@ -224,8 +211,8 @@ pub fn params() -> Vec<ParamSpec> {
         common::PORT_AS_IP,
         POWER_WAIT,
         IPMITOOL_TIMEOUT,
-        USE_SUDO,
-        SUDO_PATH,
+        common::USE_SUDO.unused(SUDO_UNUSED),
+        common::SUDO_PATH.unused(SUDO_UNUSED),
     ]
 }
 

@@ -4,7 +4,9 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::rows::{AUTH_METHOD, IP, IPPORT, PLUG, REDFISH_URI, SSL_CA_FILE, SYSTEMS_URI};
 use fence_core::params::Options;
+use fence_core::params::common;
 use fence_core::{Error, Result, Secret};
 
 /// The bound used when a timeout option is 0 (fence-agents' "no timeout", also what
@@ -162,21 +164,21 @@ impl RedfishConfig {
     ///   shell_timeout`; a 0 (or `disable_timeout`) becomes [`ZERO_TIMEOUT_CEILING`].
     pub fn from_options(options: &Options) -> Result<RedfishConfig> {
         let username = options
-            .non_empty("username")
-            .ok_or_else(|| Error::missing("username"))?
+            .non_empty(common::USERNAME.name)
+            .ok_or_else(|| Error::missing(common::USERNAME.name))?
             .to_owned();
-        let address = match options.non_empty("ip") {
+        let address = match options.non_empty(IP.name) {
             Some(ip) => ip,
-            None if options.flag("port_as_ip") => options
-                .non_empty("plug")
-                .ok_or_else(|| Error::missing("ip"))?,
-            None => return Err(Error::missing("ip")),
+            None if options.flag(common::PORT_AS_IP.name) => options
+                .non_empty(PLUG.name)
+                .ok_or_else(|| Error::missing(IP.name))?,
+            None => return Err(Error::missing(IP.name)),
         };
         let password = options
-            .secret("password")
+            .secret(common::PASSWORD.name)
             .filter(|p| !p.is_empty())
-            .ok_or_else(|| Error::missing("password"))?;
-        let mut port = match options.integer("ipport")? {
+            .ok_or_else(|| Error::missing(common::PASSWORD.name))?;
+        let mut port = match options.integer(IPPORT.name)? {
             Some(p) => port_number(&p.to_string())?,
             None => 443,
         };
@@ -185,47 +187,47 @@ impl RedfishConfig {
             port = p;
         }
         if host.is_empty() {
-            return Err(Error::missing("ip"));
+            return Err(Error::missing(IP.name));
         }
         let redfish_uri = options
-            .non_empty("redfish_uri")
+            .non_empty(REDFISH_URI.name)
             .unwrap_or("/redfish/v1")
             .trim_end_matches('/')
             .to_owned();
         check_path("redfish_uri", &redfish_uri)?;
         let systems_uri = options
-            .non_empty("systems_uri")
+            .non_empty(SYSTEMS_URI.name)
             .map(|s| s.trim_end_matches('/').to_owned());
         if let Some(s) = &systems_uri {
             check_path("systems_uri", s)?;
         }
-        let tls = if options.flag("ssl_insecure") {
+        let tls = if options.flag(common::SSL_INSECURE.name) {
             TlsVerify::Insecure
         } else {
             TlsVerify::Verify {
-                ca_file: options.non_empty("ssl_ca_file").map(PathBuf::from),
+                ca_file: options.non_empty(SSL_CA_FILE.name).map(PathBuf::from),
             }
         };
-        let auth = match options.get("auth_method").unwrap_or("basic") {
+        let auth = match options.get(AUTH_METHOD.name).unwrap_or("basic") {
             "session" => AuthMethod::Session,
             _ => AuthMethod::Basic,
         };
         let disabled = options
-            .get("disable_timeout")
+            .get(common::DISABLE_TIMEOUT.name)
             .and_then(fence_core::params::parse_bool)
             .unwrap_or(false);
         let login = if disabled {
             Duration::ZERO
         } else {
             options
-                .seconds("login_timeout")?
+                .seconds(common::LOGIN_TIMEOUT.name)?
                 .unwrap_or(Duration::from_secs(5))
         };
         let shell = if disabled {
             Duration::ZERO
         } else {
             options
-                .seconds("shell_timeout")?
+                .seconds(common::SHELL_TIMEOUT.name)?
                 .unwrap_or(Duration::from_secs(3))
         };
         let connect_timeout = bounded(login);

@@ -4,7 +4,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::{HOST_OS, MISSING_AS_OFF, VBOXMANAGE_PATH};
 use fence_core::params::Options;
+use fence_core::params::common;
 use fence_core::{Error, InputProblem, Result, Secret};
 
 /// The bound used where fence-agents would wait forever (`login_timeout=0`,
@@ -33,7 +35,7 @@ impl HostOs {
             "macos" => Ok(HostOs::Macos),
             "windows" => Ok(HostOs::Windows),
             _ => Err(Error::input(
-                "host_os",
+                HOST_OS.name,
                 InputProblem::NotAChoice {
                     choices: ["linux", "macos", "windows"].map(String::from).to_vec(),
                     given: Some(value.to_owned()),
@@ -77,7 +79,7 @@ impl HostKeyCheck {
             "strict" => Ok(HostKeyCheck::Strict),
             "off" => Ok(HostKeyCheck::Off),
             _ => Err(Error::input(
-                "ssh_host_key_check",
+                common::SSH_HOST_KEY_CHECK.name,
                 InputProblem::NotAChoice {
                     choices: ["accept-new", "strict", "off"].map(String::from).to_vec(),
                     given: Some(value.to_owned()),
@@ -252,11 +254,11 @@ impl VboxConfig {
     /// The only I/O is a check that `identity_file` exists.
     pub fn from_options(options: &Options) -> Result<VboxConfig> {
         let host = options
-            .non_empty("ip")
+            .non_empty(common::IP.name)
             .map(|h| strip_brackets(h.trim()).to_owned())
             .filter(|h| !h.is_empty())
-            .ok_or_else(|| Error::missing("ip"))?;
-        let port = match options.integer("ipport")? {
+            .ok_or_else(|| Error::missing(common::IP.name))?;
+        let port = match options.integer(common::IPPORT.name)? {
             None => 22,
             Some(p) => u16::try_from(p).ok().filter(|p| *p != 0).ok_or_else(|| {
                 Error::invalid_input(format!(
@@ -265,11 +267,15 @@ impl VboxConfig {
             })?,
         };
         let username = options
-            .non_empty("username")
-            .ok_or_else(|| Error::missing("username"))?
+            .non_empty(common::USERNAME.name)
+            .ok_or_else(|| Error::missing(common::USERNAME.name))?
             .to_owned();
-        let password = options.secret("password").filter(|s| !s.is_empty());
-        let identity_file = options.non_empty("identity_file").map(expand_tilde);
+        let password = options
+            .secret(common::PASSWORD.name)
+            .filter(|s| !s.is_empty());
+        let identity_file = options
+            .non_empty(common::IDENTITY_FILE.name)
+            .map(expand_tilde);
         if let Some(key) = &identity_file {
             if !key.is_file() {
                 return Err(Error::invalid_input(format!(
@@ -278,9 +284,12 @@ impl VboxConfig {
                 )));
             }
         } else if password.is_none() {
-            return Err(Error::missing("password"));
+            return Err(Error::missing(common::PASSWORD.name));
         }
-        let ip_family = match (options.flag("inet4_only"), options.flag("inet6_only")) {
+        let ip_family = match (
+            options.flag(common::INET4_ONLY.name),
+            options.flag(common::INET6_ONLY.name),
+        ) {
             (true, true) => {
                 return Err(Error::invalid_input(
                     "--inet4-only and --inet6-only exclude each other",
@@ -290,22 +299,27 @@ impl VboxConfig {
             (false, true) => IpFamily::V6,
             (false, false) => IpFamily::Any,
         };
-        let login_timeout = bounded(options.seconds("login_timeout")?, 5);
-        let shell_timeout = bounded(options.seconds("shell_timeout")?, 3);
-        let host_os = HostOs::parse(options.get("host_os").unwrap_or("linux"))?;
-        let vboxmanage_path = match options.non_empty("vboxmanage_path") {
-            Some(p) if options.is_set("vboxmanage_path") => p.to_owned(),
+        let login_timeout = bounded(options.seconds(common::LOGIN_TIMEOUT.name)?, 5);
+        let shell_timeout = bounded(options.seconds(common::SHELL_TIMEOUT.name)?, 3);
+        let host_os = HostOs::parse(options.get(HOST_OS.name).unwrap_or("linux"))?;
+        let vboxmanage_path = match options.non_empty(VBOXMANAGE_PATH.name) {
+            Some(p) if options.is_set(VBOXMANAGE_PATH.name) => p.to_owned(),
             _ => host_os.default_vboxmanage_path().to_owned(),
         };
-        let sudo_path = options.flag("use_sudo").then(|| {
+        let sudo_path = options.flag(common::USE_SUDO.name).then(|| {
             options
-                .non_empty("sudo_path")
+                .non_empty(common::SUDO_PATH.name)
                 .unwrap_or("/usr/bin/sudo")
                 .to_owned()
         });
-        let host_key_check =
-            HostKeyCheck::parse(options.get("ssh_host_key_check").unwrap_or("accept-new"))?;
-        let known_hosts_file = options.non_empty("ssh_known_hosts_file").map(expand_tilde);
+        let host_key_check = HostKeyCheck::parse(
+            options
+                .get(common::SSH_HOST_KEY_CHECK.name)
+                .unwrap_or("accept-new"),
+        )?;
+        let known_hosts_file = options
+            .non_empty(common::SSH_KNOWN_HOSTS_FILE.name)
+            .map(expand_tilde);
         Ok(VboxConfig {
             host,
             port,
@@ -318,7 +332,7 @@ impl VboxConfig {
             host_os,
             vboxmanage_path,
             sudo_path,
-            missing_as_off: options.flag("missing_as_off"),
+            missing_as_off: options.flag(MISSING_AS_OFF.name),
             host_key_check,
             known_hosts_file,
         })

@@ -104,9 +104,6 @@ fn build_device(options: &Options) -> fence_core::Result<Box<dyn FenceDevice>> {
 /// The `host_os` choices, in metadata order.
 pub const HOST_OS_CHOICES: &[&str] = &["linux", "macos", "windows"];
 
-/// The `ssh_host_key_check` choices.
-pub const HOST_KEY_CHECK_CHOICES: &[&str] = &["accept-new", "strict", "off"];
-
 /// `command_prompt` (`cmd_prompt`): accepted for compatibility, not used.
 pub const COMMAND_PROMPT: ParamSpec = ParamSpec::new("command_prompt", ParamType::String)
     .deprecated("cmd_prompt")
@@ -118,59 +115,6 @@ pub const COMMAND_PROMPT: ParamSpec = ParamSpec::new("command_prompt", ParamType
     .unused(
         "commands run on SSH exec channels and their end is signalled by SSH; no prompt is matched",
     );
-/// `identity_file`: the private key for SSH login.
-pub const IDENTITY_FILE: ParamSpec = ParamSpec::new("identity_file", ParamType::String)
-    .short('k')
-    .long("identity-file")
-    .hint("filename")
-    .desc("Identity file (private key) for SSH");
-/// `inet4_only`: connect over IPv4 only.
-pub const INET4_ONLY: ParamSpec = ParamSpec::new("inet4_only", ParamType::Boolean)
-    .short('4')
-    .long("inet4-only")
-    .desc("Forces agent to use IPv4 addresses only");
-/// `inet6_only`: connect over IPv6 only.
-pub const INET6_ONLY: ParamSpec = ParamSpec::new("inet6_only", ParamType::Boolean)
-    .short('6')
-    .long("inet6-only")
-    .desc("Forces agent to use IPv6 addresses only");
-/// `ssh` (`secure`): always on for this agent.
-pub const SSH: ParamSpec = ParamSpec::new("ssh", ParamType::Boolean)
-    .deprecated("secure")
-    .short('x')
-    .default_value("1")
-    .desc("Use SSH connection")
-    .unused("fence_vbox always uses SSH");
-/// `ssh_options`: accepted for compatibility, not used.
-pub const SSH_OPTIONS: ParamSpec = ParamSpec::new("ssh_options", ParamType::String)
-    .long("ssh-options")
-    .hint("options")
-    .default_value(
-        "-t '/bin/bash -c \"PS1=\\\\[EXPECT\\\\]# HISTFILE=/dev/null /bin/bash --noprofile --norc\"'",
-    )
-    .desc("SSH options to use")
-    .unused("SSH is spoken by the built-in client (libssh2), not by the ssh program, and no interactive shell is started");
-/// `ssh_path`: accepted for compatibility, not used.
-pub const SSH_PATH: ParamSpec = ParamSpec::new("ssh_path", ParamType::String)
-    .long("ssh-path")
-    .hint("path")
-    .default_value("/usr/bin/ssh")
-    .order(300)
-    .desc("Path to ssh binary")
-    .unused("SSH is spoken by the built-in client (libssh2); no ssh program is run");
-/// `ssh_known_hosts_file`: the known_hosts file of the host key check (fence-rs option).
-pub const SSH_KNOWN_HOSTS_FILE: ParamSpec =
-    ParamSpec::new("ssh_known_hosts_file", ParamType::String)
-        .long("ssh-known-hosts-file")
-        .hint("filename")
-        .desc("known_hosts file checked for the SSH host key, and where new keys are recorded (default: ~/.ssh/known_hosts of the user running the agent)");
-/// `ssh_host_key_check`: the host key policy (fence-rs option).
-pub const SSH_HOST_KEY_CHECK: ParamSpec =
-    ParamSpec::new("ssh_host_key_check", ParamType::Select(HOST_KEY_CHECK_CHOICES))
-        .long("ssh-host-key-check")
-        .hint("policy")
-        .default_value("accept-new")
-        .desc("SSH host key check: accept-new (record an unknown key, refuse a changed one), strict (refuse unknown and changed keys), off (no check; not recommended)");
 /// `host_os`: the operating system of the VirtualBox host.
 pub const HOST_OS: ParamSpec = ParamSpec::new("host_os", ParamType::Select(HOST_OS_CHOICES))
     .long("host-os")
@@ -190,20 +134,6 @@ pub const VBOXMANAGE_PATH: ParamSpec = ParamSpec::new("vboxmanage_path", ParamTy
     .default_value("VBoxManage")
     .order(200)
     .desc("Path to VBoxManage on the host");
-/// `use_sudo` (`sudo`): run VBoxManage through sudo.
-pub const USE_SUDO: ParamSpec = ParamSpec::new("use_sudo", ParamType::Boolean)
-    .deprecated("sudo")
-    .long("use-sudo")
-    .order(205)
-    .desc("Use sudo (without password) when calling 3rd party software");
-/// `sudo_path`: where sudo is on the host.
-pub const SUDO_PATH: ParamSpec = ParamSpec::new("sudo_path", ParamType::String)
-    .long("sudo-path")
-    .hint("path")
-    .default_value("/usr/bin/sudo")
-    .order(300)
-    .desc("Path to sudo binary");
-
 /// The rows of `fence_vbox` besides [`common::every_agent`]: connection, login and plug
 /// rows with fence_vbox's defaults (`ipport` 22), its own options, the compatibility-only
 /// options (marked unused), and fence-rs' host key options.
@@ -217,19 +147,22 @@ pub fn params() -> Vec<ParamSpec> {
         common::PLUG,
         common::SEPARATOR,
         COMMAND_PROMPT,
-        IDENTITY_FILE,
-        INET4_ONLY,
-        INET6_ONLY,
-        SSH,
-        SSH_OPTIONS,
-        SSH_PATH,
-        SSH_KNOWN_HOSTS_FILE,
-        SSH_HOST_KEY_CHECK,
+        common::IDENTITY_FILE,
+        common::INET4_ONLY,
+        common::INET6_ONLY,
+        common::SSH.unused("fence_vbox always uses SSH"),
+        common::SSH_OPTIONS.unused(
+            "SSH is spoken by the built-in client (libssh2), not by the ssh program, and no interactive shell is started",
+        ),
+        common::SSH_PATH
+            .unused("SSH is spoken by the built-in client (libssh2); no ssh program is run"),
+        common::SSH_KNOWN_HOSTS_FILE,
+        common::SSH_HOST_KEY_CHECK,
         HOST_OS,
         MISSING_AS_OFF,
         VBOXMANAGE_PATH,
-        USE_SUDO,
-        SUDO_PATH,
+        common::USE_SUDO,
+        common::SUDO_PATH,
     ]
 }
 

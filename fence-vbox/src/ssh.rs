@@ -396,7 +396,7 @@ fn authenticate(sess: &Session, cfg: &VboxConfig, address: &str) -> Result<()> {
         let password = cfg
             .password
             .as_ref()
-            .ok_or_else(|| Error::missing("password"))?;
+            .ok_or_else(|| Error::missing(fence_core::params::common::PASSWORD.name))?;
         let methods = match sess.auth_methods(user) {
             Ok(m) => m.to_owned(),
             Err(_) if sess.authenticated() => return Ok(()),

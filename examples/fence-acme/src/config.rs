@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
+use crate::IPPORT;
 use fence_core::params::Options;
+use fence_core::params::common;
 use fence_core::{Error, Result, Secret};
 
 /// How to reach and log in to one board.
@@ -36,24 +38,24 @@ impl AcmeConfig {
     /// `ipport`, `username`, `password`, `login_timeout`).
     pub fn from_options(options: &Options) -> Result<AcmeConfig> {
         let host = options
-            .non_empty("ip")
+            .non_empty(common::IP.name)
             .or_else(|| {
                 options
-                    .non_empty("plug")
-                    .filter(|_| options.flag("port_as_ip"))
+                    .non_empty(common::PLUG.name)
+                    .filter(|_| options.flag(common::PORT_AS_IP.name))
             })
-            .ok_or_else(|| Error::missing("ip"))?;
-        let username = options.non_empty("username").unwrap_or("admin");
+            .ok_or_else(|| Error::missing(common::IP.name))?;
+        let username = options.non_empty(common::USERNAME.name).unwrap_or("admin");
         let password = options
-            .secret("password")
-            .ok_or_else(|| Error::missing("password"))?;
+            .secret(common::PASSWORD.name)
+            .ok_or_else(|| Error::missing(common::PASSWORD.name))?;
         let mut config = AcmeConfig::new(host, username, password);
-        if let Some(port) = options.integer("ipport")? {
+        if let Some(port) = options.integer(IPPORT.name)? {
             config.port = u16::try_from(port).map_err(|_| {
-                Error::invalid_option("ipport", format!("{port} is not a TCP port"))
+                Error::invalid_option(IPPORT.name, format!("{port} is not a TCP port"))
             })?;
         }
-        if let Some(t) = options.seconds("login_timeout")? {
+        if let Some(t) = options.seconds(common::LOGIN_TIMEOUT.name)? {
             config.timeout = t;
         }
         Ok(config)
