@@ -40,14 +40,16 @@ use std::sync::Arc;
 use fence_core::{Error, Result};
 
 use crate::config::{Interface, IpmiConfig, RetryPolicy};
-use crate::crypto::{CipherSuite, SessionKeys, V15AuthType, ct_eq, v15_auth_code};
 use crate::handshake::{open_v15, open_v20};
 pub(crate) use crate::transport::Counters;
 pub use crate::transport::Stats;
 use crate::transport::{Transport, Verdict};
-use crate::wire::{
-    self, IpmiRequest, IpmiResponse, PayloadType, Privilege, V15Packet, V20Header, cc, cmd, netfn,
-};
+use fence_ipmi_proto::commands::{self, cc, cmd, netfn};
+use fence_ipmi_proto::crypto::{CipherSuite, SessionKeys, V15AuthType, ct_eq, v15_auth_code};
+use fence_ipmi_proto::message::{IpmiRequest, IpmiResponse, Privilege};
+use fence_ipmi_proto::rmcp;
+use fence_ipmi_proto::v15::V15Packet;
+use fence_ipmi_proto::v20::{self, PayloadType, V20Header};
 
 /// The longest wait for the answer to Close Session.
 const CLOSE_BOUND: std::time::Duration = std::time::Duration::from_millis(1500);
@@ -212,7 +214,7 @@ impl Session {
         }
         let req = IpmiRequest::new(net_fn, command, data, self.next_rq_seq());
         let message = req.encode();
-        let what = wire::command_name(net_fn, command).map_or_else(
+        let what = commands::command_name(net_fn, command).map_or_else(
             || format!("IPMI command {net_fn:#04x}/{command:#04x}"),
             str::to_owned,
         );
@@ -346,7 +348,7 @@ impl Session {
                 "Get Chassis Status",
             )
             .await?;
-        wire::chassis_power_is_on(&data).map_err(|e| {
+        commands::chassis_power_is_on(&data).map_err(|e| {
             Error::misbehaved(format!(
                 "{}: Get Chassis Status: {e}",
                 self.transport.address
@@ -354,7 +356,7 @@ impl Session {
         })
     }
 
-    /// Chassis Control with one of [`wire::chassis_control`]'s values.
+    /// Chassis Control with one of [`commands::chassis_control`]'s values.
     pub async fn chassis_control(&mut self, control: u8) -> Result<()> {
         self.command(
             netfn::CHASSIS,
@@ -485,7 +487,7 @@ pub(crate) fn v20_datagram(
         session_id: bmc_session_id,
         session_seq,
     };
-    wire::encode_v20(&header, message, Some(keys), rand::random())
+    v20::encode_v20(&header, message, Some(keys), rand::random())
 }
 
 /// Maps a completion code to an error.
@@ -508,10 +510,10 @@ pub(crate) fn accept_v20(
     console_session_id: u32,
     req: &IpmiRequest,
 ) -> Verdict<IpmiResponse> {
-    if wire::session_format(datagram)? != wire::SessionFormat::V20 {
+    if rmcp::session_format(datagram)? != rmcp::SessionFormat::V20 {
         return Ok(None);
     }
-    let (header, payload) = wire::decode_v20(datagram, Some(keys))?;
+    let (header, payload) = v20::decode_v20(datagram, Some(keys))?;
     if header.payload_type != PayloadType::Ipmi || header.session_id != console_session_id {
         return Ok(None);
     }
@@ -534,7 +536,7 @@ pub(crate) fn accept_v15(
     session_id: u32,
     req: &IpmiRequest,
 ) -> Verdict<IpmiResponse> {
-    if wire::session_format(datagram)? != wire::SessionFormat::V15 {
+    if rmcp::session_format(datagram)? != rmcp::SessionFormat::V15 {
         return Ok(None);
     }
     let packet = V15Packet::decode(datagram)?;

@@ -6,13 +6,13 @@ use std::time::Duration;
 use fence_core::params::{Options, parse_bool, parse_seconds};
 use fence_core::{Error, InputProblem, Result, Secret};
 
-use crate::crypto::{CipherSuite, KEY_MAX_LEN, V15_PASSWORD_MAX_LEN, V15AuthType};
-use crate::wire::{Privilege, USERNAME_MAX_LEN};
 use crate::{
     AUTH, CIPHER, HEXADECIMAL_KG, IP, IPMITOOL_TIMEOUT, IPPORT, LANPLUS, PLUG, PRIVLVL, TARGET,
     USERNAME,
 };
 use fence_core::params::common;
+use fence_ipmi_proto::crypto::{CipherSuite, KEY_MAX_LEN, V15_PASSWORD_MAX_LEN, V15AuthType};
+use fence_ipmi_proto::message::{Privilege, USERNAME_MAX_LEN};
 
 /// The default UDP port of IPMI over LAN.
 pub const DEFAULT_PORT: u16 = 623;

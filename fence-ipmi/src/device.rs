@@ -12,7 +12,7 @@ use fence_core::{Capabilities, Error, FenceDevice, PowerState, Result};
 
 use crate::client::{Counters, Session, Stats, completion_error};
 use crate::config::IpmiConfig;
-use crate::wire::{cc, chassis_control, cmd, netfn};
+use fence_ipmi_proto::commands::{cc, chassis_control, cmd, netfn};
 
 /// A boxed, `Send` future that borrows the session: the operations of
 /// [`IpmiDevice::with_session`].

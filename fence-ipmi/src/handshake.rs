@@ -6,15 +6,18 @@ use fence_core::{Error, Result};
 
 use crate::client::{State, accept_v15, accept_v20, completion_error, v20_datagram};
 use crate::config::{CipherChoice, IpmiConfig};
-use crate::crypto::{
+use crate::transport::Transport;
+use fence_ipmi_proto::commands::{ChannelAuthCapabilities, cc, cmd, netfn};
+use fence_ipmi_proto::crypto::{
     CipherSuite, RakpInputs, SessionKeys, V15AuthType, ct_eq, v15_auth_code, v15_password,
 };
-use crate::transport::Transport;
-use crate::wire::{
-    self, ActivatedSession, ChannelAuthCapabilities, IpmiRequest, IpmiResponse, OpenSessionRequest,
-    OpenSessionResponse, PayloadType, Rakp1, Rakp2, Rakp3, Rakp4, SessionChallenge, V15Packet,
-    V20Header, cc, cmd, netfn,
+use fence_ipmi_proto::message::{IpmiRequest, IpmiResponse};
+use fence_ipmi_proto::rakp::{
+    self, OpenSessionRequest, OpenSessionResponse, Rakp1, Rakp2, Rakp3, Rakp4,
 };
+use fence_ipmi_proto::rmcp;
+use fence_ipmi_proto::v15::{self, ActivatedSession, SessionChallenge, V15Packet};
+use fence_ipmi_proto::v20::{self, PayloadType, V20Header};
 
 /// The name-only lookup bit of RAKP message 1's role byte: the BMC looks the user up by
 /// name and checks the requested privilege against the user's limit (as ipmitool does).
@@ -31,21 +34,21 @@ fn random_nonzero_u32() -> u32 {
 
 /// Encodes an unprotected RMCP+ setup payload (Open Session, RAKP): outside any session.
 fn setup_datagram(payload_type: PayloadType, payload: &[u8]) -> Result<Vec<u8>> {
-    wire::encode_v20(&V20Header::setup(payload_type), payload, None, [0; 16])
+    v20::encode_v20(&V20Header::setup(payload_type), payload, None, [0; 16])
 }
 
 /// Decodes an unprotected RMCP+ setup payload of type `expected`.
 fn setup_payload(datagram: &[u8], expected: PayloadType) -> Result<Option<Vec<u8>>> {
-    if wire::session_format(datagram)? != wire::SessionFormat::V20 {
+    if rmcp::session_format(datagram)? != rmcp::SessionFormat::V20 {
         return Ok(None);
     }
-    let (header, payload) = wire::decode_v20(datagram, None)?;
+    let (header, payload) = v20::decode_v20(datagram, None)?;
     Ok((header.payload_type == expected).then_some(payload))
 }
 
 /// Maps an RMCP+ status code of Open Session or RAKP to an error.
 fn rmcp_status_error(address: &str, step: &str, status: u8) -> Error {
-    let text = wire::describe_rmcp_status(status);
+    let text = rakp::describe_rmcp_status(status);
     let detail = format!("{address}: {step} refused: {text} (RMCP+ status {status:#04x})");
     match status {
         0x01 | 0x0B => Error::unreachable(format!("{detail}; every session slot may be in use")),
@@ -267,10 +270,10 @@ pub(crate) async fn open_v20(
                 Ok(out)
             },
             |d| {
-                if wire::session_format(d)? != wire::SessionFormat::V20 {
+                if rmcp::session_format(d)? != rmcp::SessionFormat::V20 {
                     return Ok(None);
                 }
-                let (header, payload) = wire::decode_v20(d, Some(&keys))?;
+                let (header, payload) = v20::decode_v20(d, Some(&keys))?;
                 match header.payload_type {
                     PayloadType::Rakp4 => {
                         let r = Rakp4::decode(&payload)?;
@@ -444,7 +447,7 @@ pub(crate) async fn open_v15(
         "Get Session Challenge",
         2,
         cmd::GET_SESSION_CHALLENGE,
-        wire::session_challenge_request(auth.id(), config.username.as_bytes())?,
+        v15::session_challenge_request(auth.id(), config.username.as_bytes())?,
     )
     .await?;
     match resp.completion_code {
@@ -468,7 +471,7 @@ pub(crate) async fn open_v15(
     let req = IpmiRequest::new(
         netfn::APP,
         cmd::ACTIVATE_SESSION,
-        wire::activate_session_request(
+        v15::activate_session_request(
             auth.id(),
             config.privilege,
             &challenge.challenge,
@@ -492,7 +495,7 @@ pub(crate) async fn open_v15(
             "Activate Session",
             |_| packet.encode(),
             |d| {
-                if wire::session_format(d)? != wire::SessionFormat::V15 {
+                if rmcp::session_format(d)? != rmcp::SessionFormat::V15 {
                     return Ok(None);
                 }
                 let p = V15Packet::decode(d)?;

@@ -21,8 +21,8 @@
 //!   or with its builder methods) and [`IpmiDevice`], the [`fence_core::FenceDevice`].
 //! - [`params`]: fence_ipmilan's parameter rows for the CLI.
 //! - [`client::Session`]: an IPMI session for other commands.
-//! - [`wire`] and [`crypto`]: the packet formats and the cryptography, both directions,
-//!   for a simulated BMC or other tools. Decoding never panics.
+//! - The packet formats and the cryptography, both directions and without I/O, are the
+//!   `fence-ipmi-proto` crate, shared with the simulated BMCs of fence-sim.
 //!
 //! ```no_run
 //! # async fn demo() -> fence_core::Result<()> {
@@ -41,17 +41,15 @@
 
 pub mod client;
 pub mod config;
-pub mod crypto;
 pub mod device;
 mod handshake;
 mod transport;
-pub mod wire;
 
 pub use client::{Session, Stats};
 pub use config::{CipherChoice, Interface, IpmiConfig, RetryPolicy};
-pub use crypto::{CipherSuite, V15AuthType};
 pub use device::IpmiDevice;
-pub use wire::Privilege;
+pub use fence_ipmi_proto::crypto::{CipherSuite, V15AuthType};
+pub use fence_ipmi_proto::message::Privilege;
 
 use fence_core::FenceDevice;
 use fence_core::agent::{AgentFamily, FailureLine, FailureWording, Persona, Plugs};

@@ -1,6 +1,6 @@
 //! Simulated IPMI v2.0 BMCs: RMCP+ over UDP, one port each, many per process.
 //!
-//! Built on fence-ipmi's [`fence_ipmi::wire`] and [`fence_ipmi::crypto`]
+//! Built on [`fence_ipmi_proto`]'s packet formats and crypto
 //! modules, which encode and decode both directions, so the client and the simulator share
 //! one implementation of the packet formats and of the RAKP key exchange. Interoperability
 //! is proven separately, by ipmitool and FreeIPMI's ipmipower talking to this simulator
@@ -36,14 +36,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use fence_core::PowerState;
-use fence_ipmi::crypto::{
+use fence_ipmi_proto::commands::{ChannelAuthCapabilities, cc, chassis_control, cmd, netfn};
+use fence_ipmi_proto::crypto::{
     CipherSuite, ConfidentialityAlgorithm, IntegrityAlgorithm, RakpInputs, SessionKeys, ct_eq,
 };
-use fence_ipmi::wire::{
-    self, ChannelAuthCapabilities, IpmiRequest, IpmiResponse, OpenSessionRequest,
-    OpenSessionResponse, PayloadType, Rakp1, Rakp2, Rakp3, Rakp4, SessionFormat, V15Packet,
-    V20Header, cc, chassis_control, cmd, netfn,
-};
+use fence_ipmi_proto::message::{self, IpmiRequest, IpmiResponse};
+use fence_ipmi_proto::rakp::{OpenSessionRequest, OpenSessionResponse, Rakp1, Rakp2, Rakp3, Rakp4};
+use fence_ipmi_proto::rmcp::{self, SessionFormat};
+use fence_ipmi_proto::v15::V15Packet;
+use fence_ipmi_proto::v20::{self, PayloadType, V20Header};
 use serde_json::{Value, json};
 use tokio::net::UdpSocket;
 use tokio::task::JoinHandle;
@@ -172,7 +173,7 @@ impl Drop for IpmiSim {
 impl IpmiSim {
     /// Binds every BMC's socket and starts serving on the current tokio runtime.
     pub async fn start(config: IpmiConfig) -> std::io::Result<IpmiSim> {
-        if config.username.len() > wire::USERNAME_MAX_LEN || config.password.len() > 20 {
+        if config.username.len() > message::USERNAME_MAX_LEN || config.password.len() > 20 {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
                 "IPMI user names are at most 16 bytes and passwords at most 20",
@@ -382,10 +383,10 @@ impl Bmc {
 
     /// Answers one datagram, or nothing (malformed, failed integrity, unknown session).
     fn handle(&mut self, datagram: &[u8], peer: SocketAddr) -> Option<Vec<u8>> {
-        if datagram.len() >= 4 && datagram[..3] == wire::RMCP_HEADER[..3] && datagram[3] == 0x06 {
+        if datagram.len() >= 4 && datagram[..3] == rmcp::RMCP_HEADER[..3] && datagram[3] == 0x06 {
             return self.asf_pong(datagram);
         }
-        match wire::session_format(datagram).ok()? {
+        match rmcp::session_format(datagram).ok()? {
             SessionFormat::V15 => self.handle_v15(datagram),
             SessionFormat::V20 => self.handle_v20(datagram, peer),
         }
@@ -435,7 +436,7 @@ impl Bmc {
             Some(Stage::Active(k, _)) => Some(k.clone()),
             _ => None,
         };
-        let (header, payload) = wire::decode_v20(datagram, keys.as_ref()).ok()?;
+        let (header, payload) = v20::decode_v20(datagram, keys.as_ref()).ok()?;
         match header.payload_type {
             PayloadType::OpenSessionRequest => self.open_session(&payload, peer),
             PayloadType::Rakp1 => self.rakp1(&payload),
@@ -444,7 +445,7 @@ impl Bmc {
                 let request = IpmiRequest::decode(&payload).ok()?;
                 let response = self.command(&request, None);
                 let out = V20Header::setup(PayloadType::Ipmi);
-                wire::encode_v20(&out, &response.encode(), None, [0; 16]).ok()
+                v20::encode_v20(&out, &response.encode(), None, [0; 16]).ok()
             }
             PayloadType::Ipmi => {
                 let keys = keys?;
@@ -480,7 +481,7 @@ impl Bmc {
                         .sessions_closed
                         .fetch_add(1, Ordering::Relaxed);
                 }
-                wire::encode_v20(&out, &response.encode(), Some(&keys), rand::random()).ok()
+                v20::encode_v20(&out, &response.encode(), Some(&keys), rand::random()).ok()
             }
             _ => None,
         }
@@ -571,7 +572,7 @@ impl Bmc {
             }
         };
         let header = V20Header::setup(PayloadType::OpenSessionResponse);
-        let reply = wire::encode_v20(&header, &response.encode(), None, [0; 16]).ok()?;
+        let reply = v20::encode_v20(&header, &response.encode(), None, [0; 16]).ok()?;
         if let Some(session) = created.and_then(|id| self.sessions.get_mut(&id)) {
             session.remember(PayloadType::OpenSessionRequest, payload, &reply);
         }
@@ -639,7 +640,7 @@ impl Bmc {
             reply
         };
         let header = V20Header::setup(PayloadType::Rakp2);
-        let datagram = wire::encode_v20(&header, &reply.encode(), None, [0; 16]).ok()?;
+        let datagram = v20::encode_v20(&header, &reply.encode(), None, [0; 16]).ok()?;
         if let Some(session) = self.sessions.get_mut(&r1.bmc_session_id) {
             if status != 0 {
                 session.stage = Stage::Refused;
@@ -678,7 +679,7 @@ impl Bmc {
                 };
                 self.event(|| "RAKP 3/4 (retransmitted)".into());
                 let header = V20Header::setup(PayloadType::Rakp4);
-                return wire::encode_v20(&header, &reply.encode(), None, [0; 16]).ok();
+                return v20::encode_v20(&header, &reply.encode(), None, [0; 16]).ok();
             }
             _ => return None,
         };
@@ -716,7 +717,7 @@ impl Bmc {
             }
         };
         let header = V20Header::setup(PayloadType::Rakp4);
-        let datagram = wire::encode_v20(&header, &reply.encode(), None, [0; 16]).ok()?;
+        let datagram = v20::encode_v20(&header, &reply.encode(), None, [0; 16]).ok()?;
         if let Some(session) = self.sessions.get_mut(&r3.bmc_session_id) {
             session.remember(PayloadType::Rakp3, payload, &datagram);
         }
@@ -938,11 +939,11 @@ mod tests {
     }
 
     fn setup(kind: PayloadType, payload: &[u8]) -> Vec<u8> {
-        wire::encode_v20(&V20Header::setup(kind), payload, None, [0; 16]).unwrap()
+        v20::encode_v20(&V20Header::setup(kind), payload, None, [0; 16]).unwrap()
     }
 
     fn payload_of(datagram: &[u8]) -> Vec<u8> {
-        wire::decode_v20(datagram, None).unwrap().1
+        v20::decode_v20(datagram, None).unwrap().1
     }
 
     /// Every set-up message arrives twice (a duplicating network) or again later (a

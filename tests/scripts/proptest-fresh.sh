@@ -18,8 +18,8 @@ rc=0
 run() { echo "==> cargo test $*"; cargo test --locked "$@" || rc=1; }
 run -p fence-core --lib hostmap
 run -p fence-core --test fuzz_input
-run -p fence-ipmi --test decode_props
-run -p fence-ipmi --test fuzz_wire
+run -p fence-ipmi-proto --test decode_props
+run -p fence-ipmi-proto --test fuzz_wire
 run -p fence-redfish --test fuzz_json
 run -p fence-tests --test fuzz_cli
 [ "$rc" -eq 0 ] && echo "property tests: all passed" || echo "property tests: FAILED (see above; commit the .regressions files)"

@@ -5,8 +5,10 @@
 //! in). Bounded for CI: `PROPTEST_CASES` (default 300) cases.
 #![allow(clippy::unwrap_used)]
 
-use fence_ipmi::crypto::{CipherSuite, SessionKeys};
-use fence_ipmi::wire::{self, IpmiRequest, IpmiResponse, PayloadType, V20Header};
+use fence_ipmi_proto::commands;
+use fence_ipmi_proto::crypto::{CipherSuite, SessionKeys};
+use fence_ipmi_proto::message::{IpmiRequest, IpmiResponse};
+use fence_ipmi_proto::v20::{self, PayloadType, V20Header};
 use proptest::prelude::*;
 
 /// Fixed seed in CI, regressions kept (see `fence_core::testkit::proptest_support`).
@@ -26,7 +28,7 @@ fn sealed(suite: CipherSuite, sik: &[u8], seq: u32, iv: [u8; 16]) -> (Vec<u8>, V
         session_id: 0x0102_0304,
         session_seq: seq,
     };
-    let d = wire::encode_v20(&header, &message, Some(&keys), iv).unwrap();
+    let d = v20::encode_v20(&header, &message, Some(&keys), iv).unwrap();
     (d, header, message)
 }
 
@@ -46,7 +48,7 @@ proptest! {
         let keys = SessionKeys::derive(suite, &sik);
         let i = at.index(d.len());
         d[i] ^= xor;
-        let decoded = wire::decode_v20(&d, Some(&keys));
+        let decoded = v20::decode_v20(&d, Some(&keys));
         if suite.integrity.id() != 0 && i >= 4 {
             // Everything after the RMCP header is covered by the integrity check.
             if let Ok((h, p)) = &decoded {
@@ -57,7 +59,7 @@ proptest! {
             }
         }
         if let Ok((_, p)) = decoded {
-            let _ = IpmiResponse::decode(&p).map(|r| wire::chassis_power_is_on(&r.data));
+            let _ = IpmiResponse::decode(&p).map(|r| commands::chassis_power_is_on(&r.data));
         }
     }
 
@@ -70,13 +72,13 @@ proptest! {
         let (d, header, message) = sealed(suite, &sik, seq, iv);
         let keys = SessionKeys::derive(suite, &sik);
         let short = &d[..cut.index(d.len())];
-        let r = wire::decode_v20(short, Some(&keys));
+        let r = v20::decode_v20(short, Some(&keys));
         if suite.integrity.id() != 0 {
             prop_assert!(r.is_err(), "a truncated packet was accepted");
         }
         let mut long = d.clone();
         long.extend_from_slice(&tail);
-        if let Ok((h, p)) = wire::decode_v20(&long, Some(&keys)) {
+        if let Ok((h, p)) = v20::decode_v20(&long, Some(&keys)) {
             if suite.integrity.id() != 0 {
                 prop_assert!(h == header && p == message, "an extended packet changed meaning");
             }
@@ -91,7 +93,7 @@ proptest! {
         prop_assume!(sik != other);
         let (d, _, _) = sealed(suite, &sik, seq, iv);
         let theirs = SessionKeys::derive(suite, &other);
-        let r = wire::decode_v20(&d, Some(&theirs));
+        let r = v20::decode_v20(&d, Some(&theirs));
         if suite.integrity.id() != 0 {
             prop_assert!(r.is_err(), "sealed with other keys and accepted");
         }

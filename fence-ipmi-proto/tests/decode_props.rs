@@ -2,23 +2,24 @@
 //! encoded packet decodes back to itself, for every cipher suite.
 #![allow(clippy::unwrap_used)]
 
-use fence_ipmi::crypto::{CipherSuite, SessionKeys, aes_cbc_decrypt};
-use fence_ipmi::wire::{
-    self, ActivatedSession, ChannelAuthCapabilities, IpmiRequest, IpmiResponse, OpenSessionRequest,
-    OpenSessionResponse, PayloadType, Rakp1, Rakp2, Rakp3, Rakp4, SessionChallenge, V15Packet,
-    V20Header,
-};
+use fence_ipmi_proto::commands::{self, ChannelAuthCapabilities};
+use fence_ipmi_proto::crypto::{CipherSuite, SessionKeys, aes_cbc_decrypt};
+use fence_ipmi_proto::message::{IpmiRequest, IpmiResponse};
+use fence_ipmi_proto::rakp::{OpenSessionRequest, OpenSessionResponse, Rakp1, Rakp2, Rakp3, Rakp4};
+use fence_ipmi_proto::rmcp;
+use fence_ipmi_proto::v15::{ActivatedSession, SessionChallenge, V15Packet};
+use fence_ipmi_proto::v20::{self, PayloadType, V20Header};
 use proptest::prelude::*;
 
 fn all_decoders(bytes: &[u8]) {
     let k3 = SessionKeys::derive(CipherSuite::SUITE_3, &[1; 20]);
     let k17 = SessionKeys::derive(CipherSuite::SUITE_17, &[1; 32]);
     let k2 = SessionKeys::derive(CipherSuite::SUITE_2, &[1; 20]);
-    let _ = wire::session_format(bytes);
-    let _ = wire::decode_v20(bytes, None);
-    let _ = wire::decode_v20(bytes, Some(&k3));
-    let _ = wire::decode_v20(bytes, Some(&k17));
-    let _ = wire::decode_v20(bytes, Some(&k2));
+    let _ = rmcp::session_format(bytes);
+    let _ = v20::decode_v20(bytes, None);
+    let _ = v20::decode_v20(bytes, Some(&k3));
+    let _ = v20::decode_v20(bytes, Some(&k17));
+    let _ = v20::decode_v20(bytes, Some(&k2));
     let _ = V15Packet::decode(bytes);
     let _ = IpmiRequest::decode(bytes);
     let _ = IpmiResponse::decode(bytes);
@@ -31,7 +32,7 @@ fn all_decoders(bytes: &[u8]) {
     let _ = ChannelAuthCapabilities::decode(bytes);
     let _ = SessionChallenge::decode(bytes);
     let _ = ActivatedSession::decode(bytes);
-    let _ = wire::chassis_power_is_on(bytes);
+    let _ = commands::chassis_power_is_on(bytes);
     let _ = aes_cbc_decrypt(&[7; 16], bytes);
     let _ = k3.decrypt(bytes);
 }
@@ -90,8 +91,8 @@ proptest! {
             session_id: sid,
             session_seq: seq,
         };
-        let d = wire::encode_v20(&header, &payload, Some(&keys), iv).unwrap();
-        let (h, p) = wire::decode_v20(&d, Some(&keys)).unwrap();
+        let d = v20::encode_v20(&header, &payload, Some(&keys), iv).unwrap();
+        let (h, p) = v20::decode_v20(&d, Some(&keys)).unwrap();
         prop_assert_eq!(h, header);
         prop_assert_eq!(p, payload.clone());
         let v15 = V15Packet {
