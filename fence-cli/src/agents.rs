@@ -17,11 +17,11 @@ use fence_core::agent::{AgentFamily, Persona, Plugs};
 use fence_core::params::{ParamSpec, ParamTable, common};
 
 /// The default prefix of the names `install` creates.
-pub const DEFAULT_PREFIX: &str = "fence_rs_";
+pub(crate) const DEFAULT_PREFIX: &str = "fence_rs_";
 
 /// One agent name this binary answers to: a persona of a registered family.
 #[derive(Clone, Copy)]
-pub struct Agent {
+pub(crate) struct Agent {
     /// The fence-agents name (`fence_ilo3`).
     pub name: &'static str,
     /// The persona behind the name.
@@ -46,7 +46,7 @@ impl std::fmt::Debug for Agent {
 
 /// Every agent name, in the order `--list-agents` prints them: each registered family's
 /// personas, its main one first.
-pub fn all() -> &'static [Agent] {
+pub(crate) fn all() -> &'static [Agent] {
     static AGENTS: LazyLock<Vec<Agent>> = LazyLock::new(|| {
         crate::registry::families()
             .iter()
@@ -64,7 +64,7 @@ pub fn all() -> &'static [Agent] {
 
 /// The texts of an agent's metadata header.
 #[derive(Clone, Debug)]
-pub struct Docs {
+pub(crate) struct Docs {
     /// `shortdesc` of `<resource-agent>`.
     pub shortdesc: &'static str,
     /// `<longdesc>`, with troff markup (`\n.P\n` for paragraphs) as fence-agents writes it.
@@ -77,14 +77,14 @@ pub struct Docs {
 
 impl Agent {
     /// The agent called `name` exactly.
-    pub fn by_name(name: &str) -> Option<Agent> {
+    pub(crate) fn by_name(name: &str) -> Option<Agent> {
         all().iter().copied().find(|a| a.name == name)
     }
 
     /// The agent an invoked program name stands for: an agent name, or
     /// `<prefix><agent without "fence_">` where the prefix starts with `fence` and ends
     /// with `_` or `-` (`fence_rs_ilo3`, `fence-rs-vbox`).
-    pub fn from_program_name(name: &str) -> Option<Agent> {
+    pub(crate) fn from_program_name(name: &str) -> Option<Agent> {
         if let Some(a) = Agent::by_name(name) {
             return Some(a);
         }
@@ -103,29 +103,29 @@ impl Agent {
     }
 
     /// The name without `fence_` (`ilo3`).
-    pub fn suffix(&self) -> &'static str {
+    pub(crate) fn suffix(&self) -> &'static str {
         self.name.strip_prefix("fence_").unwrap_or(self.name)
     }
 
     /// The agent's plug semantics: fence-agents gives agents with an address but no plug
     /// (ipmilan, redfish) `port_as_ip`, makes `plug` optional and drops `separator`.
-    pub fn port_as_ip(&self) -> bool {
+    pub(crate) fn port_as_ip(&self) -> bool {
         self.family.plugs == Plugs::PortAsIp
     }
 
     /// True when the agent has real plugs (VMs) that must be named.
-    pub fn has_plugs(&self) -> bool {
+    pub(crate) fn has_plugs(&self) -> bool {
         self.family.plugs == Plugs::Named
     }
 
     /// True when a password, password script (or identity file) is required.
-    pub fn needs_password(&self) -> bool {
+    pub(crate) fn needs_password(&self) -> bool {
         self.family.needs_password
     }
 
     /// The actions metadata advertises, in fence-agents' order: `list` and `list-status`
     /// for agents with plugs, `diag` for those that accept it.
-    pub fn advertised_actions(&self) -> Vec<Action> {
+    pub(crate) fn advertised_actions(&self) -> Vec<Action> {
         Action::ALL
             .into_iter()
             .filter(|a| match a {
@@ -142,7 +142,7 @@ impl Agent {
 
     /// The `<symlink>` description of this name: its shortdesc for an alias, `None` for
     /// the family's main name.
-    pub fn alias_desc(&self) -> Option<&'static str> {
+    pub(crate) fn alias_desc(&self) -> Option<&'static str> {
         (!self.is_main()).then_some(self.persona.shortdesc)
     }
 
@@ -159,7 +159,7 @@ impl Agent {
     /// The actions accepted on input. fence-agents also accepts `list` and `list-status`
     /// for plug-less agents (it answers with a notice) although metadata does not show
     /// them.
-    pub fn accepts(&self, action: Action) -> bool {
+    pub(crate) fn accepts(&self, action: Action) -> bool {
         match action {
             Action::Diag => self.family.accepts_diag,
             _ => true,
@@ -168,7 +168,7 @@ impl Agent {
 
     /// The whole parameter table of this persona: the rows every agent has, the family's
     /// rows, and the persona's defaults.
-    pub fn table(&self) -> ParamTable {
+    pub(crate) fn table(&self) -> ParamTable {
         let mut table = ParamTable::new()
             .with(&common::every_agent())
             .with(&(self.family.params)())
@@ -196,7 +196,7 @@ impl Agent {
 
     /// The metadata header texts. `invoked` is the name the program was called by; alias
     /// names get the same prefix.
-    pub fn docs(&self, invoked: &str) -> Docs {
+    pub(crate) fn docs(&self, invoked: &str) -> Docs {
         let prefix = invoked
             .strip_suffix(self.suffix())
             .filter(|p| !p.is_empty())
@@ -219,7 +219,7 @@ impl Agent {
 
 /// True when `row` is a secret (`password`, `password_script`, `hexadecimal_kg`, ...) or
 /// looks like one by its name, should a backend forget to mark it.
-pub fn is_sensitive(row: &ParamSpec) -> bool {
+pub(crate) fn is_sensitive(row: &ParamSpec) -> bool {
     row.secret
         || row.name.contains("passw")
         || row.name.contains("token")

@@ -18,11 +18,11 @@ use std::path::{Path, PathBuf};
 use crate::events::{LOCK_BOUND, append_line};
 
 /// The default name of the link `install-alert` creates.
-pub const DEFAULT_NAME: &str = "fence_rs_alert";
+pub(crate) const DEFAULT_NAME: &str = "fence_rs_alert";
 
 /// True when a program name selects alert mode: it starts with `fence` and ends with
 /// `_alert` or `-alert`.
-pub fn is_alert_name(program: &str) -> bool {
+pub(crate) fn is_alert_name(program: &str) -> bool {
     program.starts_with("fence")
         && (program.ends_with("_alert") || program.ends_with("-alert"))
         && program.len() > "fence_alert".len()
@@ -30,7 +30,7 @@ pub fn is_alert_name(program: &str) -> bool {
 
 /// One Pacemaker alert as it is written to the file.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct AlertRecord {
+pub(crate) struct AlertRecord {
     /// Always `pacemaker`.
     pub source: &'static str,
     /// `fencing`, `node`, `resource` or `attribute` (`CRM_alert_kind`).
@@ -109,7 +109,9 @@ pub struct AlertRecord {
 
 /// Reads the `CRM_alert_*` variables of `env` into a record; `Err` says why there is
 /// nothing to record (`Ok(None)`: no recipient configured).
-pub fn record_from_env(env: &BTreeMap<String, String>) -> Result<Option<AlertRecord>, String> {
+pub(crate) fn record_from_env(
+    env: &BTreeMap<String, String>,
+) -> Result<Option<AlertRecord>, String> {
     let get = |name: &str| {
         env.get(&format!("CRM_alert_{name}"))
             .filter(|v| !v.is_empty())
@@ -230,7 +232,7 @@ const ALERT_USAGE: &str = "Usage: fence-agent alert   (or a link named fence_rs_
 
 /// Runs alert mode with the arguments after `alert` (only `--help` is accepted); returns
 /// the exit code.
-pub fn run(args: &[String]) -> i32 {
+pub(crate) fn run(args: &[String]) -> i32 {
     match args.first().map(String::as_str) {
         None => {}
         Some("-h" | "--help" | "help") => {
@@ -299,7 +301,7 @@ fn write_record(record: &AlertRecord) -> i32 {
 
 /// The options of `install-alert`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InstallAlert {
+pub(crate) struct InstallAlert {
     /// Where the link goes.
     pub dir: PathBuf,
     /// The link's name (must select alert mode).
@@ -309,7 +311,7 @@ pub struct InstallAlert {
 }
 
 /// Parses `install-alert --dir DIR [--name NAME] [--force]`.
-pub fn parse_install(args: &[String]) -> Result<InstallAlert, String> {
+pub(crate) fn parse_install(args: &[String]) -> Result<InstallAlert, String> {
     let mut dir = None;
     let mut name = DEFAULT_NAME.to_owned();
     let mut force = false;
@@ -342,7 +344,7 @@ pub fn parse_install(args: &[String]) -> Result<InstallAlert, String> {
 }
 
 /// `fence-agent install-alert ARGS`: returns the exit code.
-pub fn install_main(args: &[String]) -> i32 {
+pub(crate) fn install_main(args: &[String]) -> i32 {
     match parse_install(args).and_then(|o| install(&o)) {
         Ok(line) => {
             println!("{line}");
@@ -356,7 +358,7 @@ pub fn install_main(args: &[String]) -> i32 {
 }
 
 /// Creates the link `DIR/NAME` to this executable; returns the line to print.
-pub fn install(opts: &InstallAlert) -> Result<String, String> {
+pub(crate) fn install(opts: &InstallAlert) -> Result<String, String> {
     let exe = std::env::current_exe()
         .and_then(|p| p.canonicalize())
         .map_err(|e| format!("install-alert: cannot find this executable: {e}"))?;

@@ -27,20 +27,20 @@ use rustix::fs::{FlockOperation, flock};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 /// `event_log`: the file that receives one JSON line per action.
-pub const EVENT_LOG: ParamSpec = ParamSpec::new("event_log", ParamType::String)
+pub(crate) const EVENT_LOG: ParamSpec = ParamSpec::new("event_log", ParamType::String)
     .long("event-log")
     .hint("path")
     .order(210)
     .desc("Append one JSON line per action (fence-rs event) to this file");
 /// `notify_command`: run after each action.
-pub const NOTIFY_COMMAND: ParamSpec = ParamSpec::new("notify_command", ParamType::String)
+pub(crate) const NOTIFY_COMMAND: ParamSpec = ParamSpec::new("notify_command", ParamType::String)
     .long("notify-command")
     .hint("command")
     .secret()
     .order(210)
     .desc("Run this command (/bin/sh) after each action, with the event in FENCE_EVENT_* variables and as JSON on stdin; its failure never changes the result");
 /// `notify_timeout`: how long the notify command may run.
-pub const NOTIFY_TIMEOUT: ParamSpec = ParamSpec::new("notify_timeout", ParamType::Second)
+pub(crate) const NOTIFY_TIMEOUT: ParamSpec = ParamSpec::new("notify_timeout", ParamType::Second)
     .long("notify-timeout")
     .hint("seconds")
     .default_value("10")
@@ -51,7 +51,7 @@ pub const NOTIFY_TIMEOUT: ParamSpec = ParamSpec::new("notify_timeout", ParamType
 const DEFAULT_NOTIFY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a writer waits for the event log's lock before it appends without it (a
 /// single `O_APPEND` write is still not interleaved on a local file system).
-pub const LOCK_BOUND: Duration = Duration::from_secs(2);
+pub(crate) const LOCK_BOUND: Duration = Duration::from_secs(2);
 /// How much of the notify command's stderr is kept for the log.
 const STDERR_KEEP: usize = 4096;
 /// After the notify command's shell has exited: how long to wait for the end of its stderr
@@ -59,13 +59,13 @@ const STDERR_KEEP: usize = 4096;
 const STDERR_GRACE: Duration = Duration::from_millis(200);
 
 /// The rows every persona gets.
-pub fn params() -> Vec<ParamSpec> {
+pub(crate) fn params() -> Vec<ParamSpec> {
     vec![EVENT_LOG, NOTIFY_COMMAND, NOTIFY_TIMEOUT]
 }
 
 /// Where the events of one run go, read from the options.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Sinks {
+pub(crate) struct Sinks {
     /// `event_log`.
     pub event_log: Option<String>,
     /// `notify_command` (may hold secrets such as a webhook token: never logged).
@@ -90,7 +90,7 @@ impl std::fmt::Debug for Sinks {
 impl Sinks {
     /// Reads `event_log`, `notify_command` and `notify_timeout` (an unreadable timeout
     /// falls back to the default; validate-all reports it).
-    pub fn from_options(options: &Options) -> Sinks {
+    pub(crate) fn from_options(options: &Options) -> Sinks {
         Sinks {
             event_log: options.non_empty("event_log").map(str::to_owned),
             notify_command: options.non_empty("notify_command").map(str::to_owned),
@@ -103,13 +103,13 @@ impl Sinks {
     }
 
     /// True when events go nowhere.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.event_log.is_none() && self.notify_command.is_none()
     }
 
     /// Delivers every event: appends its line to the event log, then runs the notify
     /// command. Failures are logged and otherwise ignored.
-    pub async fn deliver(&self, events: &[FenceEvent]) {
+    pub(crate) async fn deliver(&self, events: &[FenceEvent]) {
         for event in events {
             let line = agent_line(event);
             if let Some(path) = &self.event_log {
@@ -148,7 +148,7 @@ impl Sinks {
 
 /// Delivers the events the engine has sent into `events` (see
 /// [`fence_core::events::channel`]) to the sinks the options name.
-pub async fn deliver_pending(
+pub(crate) async fn deliver_pending(
     options: &Options,
     events: &mut tokio::sync::mpsc::UnboundedReceiver<FenceEvent>,
 ) {
@@ -174,7 +174,7 @@ fn first_line(stderr: &str) -> String {
 /// The event log line of an agent's event: [`FenceEvent::to_json_line`] with
 /// `"source":"agent"` as the first field, so that one file can hold agent and Pacemaker
 /// records (`"source":"pacemaker"`, see the alert module).
-pub fn agent_line(event: &FenceEvent) -> String {
+pub(crate) fn agent_line(event: &FenceEvent) -> String {
     let json = event.to_json_line();
     match json.strip_prefix('{') {
         Some(rest) if rest.starts_with('"') => format!("{{\"source\":\"agent\",{rest}"),
@@ -196,7 +196,7 @@ pub fn agent_line(event: &FenceEvent) -> String {
 /// The whole append runs in a thread of its own and is waited for at most
 /// [`crate::log_file::OPEN_BOUND`] plus `lock_bound`: a FIFO is refused, and a hung file
 /// system costs the bound (the line is then reported as not appended), never a hang.
-pub fn append_line(path: &Path, line: &str, lock_bound: Duration) -> std::io::Result<()> {
+pub(crate) fn append_line(path: &Path, line: &str, lock_bound: Duration) -> std::io::Result<()> {
     let (owned_path, owned_line) = (path.to_owned(), line.to_owned());
     let bound = crate::log_file::OPEN_BOUND + lock_bound;
     crate::log_file::bounded(bound, move || {
@@ -263,7 +263,7 @@ fn lock_exclusive(file: &File, bound: Duration) -> bool {
 
 /// How a notify command ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NotifyResult {
+pub(crate) enum NotifyResult {
     /// The shell exited with this code (-1 when killed by a signal of its own).
     Exited {
         /// The exit code.
@@ -281,7 +281,7 @@ pub enum NotifyResult {
 }
 
 /// The `FENCE_EVENT_*` variables of an event.
-pub fn env_vars(event: &FenceEvent) -> Vec<(&'static str, String)> {
+pub(crate) fn env_vars(event: &FenceEvent) -> Vec<(&'static str, String)> {
     let outcome = event
         .outcome
         .as_ref()
@@ -309,7 +309,7 @@ pub fn env_vars(event: &FenceEvent) -> Vec<(&'static str, String)> {
 /// Runs `command` through `/bin/sh` (its text on a pipe, see [`crate::script`]) in a process group of its own, with the event in
 /// `FENCE_EVENT_*` variables and `json` plus a newline on stdin; stdout is discarded,
 /// stderr kept (its start) for the log. After `bound` the whole group gets SIGKILL.
-pub async fn notify(
+pub(crate) async fn notify(
     command: &str,
     event: &FenceEvent,
     json: &str,

@@ -22,11 +22,11 @@ use crate::logging::{early, early_echo};
 
 /// A command line that cannot be parsed: the message (without the usage hint).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParseFailure(pub String);
+pub(crate) struct ParseFailure(pub String);
 
 /// The options read from the command line or stdin.
 #[derive(Debug, Clone)]
-pub struct Input {
+pub(crate) struct Input {
     /// The values that fit their type.
     pub options: Options,
     /// Options given with a value that does not fit their type or choices (row names).
@@ -63,7 +63,7 @@ impl Input {
     }
 
     /// True when the option was given, valid or not.
-    pub fn given(&self, name: &str) -> bool {
+    pub(crate) fn given(&self, name: &str) -> bool {
         self.options.is_set(name) || self.invalid.contains(name)
     }
 
@@ -79,7 +79,7 @@ impl Input {
 
 /// Parses stdin text (fence-agents' `_parse_input_stdin`). Warnings go to stderr in the
 /// format fence-agents has before its logging is set up.
-pub fn parse_stdin(agent: &Agent, table: ParamTable, text: &str) -> Input {
+pub(crate) fn parse_stdin(agent: &Agent, table: ParamTable, text: &str) -> Input {
     let mut input = Input::new(table.clone());
     for raw in text.split('\n') {
         let line = raw.trim();
@@ -240,7 +240,7 @@ fn match_long<'t>(table: &'t ParamTable, name: &str) -> Result<&'t ParamSpec, Pa
 }
 
 /// Parses the command line (fence-agents' `_parse_input_cmdline`).
-pub fn parse_args(
+pub(crate) fn parse_args(
     agent: &Agent,
     table: ParamTable,
     args: &[String],

@@ -11,7 +11,7 @@ use crate::agents::{self, DEFAULT_PREFIX};
 
 /// The options of `install`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InstallOptions {
+pub(crate) struct InstallOptions {
     /// The directory to create the links in.
     pub dir: PathBuf,
     /// The name prefix replacing `fence_` (default `fence_rs_`).
@@ -21,7 +21,7 @@ pub struct InstallOptions {
 }
 
 /// Parses `install --dir DIR [--prefix P] [--force]`.
-pub fn parse(args: &[String]) -> Result<InstallOptions, String> {
+pub(crate) fn parse(args: &[String]) -> Result<InstallOptions, String> {
     let mut dir = None;
     let mut prefix = DEFAULT_PREFIX.to_owned();
     let mut force = false;
@@ -62,7 +62,7 @@ fn is_our_link(path: &Path, exe: &Path) -> bool {
 }
 
 /// Creates the links; returns the lines to print, or the first error.
-pub fn install(opts: &InstallOptions) -> Result<Vec<String>, String> {
+pub(crate) fn install(opts: &InstallOptions) -> Result<Vec<String>, String> {
     let exe = std::env::current_exe()
         .and_then(|p| p.canonicalize())
         .map_err(|e| format!("install: cannot find this executable: {e}"))?;

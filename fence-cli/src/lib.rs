@@ -16,6 +16,7 @@
 //! status ...`), or is one of `install`, `--list-agents`, `--help`, `--version`. See
 //! README.md. Nothing here names a backend.
 #![forbid(unsafe_code)]
+#![warn(unreachable_pub)]
 
 mod agents;
 mod alert;

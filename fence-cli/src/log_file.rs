@@ -17,11 +17,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// How long opening a log file may take before the run goes on without it.
-pub const OPEN_BOUND: Duration = Duration::from_secs(2);
+pub(crate) const OPEN_BOUND: Duration = Duration::from_secs(2);
 
 /// Why a log file was not opened.
 #[derive(Debug)]
-pub enum OpenError {
+pub(crate) enum OpenError {
     /// The path names something that is not a file (`a FIFO`, `a socket`, ...).
     NotAFile(&'static str),
     /// The open failed.
@@ -63,7 +63,7 @@ fn refused_kind(t: std::fs::FileType) -> Option<&'static str> {
 }
 
 /// Opens `path` for appending, in the calling thread; may block on a hung file system.
-pub fn open_now(path: &Path) -> Result<File, OpenError> {
+pub(crate) fn open_now(path: &Path) -> Result<File, OpenError> {
     if let Ok(meta) = std::fs::metadata(path) {
         if let Some(kind) = refused_kind(meta.file_type()) {
             return Err(OpenError::NotAFile(kind));
@@ -85,7 +85,7 @@ pub fn open_now(path: &Path) -> Result<File, OpenError> {
 }
 
 /// Opens `path` for appending, waiting at most `bound` (see the module documentation).
-pub fn open_append(path: &Path, bound: Duration) -> Result<File, OpenError> {
+pub(crate) fn open_append(path: &Path, bound: Duration) -> Result<File, OpenError> {
     let owned: PathBuf = path.to_owned();
     bounded(bound, move || open_now(&owned)).unwrap_or(Err(OpenError::TimedOut(bound)))
 }
@@ -93,7 +93,7 @@ pub fn open_append(path: &Path, bound: Duration) -> Result<File, OpenError> {
 /// Runs `work` in a thread of its own and waits at most `bound` for its result; `None`
 /// when it takes longer (the thread is left to finish or to die with the process) or when
 /// no thread can be started.
-pub fn bounded<T: Send + 'static>(
+pub(crate) fn bounded<T: Send + 'static>(
     bound: Duration,
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Option<T> {

@@ -53,11 +53,11 @@ enum Part {
 static EARLY: Mutex<Vec<Vec<Part>>> = Mutex::new(Vec::new());
 
 /// The text that replaces a secret in text from outside.
-pub const REDACTED: &str = fence_core::secret::REDACTED;
+pub(crate) const REDACTED: &str = fence_core::secret::REDACTED;
 
 /// Registers a secret value; it is scrubbed from every later piece of outside text (and
 /// from the echoed parts of held-back early messages). Our own wording is never scrubbed.
-pub fn add_secret(value: &str) {
+pub(crate) fn add_secret(value: &str) {
     let value = value.trim_end_matches(['\n', '\r']);
     if value.is_empty() {
         return;
@@ -72,7 +72,7 @@ pub fn add_secret(value: &str) {
 /// Removes every registered secret from `text`, which came from outside (an echoed input
 /// value, a script's stderr, another crate's log event): see
 /// [`fence_core::secret::scrub_outside`] for the rule (short secrets only as whole words).
-pub fn scrub_outside(text: &str) -> String {
+pub(crate) fn scrub_outside(text: &str) -> String {
     let Ok(secrets) = SECRETS.lock() else {
         return text.to_owned();
     };
@@ -101,13 +101,13 @@ fn render(parts: &[Part]) -> String {
 
 /// A message of our own wording logged before logging is set up, in Python's `basicConfig`
 /// format, held back until [`flush_early`].
-pub fn early(level: &str, message: &str) {
+pub(crate) fn early(level: &str, message: &str) {
     hold(level, vec![Part::Ours(message.to_owned())]);
 }
 
 /// [`early`] for a message that echoes input: `before`, then `echoed` (scrubbed of the
 /// secrets when written), then `after`.
-pub fn early_echo(level: &str, before: &str, echoed: &str, after: &str) {
+pub(crate) fn early_echo(level: &str, before: &str, echoed: &str, after: &str) {
     hold(
         level,
         vec![
@@ -119,7 +119,7 @@ pub fn early_echo(level: &str, before: &str, echoed: &str, after: &str) {
 }
 
 /// Writes the held-back early messages to stderr.
-pub fn flush_early() {
+pub(crate) fn flush_early() {
     let messages: Vec<Vec<Part>> = EARLY
         .lock()
         .map(|mut q| q.drain(..).collect())
@@ -144,7 +144,7 @@ fn is_ours(target: &str) -> bool {
 
 /// Where the log goes and how much of it.
 #[derive(Debug, Default)]
-pub struct LogConfig {
+pub(crate) struct LogConfig {
     /// The syslog ident (the invoked program name).
     pub ident: String,
     /// DEBUG instead of WARNING.
@@ -172,7 +172,7 @@ static DEBUG_FILE_DROPPED: std::sync::atomic::AtomicU64 = std::sync::atomic::Ato
 /// own writes them, so a slow or hung file system never holds up the agent: lines beyond
 /// [`DEBUG_FILE_QUEUE`] waiting ones are dropped (and counted), and [`finish`] waits for
 /// the rest only for a bound.
-pub fn attach_debug_file(mut file: File) {
+pub(crate) fn attach_debug_file(mut file: File) {
     let (lines, queue) = std::sync::mpsc::sync_channel::<String>(DEBUG_FILE_QUEUE);
     let (signal, done) = std::sync::mpsc::sync_channel(1);
     let writer = std::thread::Builder::new()
@@ -203,7 +203,7 @@ fn to_debug_file(text: &str) {
 
 /// Ends the `debug_file`: waits at most `bound` for the lines still queued to be written.
 /// Lines dropped on the way are reported on stderr.
-pub fn finish(bound: std::time::Duration) {
+pub(crate) fn finish(bound: std::time::Duration) {
     let taken = DEBUG_FILE.lock().ok().and_then(|mut slot| slot.take());
     if let Some(DebugFile { lines, done }) = taken {
         drop(lines);
@@ -311,7 +311,7 @@ impl<S: Subscriber> Layer<S> for FenceAgentsLayer {
 }
 
 /// Installs the logger for the rest of the run.
-pub fn init(config: LogConfig) {
+pub(crate) fn init(config: LogConfig) {
     let layer = FenceAgentsLayer {
         max: if config.verbose {
             Level::TRACE
@@ -333,7 +333,7 @@ pub fn init(config: LogConfig) {
 
 /// fence-agents' `fail_usage(message)`: the message, then the usage hint, each followed
 /// by a blank line.
-pub fn fail_usage(message: &str) {
+pub(crate) fn fail_usage(message: &str) {
     if !message.is_empty() {
         tracing::error!("{message}\n");
     }
@@ -341,7 +341,7 @@ pub fn fail_usage(message: &str) {
 }
 
 /// fence-agents' `fail(code)`: the message followed by two blank lines.
-pub fn fail(message: &str) {
+pub(crate) fn fail(message: &str) {
     tracing::error!("{message}\n\n");
 }
 

@@ -39,7 +39,7 @@ fn raw_attr(text: &str) -> String {
 }
 
 /// The description of a row as metadata shows it; unused options say so.
-pub fn shortdesc(row: &ParamSpec) -> String {
+pub(crate) fn shortdesc(row: &ParamSpec) -> String {
     match row.usage {
         Usage::Used => row.shortdesc.to_owned(),
         Usage::Unused(why) => format!(
@@ -75,7 +75,7 @@ fn entries(table: &ParamTable) -> Vec<(String, String, &ParamSpec)> {
 }
 
 /// The metadata XML of `agent` invoked as `invoked`; `manpage` keeps troff markup.
-pub fn render(agent: &Agent, invoked: &str, manpage: bool) -> String {
+pub(crate) fn render(agent: &Agent, invoked: &str, manpage: bool) -> String {
     let table = agent.table();
     let docs: Docs = agent.docs(invoked);
     let longdesc = if manpage {
@@ -243,7 +243,7 @@ fn help_text(row: &ParamSpec, agent: &Agent) -> String {
 }
 
 /// `--help`: fence-agents' usage layout, from the table.
-pub fn usage(agent: &Agent, invoked: &str) -> String {
+pub(crate) fn usage(agent: &Agent, invoked: &str) -> String {
     let table = agent.table();
     let mut rows: Vec<&ParamSpec> = table.rows().iter().collect();
     rows.sort_by_key(|r| r.order);

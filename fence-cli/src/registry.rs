@@ -9,13 +9,13 @@ use fence_core::agent::AgentFamily;
 static FAMILIES: OnceLock<Vec<&'static AgentFamily>> = OnceLock::new();
 
 /// Registers the families, in `--list-agents` order. Only the first call counts.
-pub fn register(families: &[&'static AgentFamily]) {
+pub(crate) fn register(families: &[&'static AgentFamily]) {
     let _ = FAMILIES.set(families.to_vec());
 }
 
 /// The registered families (none before [`register`]; in this crate's unit tests, the
 /// built-in ones).
-pub fn families() -> &'static [&'static AgentFamily] {
+pub(crate) fn families() -> &'static [&'static AgentFamily] {
     #[cfg(test)]
     register(&[
         &fence_ipmi::AGENTS,

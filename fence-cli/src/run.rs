@@ -31,7 +31,7 @@ const INTERRUPTED_CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Runs `agent` (invoked as `invoked`) with the arguments after the program name; returns
 /// the exit code.
-pub fn run_agent(agent: Agent, invoked: &str, args: &[String]) -> i32 {
+pub(crate) fn run_agent(agent: Agent, invoked: &str, args: &[String]) -> i32 {
     let started = Instant::now();
     let table = agent.table();
     let input = if args.is_empty() {
@@ -240,7 +240,7 @@ fn timing(options: &Options, started: Instant) -> Result<Timing, Error> {
 
 /// fence-agents' `disable_timeout`: given explicitly, its value decides; otherwise it is on
 /// when the agent runs under `pacemaker-fenced`.
-pub fn timeouts_disabled(options: &Options, pcmk_service: Option<&str>) -> bool {
+pub(crate) fn timeouts_disabled(options: &Options, pcmk_service: Option<&str>) -> bool {
     if options.is_set("disable_timeout") {
         return options
             .get("disable_timeout")

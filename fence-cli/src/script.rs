@@ -13,7 +13,7 @@ use std::os::fd::AsRawFd as _;
 
 /// A shell command ready to be configured (stdio, environment) and spawned with
 /// [`ShellScript::spawn`].
-pub struct ShellScript {
+pub(crate) struct ShellScript {
     command: tokio::process::Command,
     text: Vec<u8>,
     reader: std::os::fd::OwnedFd,
@@ -22,7 +22,7 @@ pub struct ShellScript {
 
 impl ShellScript {
     /// Prepares `/bin/sh /dev/fd/N` for `text`.
-    pub fn new(text: &str) -> std::io::Result<ShellScript> {
+    pub(crate) fn new(text: &str) -> std::io::Result<ShellScript> {
         // The read end must survive exec in the shell; the write end must not.
         let (reader, writer) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
         rustix::io::fcntl_setfd(&reader, rustix::io::FdFlags::empty())?;
@@ -40,7 +40,7 @@ impl ShellScript {
     }
 
     /// The command, to set its stdio, environment, process group.
-    pub fn command(&mut self) -> &mut tokio::process::Command {
+    pub(crate) fn command(&mut self) -> &mut tokio::process::Command {
         &mut self.command
     }
 
@@ -48,7 +48,7 @@ impl ShellScript {
     /// at once, so no later child inherits it; the text is written from a thread (a text
     /// larger than the pipe's buffer waits for the shell to read it) and the write end is
     /// closed after it.
-    pub fn spawn(mut self) -> std::io::Result<tokio::process::Child> {
+    pub(crate) fn spawn(mut self) -> std::io::Result<tokio::process::Child> {
         let child = self.command.spawn();
         drop(self.reader);
         let child = child?;

@@ -9,7 +9,7 @@ use crate::agents::Agent;
 use crate::input::Input;
 
 /// Every failed check's message, in fence-agents' order.
-pub fn check(agent: &Agent, input: &Input, action: Action) -> Vec<String> {
+pub(crate) fn check(agent: &Agent, input: &Input, action: Action) -> Vec<String> {
     let o = &input.options;
     let table = o.table();
     let mut failures = Vec::new();

@@ -34,6 +34,7 @@
 //! network code, no TLS and no SSH.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
+#![warn(unreachable_pub)]
 
 pub mod agent;
 pub mod device;

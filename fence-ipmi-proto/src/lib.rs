@@ -28,6 +28,7 @@
 //! headers, 13.17-13.23 Open Session and RAKP, 13.28-13.33 the algorithms) and ipmitool's
 //! and FreeIPMI's implementations, which the interop tests use as judges.
 #![forbid(unsafe_code)]
+#![warn(unreachable_pub)]
 #![warn(missing_docs)]
 
 pub mod commands;

@@ -51,6 +51,7 @@
 //!   verification with `ssl_insecure`).
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
+#![warn(unreachable_pub)]
 
 mod client;
 pub mod config;

@@ -24,13 +24,13 @@ use rustls::{DigitallySignedStruct, SignatureScheme};
 use crate::config::TlsVerify;
 
 /// The crypto provider: ring (pure Rust and assembly, no C build of aws-lc).
-pub fn provider() -> Arc<CryptoProvider> {
+pub(crate) fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
 /// Reads the CA certificates of a PEM file; a missing, unreadable or certificate-less file
 /// is an input error.
-pub fn load_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
+pub(crate) fn load_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
     let bytes = std::fs::read(path).map_err(|e| {
         Error::invalid_input(format!("cannot read ssl_ca_file {}: {e}", path.display()))
     })?;
@@ -52,7 +52,7 @@ pub fn load_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
 }
 
 /// Builds the rustls client configuration for `verify`.
-pub fn client_config(verify: &TlsVerify) -> Result<rustls::ClientConfig> {
+pub(crate) fn client_config(verify: &TlsVerify) -> Result<rustls::ClientConfig> {
     let provider = provider();
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -138,7 +138,9 @@ impl ServerCertVerifier for AcceptAnyCertificate {
 
 /// The rustls error somewhere in an error's chain (reqwest, hyper and `std::io::Error`
 /// wrap it), if any.
-pub fn find_tls_error<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+pub(crate) fn find_tls_error<'a>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a rustls::Error> {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = cur {
         if let Some(t) = e.downcast_ref::<rustls::Error>() {

@@ -28,6 +28,7 @@
 //! The `fence-sim` binary runs the same from the command line (`fence-sim --help`).
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
+#![warn(unreachable_pub)]
 
 use std::sync::Arc;
 
