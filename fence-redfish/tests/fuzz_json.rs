@@ -11,7 +11,7 @@
 //! `fence_core::testkit::proptest_support`); found failures stay below as regression tests.
 #![allow(clippy::unwrap_used)]
 
-mod scripted_https;
+use fence_test_support::scripted_https;
 
 use std::path::PathBuf;
 use std::time::Duration;

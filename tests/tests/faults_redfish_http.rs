@@ -5,8 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod fault_kit;
-#[path = "../../fence-redfish/tests/scripted_https/mod.rs"]
-mod scripted_https;
+use fence_test_support::scripted_https;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};

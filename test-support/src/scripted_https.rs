@@ -1,9 +1,6 @@
 //! A scripted HTTPS service: HTTP/1.1 with keep-alive on tokio + rustls, answering each
-//! request with whatever a closure returns for its method and path. Shared by
-//! `fence-redfish/tests/fuzz_json.rs` and `tests/tests/faults_redfish_http.rs` (the latter
-//! includes this file with `#[path]`).
-// Test scaffolding: a broken service should panic loudly.
-#![allow(clippy::unwrap_used)]
+//! request with whatever a closure returns for its method and path. Used by
+//! `fence-redfish/tests/fuzz_json.rs` and `tests/tests/faults_redfish_http.rs`.
 
 use std::path::Path;
 use std::sync::Arc;
