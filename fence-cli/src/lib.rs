@@ -46,20 +46,50 @@ pub fn main_with(families: &[&'static AgentFamily]) -> i32 {
     code
 }
 
+/// The usage text of the program called `me`; the descriptions start in one column, after
+/// the widest command that shares a line with its description.
 fn usage(me: &str) -> String {
-    let mut s = format!(
-        "Usage:\n\
-         \t{me} AGENT [agent options]     run as AGENT (options on argv, or on stdin when none)\n\
-         \tfence_<agent> [agent options]         the same, through a link named after the agent\n\
-         \t{me} install --dir DIR [--prefix fence_rs_] [--force]\n\
-         \t                                      create one link per agent in DIR\n\
-         \t{me} alert                     Pacemaker alert agent (CRM_alert_* to a JSON line)\n\
-         \t{me} install-alert --dir DIR [--name fence_rs_alert] [--force]\n\
-         \t                                      link DIR/NAME here; that name selects alert mode\n\
-         \t{me} --list-agents             print the agent names\n\
-         \t{me} -V | --version\n\
-         Agents:\n",
-    );
+    let rows: [(String, &str); 7] = [
+        (
+            format!("{me} AGENT [agent options]"),
+            "run as AGENT (options on argv, or on stdin when none)",
+        ),
+        (
+            "fence_<agent> [agent options]".to_owned(),
+            "the same, through a link named after the agent",
+        ),
+        (
+            format!("{me} install --dir DIR [--prefix fence_rs_] [--force]"),
+            "create one link per agent in DIR",
+        ),
+        (
+            format!("{me} alert"),
+            "Pacemaker alert agent (CRM_alert_* to a JSON line)",
+        ),
+        (
+            format!("{me} install-alert --dir DIR [--name fence_rs_alert] [--force]"),
+            "link DIR/NAME here; that name selects alert mode",
+        ),
+        (format!("{me} --list-agents"), "print the agent names"),
+        (format!("{me} -V | --version"), ""),
+    ];
+    // fence-agent's own layout: five spaces after its first command.
+    let column = rows[0].0.chars().count().max(rows[1].0.chars().count()) + 5;
+    let mut s = String::from("Usage:\n");
+    for (command, what) in &rows {
+        let width = command.chars().count();
+        if what.is_empty() {
+            s.push_str(&format!("\t{command}\n"));
+        } else if width < column {
+            s.push_str(&format!(
+                "\t{command}{}{what}\n",
+                " ".repeat(column - width)
+            ));
+        } else {
+            s.push_str(&format!("\t{command}\n\t{}{what}\n", " ".repeat(column)));
+        }
+    }
+    s.push_str("Agents:\n");
     for a in agents::all() {
         s.push('\t');
         s.push_str(a.name);

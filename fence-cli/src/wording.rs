@@ -67,7 +67,8 @@ pub(crate) fn input_line(option: Option<&str>, problem: &InputProblem) -> String
             "Parse error: Ignoring option '{}' because it does not have value",
             option.unwrap_or("?")
         ),
-        (InputProblem::Unusable { reason }, _) => format!("Failed: {reason}"),
+        (InputProblem::Unusable { reason }, Some(_)) => format!("Failed: --{long}: {reason}"),
+        (InputProblem::Unusable { reason }, None) => format!("Failed: {reason}"),
         (other, option) => format!(
             "Failed: {}",
             Error::InvalidInput {
@@ -125,6 +126,10 @@ mod tests {
                 "IPMI user names are at most 16 bytes"
             )),
             "Failed: IPMI user names are at most 16 bytes"
+        );
+        assert_eq!(
+            failed_line(&Error::invalid_option("ipport", "70000 is not a TCP port")),
+            "Failed: --ipport: 70000 is not a TCP port"
         );
         assert_eq!(
             failed_line(&Error::login_refused("RAKP 2: wrong password")),

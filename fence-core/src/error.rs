@@ -4,9 +4,10 @@
 //! [`Error::kind`] and ask [`Error::retry`] whether trying again can help (decided where
 //! the error was made: an HTTP 400 is refused again, a 503 may pass). An error carries what
 //! happened as data (for input: which option and what is wrong with it, an
-//! [`InputProblem`]); its `Display` is a plain description. The fence-agents wording
-//! (`Failed: ...`, `Parse error: ...`, "You have to enter fence address") is the CLI's:
-//! this crate holds none of it.
+//! [`InputProblem`]); its `Display` is a plain description (for a refused login, an
+//! unreachable device and a power timeout, the sentences the event format has always
+//! carried). The fence-agents lines (`Failed: ...`, `Parse error: ...`, "You have to enter
+//! fence address") are the CLI's, made from the fields: this crate holds none of them.
 //!
 //! Error messages never contain credentials: backends build them from addresses, status
 //! codes and the device's own words, never from the options that hold secrets.
@@ -131,13 +132,16 @@ pub enum Error {
         problem: InputProblem,
     },
     /// The device refused the credentials.
-    #[error("login refused: {detail}")]
+    // The Display texts of LoginRefused, Unreachable and PowerTimeout are the sentences that
+    // the event format (FENCE_EVENT_ERROR, event_log, on_phase_error) and the reboot
+    // on-phase log line have always carried; the CLI words its own lines from the fields.
+    #[error("Unable to connect/login to fencing device: {detail}")]
     LoginRefused {
         /// What the device said (never the credentials).
         detail: String,
     },
     /// The device could not be reached.
-    #[error("unreachable: {detail}")]
+    #[error("Unable to connect/login to fencing device: {detail}")]
     Unreachable {
         /// Which address, and what failed (refused, timed out after N s, ...).
         detail: String,
@@ -163,7 +167,7 @@ pub enum Error {
         detail: String,
     },
     /// The target did not reach the wanted state in time.
-    #[error("the target did not reach {} within power_timeout", .target.as_upper_str())]
+    #[error("Timed out waiting to power {}", .target.as_upper_str())]
     PowerTimeout {
         /// The state that was waited for.
         target: PowerState,
@@ -359,10 +363,7 @@ mod tests {
         let e = Error::PowerTimeout {
             target: PowerState::Off,
         };
-        assert_eq!(
-            e.to_string(),
-            "the target did not reach OFF within power_timeout"
-        );
+        assert_eq!(e.to_string(), "Timed out waiting to power OFF");
         assert_eq!(e.kind(), ErrorKind::PowerTimeout);
         assert!(e.is_retryable());
     }

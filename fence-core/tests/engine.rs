@@ -78,10 +78,7 @@ async fn off_that_is_never_confirmed_times_out_and_never_succeeds() {
     let report = run(&device, timing(), Action::Off).await;
     let err = report.result.as_ref().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::PowerTimeout);
-    assert_eq!(
-        err.to_string(),
-        "the target did not reach OFF within power_timeout"
-    );
+    assert_eq!(err.to_string(), "Timed out waiting to power OFF");
     assert!(!report.off_verified());
     assert_eq!(m.sets_off.load(Ordering::SeqCst), 1, "off gets one attempt");
     let waited = start.elapsed();
@@ -180,7 +177,7 @@ async fn on_gets_one_plus_retry_on_attempts() {
         let report = run(&device, t, Action::On).await;
         assert_eq!(
             report.result.unwrap_err().to_string(),
-            "the target did not reach ON within power_timeout"
+            "Timed out waiting to power ON"
         );
         assert_eq!(m.sets_on.load(Ordering::SeqCst), 1 + retry_on);
         assert_eq!(report.attempts, 1 + retry_on);
@@ -205,7 +202,7 @@ async fn reboot_with_failed_on_after_verified_off_still_counts_as_rebooted() {
     assert!(report.off_verified());
     assert_eq!(
         report.on_phase_error.as_deref(),
-        Some("the target did not reach ON within power_timeout")
+        Some("Timed out waiting to power ON")
     );
     assert_eq!(
         m.sets_on.load(Ordering::SeqCst),
@@ -220,7 +217,7 @@ async fn reboot_whose_off_is_never_confirmed_fails_and_never_powers_on() {
     let report = run(&device, timing(), Action::Reboot).await;
     assert_eq!(
         report.result.unwrap_err().to_string(),
-        "the target did not reach OFF within power_timeout"
+        "Timed out waiting to power OFF"
     );
     assert_eq!(m.sets_on.load(Ordering::SeqCst), 0);
 }
@@ -412,10 +409,7 @@ async fn a_device_that_stays_busy_times_out_and_is_never_off() {
     let report = run(&device, timing(), Action::Off).await;
     let err = report.result.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::PowerTimeout, "{err}");
-    assert_eq!(
-        err.to_string(),
-        "the target did not reach OFF within power_timeout"
-    );
+    assert_eq!(err.to_string(), "Timed out waiting to power OFF");
     assert!(
         report.elapsed >= Duration::from_secs(20) && report.elapsed < Duration::from_secs(22),
         "bounded by power_timeout: {:?}",
@@ -576,7 +570,7 @@ async fn every_run_emits_one_event_with_its_evidence() {
     assert_eq!(event.result_word(), "power_timeout");
     assert_eq!(
         event.error.as_deref(),
-        Some("the target did not reach OFF within power_timeout")
+        Some("Timed out waiting to power OFF")
     );
 }
 

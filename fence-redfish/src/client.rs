@@ -512,7 +512,9 @@ impl RedfishClient {
             StatusCode::NOT_IMPLEMENTED | StatusCode::METHOD_NOT_ALLOWED => {
                 Error::unsupported(format!("{what}: {message}"))
             }
-            status if refused_for_good(status) => Error::rejected(format!("{what}: {message}")),
+            status if refused_for_good(status) && !state_dependent(body) => {
+                Error::rejected(format!("{what}: {message}"))
+            }
             _ => Error::misbehaved(format!("{what}: {message}")),
         }
     }
@@ -524,6 +526,33 @@ impl RedfishClient {
 /// 5xx.
 fn refused_for_good(status: StatusCode) -> bool {
     status.is_client_error() && !matches!(status.as_u16(), 408 | 409 | 423 | 425 | 429)
+}
+
+/// MessageIds with which services refuse a request because of the machine's present state,
+/// which may pass (iLO answers a reset during a power transition with a 400 and
+/// `iLO.2.x.InvalidOperationForSystemState`): such a 400 may be met by a later attempt.
+const STATE_DEPENDENT: &[&str] = &["InvalidOperationForSystemState"];
+
+/// Whether the answer names a state-dependent refusal ([`STATE_DEPENDENT`]), by the last
+/// part of a registry MessageId.
+fn state_dependent(body: &[u8]) -> bool {
+    let Ok(json) = serde_json::from_slice::<Value>(body) else {
+        return false;
+    };
+    let error = json.get("error").unwrap_or(&json);
+    error
+        .get("@Message.ExtendedInfo")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i.get("MessageId").and_then(Value::as_str))
+        .chain(error.get("code").and_then(Value::as_str))
+        .filter(|id| is_registry_id(id))
+        .any(|id| {
+            STATE_DEPENDENT
+                .iter()
+                .any(|s| id.rsplit('.').next() == Some(*s))
+        })
 }
 
 impl Drop for RedfishClient {

@@ -227,6 +227,28 @@ async fn a_400_is_never_retried_but_a_503_may_pass() {
     let err = report.result.unwrap_err();
     assert!(posts(&mock) >= 2, "a 503 is sent again: {:?}", mock.lines());
     assert_eq!(err.retry(), Retry::Later, "{err}");
+
+    // iLO refuses a reset during a power transition with a 400 that names the state: that
+    // one may pass, so `on` keeps its retries.
+    let mock = Mock::start(vec![System::new("1", "Off")]).await;
+    mock.reply_to_reset(
+        "On",
+        400,
+        redfish_error(
+            "See @Message.ExtendedInfo for more information.",
+            &[("iLO.2.14.InvalidOperationForSystemState", None)],
+        ),
+        None,
+    );
+    let dev = device(&mock, Some(mock.system_uri(0)));
+    let mut timing: Timing = fast_timing();
+    timing.power_timeout = Some(Duration::from_millis(1500));
+    let report = Engine::new(timing)
+        .run(&dev, &Request::plugless(Action::On))
+        .await;
+    let err = report.result.unwrap_err();
+    assert_eq!(err.retry(), Retry::Later, "{err}");
+    assert!(posts(&mock) >= 2, "sent again: {:?}", mock.lines());
 }
 
 #[tokio::test]

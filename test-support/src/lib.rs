@@ -2,6 +2,7 @@
 //! another crate's files with `#[path]`: [`scripted_https`], an HTTPS service whose answers
 //! a closure decides. Test scaffolding: a broken service panics loudly.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 #![allow(clippy::unwrap_used)]
 
 pub mod scripted_https;

@@ -7,7 +7,8 @@
 //! `POWER ON` / `POWER OFF` → `OK` (the switch takes effect a moment later). The simulator
 //! ([`sim`]) is the board's reference implementation, used by the tests.
 
-#![warn(unreachable_pub)]
+#![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub)]
 
 mod config;
 mod device;
