@@ -149,11 +149,7 @@ impl Agent {
     /// The metadata `shortdesc`: the main persona's (aliases are its symlinks and share its
     /// metadata).
     fn shortdesc(&self) -> &'static str {
-        self.family
-            .personas
-            .first()
-            .map(|p| p.shortdesc)
-            .unwrap_or("")
+        self.family.main().map_or("", |p| p.shortdesc)
     }
 
     /// The actions accepted on input. fence-agents also accepts `list` and `list-status`

@@ -49,9 +49,14 @@ impl std::fmt::Debug for AgentFamily {
 }
 
 impl AgentFamily {
+    /// The main persona (`fence_ipmilan`), the first; `None` for a family without personas.
+    pub fn main(&self) -> Option<&'static Persona> {
+        self.personas.first()
+    }
+
     /// The main persona's name (`fence_ipmilan`), empty for a family without personas.
     pub fn main_name(&self) -> &'static str {
-        self.personas.first().map(|p| p.name).unwrap_or("")
+        self.main().map_or("", |p| p.name)
     }
 
     /// The metadata `<longdesc>` for a program called `invoked`.

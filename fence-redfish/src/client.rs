@@ -536,23 +536,11 @@ const STATE_DEPENDENT: &[&str] = &["InvalidOperationForSystemState"];
 /// Whether the answer names a state-dependent refusal ([`STATE_DEPENDENT`]), by the last
 /// part of a registry MessageId.
 fn state_dependent(body: &[u8]) -> bool {
-    let Ok(json) = serde_json::from_slice::<Value>(body) else {
-        return false;
-    };
-    let error = json.get("error").unwrap_or(&json);
-    error
-        .get("@Message.ExtendedInfo")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|i| i.get("MessageId").and_then(Value::as_str))
-        .chain(error.get("code").and_then(Value::as_str))
-        .filter(|id| is_registry_id(id))
-        .any(|id| {
-            STATE_DEPENDENT
-                .iter()
-                .any(|s| id.rsplit('.').next() == Some(*s))
-        })
+    message_ids(body).iter().any(|id| {
+        STATE_DEPENDENT
+            .iter()
+            .any(|s| id.rsplit('.').next() == Some(*s))
+    })
 }
 
 impl Drop for RedfishClient {
@@ -643,8 +631,19 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
 /// Identifiers of the form `Registry.Major.Minor.Name` (DSP0266, "MessageId format") name a
 /// public message and echo nothing; anything else is left out.
 pub(crate) fn registry_ids(body: &[u8]) -> String {
+    let ids = message_ids(body);
+    if ids.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", ids.join(", "))
+    }
+}
+
+/// The registry MessageIds of a Redfish error body: those of `error.@Message.ExtendedInfo`,
+/// else `error.code`; only strings shaped as registry ids (see [`is_registry_id`]).
+fn message_ids(body: &[u8]) -> Vec<String> {
     let Ok(json) = serde_json::from_slice::<Value>(body) else {
-        return String::new();
+        return Vec::new();
     };
     let error = json.get("error").unwrap_or(&json);
     let mut ids: Vec<&str> = error
@@ -661,11 +660,7 @@ pub(crate) fn registry_ids(body: &[u8]) -> String {
     }
     ids.retain(|id| is_registry_id(id));
     ids.dedup();
-    if ids.is_empty() {
-        String::new()
-    } else {
-        format!(" ({})", ids.join(", "))
-    }
+    ids.into_iter().map(str::to_owned).collect()
 }
 
 /// `Registry.Major.Minor.Name`: a name, two numbers, a name; names of letters, digits, `_`.

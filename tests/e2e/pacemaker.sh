@@ -408,6 +408,15 @@ expect_rc() {
     fail "$1: pacemaker.log has no '$FENCE_ACTION' targeting $FENCE_NODE using $3 returned $2"
   fi
 }
+# fence_and_check LABEL ACTION NODE DEVICE WANT READER...: one fence call through DEVICE
+# (its exit and the fencer's log), then the machine's state read independently by READER
+fence_and_check() {
+  local label=$1 action=$2 node=$3 device=$4 want=$5
+  shift 5
+  fence "$action" "$node"
+  expect_rc "$label $action $node" 0 "$device"
+  expect_state "$label after $action" "$want" "$@"
+}
 log_lines() { wc -l < "$1"; }
 new_lines() { tail -n "+$(($2 + 1))" "$1"; } # FILE OLD-COUNT
 # in_order TEXT PATTERN1 PATTERN2: PATTERN1 matches a line before one that PATTERN2 matches
@@ -433,12 +442,8 @@ else
   fail "redfish reboot: PowerState never seen Off during the reboot: $(sort "$WORK/rf-samples" | uniq -c | tr '\n' ' ')"
 fi
 expect_state "redfish after reboot" On rf_state
-fence off "$RF_NODE"
-expect_rc "redfish off $RF_NODE" 0 fd-redfish
-expect_state "redfish after off" Off rf_state
-fence on "$RF_NODE"
-expect_rc "redfish on $RF_NODE" 0 fd-redfish
-expect_state "redfish after on" On rf_state
+fence_and_check redfish off "$RF_NODE" fd-redfish Off rf_state
+fence_and_check redfish on "$RF_NODE" fd-redfish On rf_state
 
 # ---------------------------------------------------------------- 5. IPMI (ipmi_sim, lanplus, cipher 3)
 ipmitool -I lanplus -C 3 -H 127.0.0.1 -p "$IPMISIM_PORT" -U admin -P password chassis power on > /dev/null
@@ -453,14 +458,10 @@ else
   fail "ipmi reboot: chassis.log has no off-then-on: $(echo "$calls" | tr '\n' ';')"
 fi
 expect_state "ipmi after reboot" On ipmi_state
-fence off "$IPMI_NODE"
-expect_rc "ipmi off $IPMI_NODE" 0 fd-ipmi
-expect_state "ipmi after off" Off ipmi_state
+fence_and_check ipmi off "$IPMI_NODE" fd-ipmi Off ipmi_state
 check "ipmi after off: ipmitool agrees" bash -c \
   "ipmitool -I lanplus -C 3 -H 127.0.0.1 -p $IPMISIM_PORT -U admin -P password chassis power status | grep -q 'is off'"
-fence on "$IPMI_NODE"
-expect_rc "ipmi on $IPMI_NODE" 0 fd-ipmi
-expect_state "ipmi after on" On ipmi_state
+fence_and_check ipmi on "$IPMI_NODE" fd-ipmi On ipmi_state
 
 # ---------------------------------------------------------------- 6. VirtualBox over SSH
 expect_state "vbox vm1 before reboot" On vm_state vm1
@@ -500,15 +501,9 @@ else
   fi
 fi
 expect_state "dynamic-list: vm2 before" Off vm_state vm2
-fence on "$DYN_NODE"
-expect_rc "dynamic-list on $DYN_NODE" 0 fd-vbox-dyn
-expect_state "dynamic-list after on" On vm_state vm2
-fence reboot "$DYN_NODE"
-expect_rc "dynamic-list reboot $DYN_NODE" 0 fd-vbox-dyn
-expect_state "dynamic-list after reboot" On vm_state vm2
-fence off "$DYN_NODE"
-expect_rc "dynamic-list off $DYN_NODE" 0 fd-vbox-dyn
-expect_state "dynamic-list after off" Off vm_state vm2
+fence_and_check dynamic-list on "$DYN_NODE" fd-vbox-dyn On vm_state vm2
+fence_and_check dynamic-list reboot "$DYN_NODE" fd-vbox-dyn On vm_state vm2
+fence_and_check dynamic-list off "$DYN_NODE" fd-vbox-dyn Off vm_state vm2
 if grep -qE "Scheduling 'list' action using fd-vbox-dyn" "$WORK/pacemaker.log" &&
   grep -qE "fd-vbox-dyn is eligible to fence \(reboot\) $DYN_NODE: dynamic-list" "$WORK/pacemaker.log"; then
   pass "dynamic-list: pacemaker.log: list ran on fd-vbox-dyn, which was found eligible for $DYN_NODE"
@@ -554,12 +549,8 @@ if [ "$PREFIX" != fence_ ]; then
     fail "acme reboot: no off-then-on at the board: $(echo "$calls" | tr '\n' ';')"
   fi
   expect_state "acme after reboot" On acme_state
-  fence off "$ACME_NODE"
-  expect_rc "acme off $ACME_NODE" 0 fd-acme
-  expect_state "acme after off" Off acme_state
-  fence on "$ACME_NODE"
-  expect_rc "acme on $ACME_NODE" 0 fd-acme
-  expect_state "acme after on" On acme_state
+  fence_and_check acme off "$ACME_NODE" fd-acme Off acme_state
+  fence_and_check acme on "$ACME_NODE" fd-acme On acme_state
 fi
 
 # ---------------------------------------------------------------- 9. nobody can fence this node

@@ -45,6 +45,6 @@ async fn error_paths_are_classified_and_bounded() {
     config.timeout = Duration::from_millis(300);
     let dead = AcmeDevice::new(config);
     conformance::unreachable_is_bounded(&dead, "", Duration::from_secs(1)).await;
-    conformance::unknown_plug_is_not_found(&dead, "no-such-plug").await;
+    // unknown_plug_is_not_found does not apply: a board switches one machine, no plugs.
     drop(silent);
 }
