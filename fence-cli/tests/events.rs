@@ -7,13 +7,13 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fence_core::PowerState;
 use fence_sim::ipmi::{IpmiConfig, IpmiSim};
+use fence_test_support::agent::{self, Program, Run};
 use serde_json::Value;
 
 /// Starts `n` simulated BMCs (admin/password, machines On, no power delay).
@@ -36,21 +36,9 @@ fn ipmi_stdin(action: &str, port: u16, node: &str, extra: &str) -> String {
 
 /// Starts our agent with `stdin` (does not wait).
 fn spawn_agent(agent: &str, stdin: &str) -> Child {
-    let mut child = Command::new(common::bin())
+    Program::new(common::bin())
         .arg(agent)
-        .env_remove("PCMK_service")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child
+        .spawn::<&str>(&[], stdin.as_bytes())
 }
 
 /// Starts our binary in alert mode with `CRM_alert_*` variables (keys without the prefix).
@@ -72,31 +60,18 @@ fn spawn_alert(program: &Path, args: &[&str], vars: &[(&str, &str)]) -> Child {
         .unwrap()
 }
 
-struct Done {
-    code: i32,
-    stdout: String,
-    stderr: String,
-    elapsed: Duration,
+/// Bound on one agent or alert run of these tests.
+const RUN_BOUND: Duration = Duration::from_secs(60);
+
+/// Waits for a child (the simulators run on the test's runtime), at most [`RUN_BOUND`].
+async fn finish(child: Child) -> Run {
+    agent::finish(child, RUN_BOUND)
+        .await
+        .unwrap_or_else(|| panic!("still running after {RUN_BOUND:?}"))
 }
 
-/// Waits for a child in a blocking thread (the simulators run on the test's runtime).
-async fn finish(child: Child, started: Instant) -> Done {
-    tokio::task::spawn_blocking(move || {
-        let out = child.wait_with_output().unwrap();
-        Done {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            elapsed: started.elapsed(),
-        }
-    })
-    .await
-    .unwrap()
-}
-
-async fn run_agent(agent: &str, stdin: &str) -> Done {
-    let started = Instant::now();
-    finish(spawn_agent(agent, stdin), started).await
+async fn run_agent(agent: &str, stdin: &str) -> Run {
+    finish(spawn_agent(agent, stdin)).await
 }
 
 fn lines_of(path: &Path) -> Vec<Value> {
@@ -170,7 +145,7 @@ async fn forty_concurrent_agents_and_forty_alerts_write_every_line_whole() {
     }
     let mut codes = Vec::new();
     for (what, child) in children {
-        let done = finish(child, started).await;
+        let done = finish(child).await;
         assert_eq!(done.code, 0, "{what}: {}{}", done.stdout, done.stderr);
         if what == "agent" {
             assert_eq!(done.stdout, "Success: Powered OFF\n");

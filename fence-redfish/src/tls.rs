@@ -165,13 +165,7 @@ pub(crate) fn find_tls_error<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
-
-    fn fixture(name: &str) -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
-            .join(name)
-    }
+    use fence_test_support::https::fixture;
 
     #[test]
     fn ca_file_is_read_and_bad_files_are_input_errors() {

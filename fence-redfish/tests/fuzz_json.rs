@@ -11,9 +11,8 @@
 //! `fence_core::testkit::proptest_support`); found failures stay below as regression tests.
 #![allow(clippy::unwrap_used)]
 
-use fence_test_support::scripted_https;
+use fence_test_support::https::{self, Certificate, HttpsServer, Reply, fixture};
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use fence_core::testkit::conformance::fast_timing;
@@ -21,12 +20,6 @@ use fence_core::{Action, Engine, FenceDevice, PowerState, Request};
 use fence_redfish::{RedfishConfig, RedfishDevice, TlsVerify};
 use proptest::prelude::*;
 use serde_json::Value;
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
 
 /// One canned answer: status and body bytes.
 #[derive(Clone, Debug)]
@@ -46,11 +39,10 @@ struct Script {
 
 /// Starts an HTTPS service answering from `script`; returns its port.
 async fn serve(script: Script) -> u16 {
-    scripted_https::serve(
-        &fixture("leaf.pem"),
-        &fixture("leaf.key"),
-        move |method, path| {
-            let answer = match (method, path.trim_end_matches('/')) {
+    HttpsServer::start(
+        &Certificate::fixture("leaf"),
+        move |request: &https::Request| {
+            let answer = match (request.method.as_str(), request.path.trim_end_matches('/')) {
                 ("GET", "/redfish/v1") => script.root.clone(),
                 ("GET", "/redfish/v1/Systems") => script.systems.clone(),
                 ("GET", _) => script.system.clone(),
@@ -60,10 +52,11 @@ async fn serve(script: Script) -> u16 {
                     body: Vec::new(),
                 },
             };
-            (answer.status, answer.body)
+            Reply::json(answer.status, answer.body)
         },
     )
     .await
+    .port()
 }
 
 fn device(port: u16, systems_uri: Option<&str>) -> RedfishDevice {

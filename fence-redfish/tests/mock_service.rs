@@ -1,8 +1,6 @@
 //! The Redfish backend against an in-process HTTPS mock: request counts, headers, session
 //! authentication, refused resets, discovery errors, TLS and timeouts.
 
-mod mock;
-
 use std::time::{Duration, Instant};
 
 use fence_core::testkit::conformance::{self, fast_timing};
@@ -10,7 +8,8 @@ use fence_core::{
     Action, Engine, ErrorKind, FenceDevice, Outcome, PowerState, Request, Retry, Timing,
 };
 use fence_redfish::{AuthMethod, RedfishConfig, RedfishDevice, TlsVerify};
-use mock::{Mock, PASSWORD, System, USER, fixture, redfish_error};
+use fence_test_support::https::fixture;
+use fence_test_support::redfish::{Mock, PASSWORD, System, USER, redfish_error};
 use serde_json::Value;
 
 fn config(mock: &Mock) -> RedfishConfig {

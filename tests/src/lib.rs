@@ -8,8 +8,6 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
-pub mod relay;
-
 use std::path::PathBuf;
 
 /// The value of a peer variable; panics with instructions when it is missing.

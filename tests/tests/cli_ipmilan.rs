@@ -5,12 +5,10 @@
 //! `IPMISIM_STATE`, `FAKEBMC_PORT` (tests/scripts/start-peers.sh).
 #![allow(clippy::unwrap_used)]
 
-mod cli_common;
-
 use std::sync::Mutex;
 use std::time::Duration;
 
-use cli_common::{Run, argv, expect, stdin, wait_until};
+use fence_test_support::agent::{Run, argv, expect, stdin, wait_until};
 use fence_tests::{peer_path, peer_var};
 
 /// The tests share the simulators: one at a time.

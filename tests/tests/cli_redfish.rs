@@ -4,11 +4,9 @@
 //! `REDFISH_SYSTEMS_URI`, `REDFISH_URL` (tests/scripts/start-peers.sh).
 #![allow(clippy::unwrap_used)]
 
-mod cli_common;
-
 use std::sync::Mutex;
 
-use cli_common::{Run, argv, expect, stdin};
+use fence_test_support::agent::{Run, argv, expect, stdin};
 use fence_tests::{peer_var, run_tool};
 
 /// The tests share one emulated system: one at a time.

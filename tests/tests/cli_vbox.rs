@@ -4,12 +4,10 @@
 //! `SSH_PORT`, `SSH_KEY`, `FAKEVBOX_DIR`, `PEERS_DIR` (tests/scripts/start-peers.sh).
 #![allow(clippy::unwrap_used)]
 
-mod cli_common;
-
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use cli_common::{Run, argv, expect, stdin};
+use fence_test_support::agent::{Run, argv, expect, stdin};
 use fence_tests::{peer_path, peer_var};
 
 /// A fake VM of this test, removed at the end.

@@ -8,12 +8,11 @@
 
 mod fault_kit;
 
-use std::io::Write as _;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
-use fault_kit::{PASSWORD, agent_bin, finish, ipmi_bmc, redfish_service, temp_dir, wait_until};
+use fault_kit::{PASSWORD, Program, Run, finish, ipmi_bmc, redfish_service, temp_dir, wait_until};
 
 /// Slack for process start and scheduling on a loaded 2-core CI machine.
 const SLACK: Duration = Duration::from_millis(1500);
@@ -21,23 +20,11 @@ const SLACK: Duration = Duration::from_millis(1500);
 /// Starts `fence-agent AGENT` as pacemaker-fenced does: the environment variable, the
 /// options on stdin.
 fn fenced(agent: &str, lines: &[String]) -> Child {
-    let mut child = Command::new(agent_bin())
-        .arg(agent)
-        .env("PCMK_service", "pacemaker-fenced")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
     let mut text = lines.join("\n");
     text.push('\n');
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    child
+    Program::agent(agent)
+        .env("PCMK_service", "pacemaker-fenced")
+        .spawn::<&str>(&[], text.as_bytes())
 }
 
 fn ipmi_lines(action: &str, port: u16) -> Vec<String> {
@@ -61,7 +48,12 @@ async fn under_pacemaker_a_silent_device_still_fails_within_the_request_bound() 
         "fence_ipmilan",
         &ipmi_lines("off", sim.bmcs()[0].addr.port()),
     );
-    let (code, stdout, stderr, took) = finish(child, Duration::from_secs(5) + SLACK * 2)
+    let Run {
+        code,
+        stdout,
+        stderr,
+        elapsed: took,
+    } = finish(child, Duration::from_secs(5) + SLACK * 2)
         .await
         .expect("a silent BMC must not keep the agent past login_timeout");
     assert_eq!(code, 1, "{stderr}");
@@ -81,7 +73,12 @@ async fn under_pacemaker_a_silent_device_still_fails_within_the_request_bound() 
         "systems_uri=/redfish/v1/Systems/1".into(),
     ];
     let child = fenced("fence_redfish", &lines);
-    let (code, _, stderr, took) = finish(child, Duration::from_secs(5) + SLACK * 2)
+    let Run {
+        code,
+        stderr,
+        elapsed: took,
+        ..
+    } = finish(child, Duration::from_secs(5) + SLACK * 2)
         .await
         .expect("a silent Redfish service must not keep the agent past login_timeout");
     assert_eq!(code, 1, "{stderr}");
@@ -109,7 +106,12 @@ async fn under_pacemaker_a_device_that_stays_on_is_polled_until_pacemaker_gives_
     assert_eq!(bmc.counters.sessions_closed.load(Relaxed), 0);
     let before = bmc.counters.sessions_closed.load(Relaxed);
     let child = fenced("fence_ipmilan", &lines);
-    let (code, stdout, stderr, took) = finish(child, Duration::from_secs(2) + SLACK * 2)
+    let Run {
+        code,
+        stdout,
+        stderr,
+        elapsed: took,
+    } = finish(child, Duration::from_secs(2) + SLACK * 2)
         .await
         .expect("power_timeout=2 with disable_timeout=false");
     assert_eq!(code, 1, "{stderr}");

@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use fault_kit::{PASSWORD, assert_failed, cli, ipmi_args, ipmi_bmc, with};
 use fence_core::PowerState;
+use fence_test_support::relay::{UdpFault, UdpRelay};
 use fence_tests::peer_port;
-use fence_tests::relay::{UdpFault, UdpRelay};
 
 /// Slack for process start and scheduling on a loaded 2-core CI machine.
 const SLACK: Duration = Duration::from_millis(1500);
@@ -56,7 +56,7 @@ async fn a_bmc_behind_a_black_hole_is_unreachable_with_the_default_bound() {
         "no answer to RMCP+ Open Session within 5.0 s (9 transmissions)",
         Duration::from_secs(5) + SLACK,
     );
-    assert_eq!(relay.counts().get().0, 9, "9 transmissions of Open Session");
+    assert_eq!(relay.counts().up, 9, "9 transmissions of Open Session");
     assert_eq!(sim.bmcs()[0].machine.power(), PowerState::On);
 }
 
@@ -113,7 +113,7 @@ async fn thirty_percent_of_datagrams_lost_still_fences_ipmi_sim_through_retransm
                 (run.code, run.stdout.as_str()),
                 (0, line),
                 "seed {seed}, relay {:?}:\n{}",
-                relay.counts().get(),
+                relay.counts(),
                 run.all()
             );
             assert_eq!(
@@ -122,7 +122,7 @@ async fn thirty_percent_of_datagrams_lost_still_fences_ipmi_sim_through_retransm
                 "seed {seed}: read back after {action}"
             );
         }
-        lost += relay.counts().get().2;
+        lost += relay.counts().dropped;
     }
     assert!(lost > 0, "the relay lost nothing");
 }
@@ -235,7 +235,7 @@ async fn thirty_percent_of_datagrams_lost_still_fences_fence_sim_with_the_defaul
                 let run = cli("fence_ipmilan", args).await;
                 outcomes.push((seed, action, run.code, run.stdout == line, run.all()));
             }
-            (outcomes, relay.counts().get().2)
+            (outcomes, relay.counts().dropped)
         }));
     }
     let mut lost = 0;
@@ -282,11 +282,7 @@ async fn every_datagram_duplicated_still_fences_fence_sim() {
     let opened = bmc.counters.sessions_opened.load(Ordering::Relaxed);
     let closed = bmc.counters.sessions_closed.load(Ordering::Relaxed);
     assert_eq!((opened, closed), (3, 3), "sessions opened and closed");
-    assert!(
-        relay.counts().get().1 >= 2 * 5 * 3,
-        "{:?}",
-        relay.counts().get()
-    );
+    assert!(relay.counts().down >= 2 * 5 * 3, "{:?}", relay.counts());
 }
 
 /// A measurement, not a check (`--ignored`): the share of `status` reads with fence-ipmi's

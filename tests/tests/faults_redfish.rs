@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use fault_kit::{PASSWORD, assert_failed, cli, redfish_args, redfish_service, temp_dir, with};
 use fence_core::PowerState;
-use fence_tests::relay::{TcpFault, TcpRelay};
+use fence_test_support::relay::{TcpFault, TcpRelay};
 
 /// Slack for process start and scheduling on a loaded 2-core CI machine.
 const SLACK: Duration = Duration::from_millis(1500);
@@ -83,7 +83,7 @@ async fn a_connection_cut_in_the_middle_fails_clearly() {
     )
     .await;
     assert_eq!(run.code, 0, "{}", run.all());
-    let total = whole.counts().get().1;
+    let total = whole.counts().down;
     assert!(total > 1000, "{total} bytes");
     // Cut during the handshake, the first read, the reset and the verifying read.
     for cut in [total / 4, total / 2, total * 3 / 4, total - 40] {

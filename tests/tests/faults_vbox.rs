@@ -12,7 +12,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use fault_kit::{assert_failed, cli, strings, temp_dir, with};
-use fence_tests::relay::{TcpFault, TcpRelay};
+use fence_test_support::relay::{TcpFault, TcpRelay};
 use fence_tests::{peer_port, peers_dir};
 
 /// Slack for process start and scheduling on a loaded 2-core CI machine.
@@ -120,7 +120,7 @@ async fn a_connection_cut_in_the_middle_fails_clearly() {
     )
     .await;
     assert_eq!(run.code, 0, "{}", run.all());
-    let total = whole.counts().get().1;
+    let total = whole.counts().down;
     assert!(total > 1000, "{total} bytes");
     for cut in [total / 4, total / 2, total * 3 / 4, total - 30] {
         let relay = TcpRelay::start(sshd(), TcpFault::CutAfter(cut))

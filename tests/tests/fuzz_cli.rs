@@ -8,13 +8,9 @@
 //! Bounded for CI: `PROPTEST_CASES` (default 40 per property) runs of the binary.
 #![allow(clippy::unwrap_used)]
 
-#[path = "cli_common/mod.rs"]
-mod cli_common;
-
-use std::process::Command;
-use std::sync::mpsc;
 use std::time::Duration;
 
+use fence_test_support::agent::Program;
 use proptest::prelude::*;
 
 /// Longest a single run may take: the forced 1 s timeouts, a name lookup bounded by
@@ -158,32 +154,17 @@ struct Outcome {
 
 fn run(agent: &str, args: &[String], stdin: &[u8]) -> Outcome {
     let start = std::time::Instant::now();
-    let child = cli_common::spawn(agent, args, stdin);
-    let pid = child.id();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(RUN_BOUND) {
-        Ok(out) => {
-            let out = out.unwrap();
-            Outcome {
-                code: out.status.code(),
-                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-                elapsed: start.elapsed(),
-            }
-        }
-        Err(_) => {
-            let _ = Command::new("kill")
-                .arg("-KILL")
-                .arg(pid.to_string())
-                .status();
-            Outcome {
-                code: None,
-                stderr: format!("still running after {RUN_BOUND:?}"),
-                elapsed: start.elapsed(),
-            }
-        }
+    match Program::agent(agent).run_within(args, stdin, RUN_BOUND) {
+        Some(run) => Outcome {
+            code: Some(run.code),
+            stderr: run.stderr,
+            elapsed: run.elapsed,
+        },
+        None => Outcome {
+            code: None,
+            stderr: format!("still running after {RUN_BOUND:?}"),
+            elapsed: start.elapsed(),
+        },
     }
 }
 

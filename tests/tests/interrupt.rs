@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use fault_kit::{
-    PASSWORD, faults, finish, ipmi_args, ipmi_sim_args, redfish_args, signal, spawn, temp_dir,
+    PASSWORD, Run, faults, finish, ipmi_args, ipmi_sim_args, redfish_args, signal, spawn, temp_dir,
     wait_until, with,
 };
 use fence_sim::ipmi::{IpmiConfig, IpmiSim};
@@ -38,7 +38,12 @@ fn saw(seen: &Mutex<Vec<String>>, needle: &str) -> bool {
 /// Waits for the child's exit within `bound` (killing it otherwise) and returns exit code,
 /// stderr and the time taken.
 async fn exit_of(child: Child, bound: Duration) -> (i32, String, Duration) {
-    let (code, _, stderr, took) = finish(child, bound)
+    let Run {
+        code,
+        stderr,
+        elapsed: took,
+        ..
+    } = finish(child, bound)
         .await
         .unwrap_or_else(|| panic!("still running {bound:?} after the signal"));
     (code, stderr, took)

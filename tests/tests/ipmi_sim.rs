@@ -12,15 +12,14 @@ mod ipmitool;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use fence_core::testkit::conformance::{self, fast_timing};
 use fence_core::{Action, Engine, ErrorKind, FenceDevice, Outcome, PowerState, Request, Secret};
 use fence_ipmi::{CipherSuite, IpmiConfig, IpmiDevice, Privilege, RetryPolicy, V15AuthType};
+use fence_test_support::relay::{Counts, UdpFault, UdpRelay, UdpTap, Verdict};
 use fence_tests::peer_port;
 use ipmitool::Ipmitool;
-use tokio::net::UdpSocket;
 
 static SIM: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -366,66 +365,20 @@ async fn hundred_runs_leave_no_session_open() {
     eprintln!("100 closed lanplus runs took {closed_runs:?}");
 }
 
-/// A UDP relay between the client and the simulator that counts datagrams, so that the
-/// round trips are counted outside the code under test.
-struct CountingRelay {
-    addr: SocketAddr,
-    up: Arc<AtomicU32>,
-    down: Arc<AtomicU32>,
-}
-
-impl CountingRelay {
-    async fn start(target: SocketAddr) -> CountingRelay {
-        let front = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
-        let back = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
-        back.connect(target).await.unwrap();
-        let addr = front.local_addr().unwrap();
-        let (up, down) = (Arc::new(AtomicU32::new(0)), Arc::new(AtomicU32::new(0)));
-        let client: Arc<tokio::sync::Mutex<Option<SocketAddr>>> = Arc::default();
-        {
-            let (front, back, up, client) =
-                (front.clone(), back.clone(), up.clone(), client.clone());
-            tokio::spawn(async move {
-                let mut buf = [0u8; 2048];
-                while let Ok((n, from)) = front.recv_from(&mut buf).await {
-                    *client.lock().await = Some(from);
-                    up.fetch_add(1, Ordering::SeqCst);
-                    let _ = back.send(&buf[..n]).await;
-                }
-            });
-        }
-        {
-            let down = down.clone();
-            tokio::spawn(async move {
-                let mut buf = [0u8; 2048];
-                while let Ok(n) = back.recv(&mut buf).await {
-                    down.fetch_add(1, Ordering::SeqCst);
-                    if let Some(to) = *client.lock().await {
-                        let _ = front.send_to(&buf[..n], to).await;
-                    }
-                }
-            });
-        }
-        CountingRelay { addr, up, down }
-    }
-
-    fn take(&self) -> (u32, u32) {
-        (
-            self.up.swap(0, Ordering::SeqCst),
-            self.down.swap(0, Ordering::SeqCst),
-        )
-    }
-}
-
 /// The round trips of one run, counted by a relay: status 5 (6 when the suite is not
 /// given and the BMC refuses 17), off from on 8 (status, Set Session Privilege Level,
 /// Chassis Control, status, besides the 3 of session setup and the Close Session).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn round_trips_per_run_counted_by_a_relay() {
     let _g = SIM.lock().await;
-    let relay = CountingRelay::start(SocketAddr::from(([127, 0, 0, 1], port()))).await;
-    let via_relay = |c: IpmiConfig| c.with_port(relay.addr.port());
-    let cases: [(&str, IpmiConfig, Action, PowerState, u32); 6] = [
+    let relay = UdpRelay::start(
+        SocketAddr::from(([127, 0, 0, 1], port())),
+        UdpFault::Forward,
+    )
+    .await
+    .unwrap();
+    let via_relay = |c: IpmiConfig| c.with_port(relay.port());
+    let cases: [(&str, IpmiConfig, Action, PowerState, u64); 6] = [
         (
             "status, cipher 3",
             via_relay(lanplus(CipherSuite::SUITE_3)),
@@ -487,20 +440,20 @@ async fn round_trips_per_run_counted_by_a_relay() {
         let took = started.elapsed();
         // Let the relay forward the last answer before reading its counters.
         tokio::time::sleep(Duration::from_millis(50)).await;
-        let (up, down) = relay.take();
+        let Counts { up, down, .. } = relay.take();
         let stats = device.stats();
         eprintln!("{what}: {up} datagrams up, {down} down, {took:?}");
         assert_eq!(up, expected, "{what}: datagrams to the BMC");
         assert_eq!(down, expected, "{what}: datagrams from the BMC");
-        assert_eq!(stats.round_trips, expected, "{what}: {stats:?}");
+        assert_eq!(u64::from(stats.round_trips), expected, "{what}: {stats:?}");
     }
 }
 
-/// A relay in front of ipmi_sim that forges the (unauthenticated) v1.5 Get Channel
+/// A tap in front of ipmi_sim that forges the (unauthenticated) v1.5 Get Channel
 /// Authentication Capabilities answer: the MD2 and MD5 bits are cleared, so the BMC seems to
 /// offer only the straight password and none. It keeps every datagram the client sends.
-struct ForgingRelay {
-    addr: SocketAddr,
+#[derive(Clone, Default)]
+struct Forging {
     sent: Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
 }
 
@@ -509,46 +462,27 @@ struct ForgingRelay {
 const V15_CMD: usize = 19;
 const V15_FIRST_DATA: usize = 21;
 
-impl ForgingRelay {
-    async fn start(target: SocketAddr) -> ForgingRelay {
-        let front = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
-        let back = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
-        back.connect(target).await.unwrap();
-        let addr = front.local_addr().unwrap();
-        let sent: Arc<std::sync::Mutex<Vec<Vec<u8>>>> = Arc::default();
-        let client: Arc<tokio::sync::Mutex<Option<SocketAddr>>> = Arc::default();
-        {
-            let (front, back, sent, client) =
-                (front.clone(), back.clone(), sent.clone(), client.clone());
-            tokio::spawn(async move {
-                let mut buf = [0u8; 2048];
-                while let Ok((n, from)) = front.recv_from(&mut buf).await {
-                    *client.lock().await = Some(from);
-                    sent.lock().unwrap().push(buf[..n].to_vec());
-                    let _ = back.send(&buf[..n]).await;
-                }
-            });
-        }
-        tokio::spawn(async move {
-            let mut buf = [0u8; 2048];
-            while let Ok(n) = back.recv(&mut buf).await {
-                let d = &mut buf[..n];
-                let sessionless_v15 = n > V15_FIRST_DATA + 2 && d[3] == 0x07 && d[4] == 0x00;
-                if sessionless_v15 && d[V15_CMD] == 0x38 && d[V15_CMD + 1] == 0x00 {
-                    let types = V15_FIRST_DATA + 1;
-                    let before = d[types];
-                    d[types] &= !0x06;
-                    // The second checksum covers rsAddr .. data: keep the sum at zero.
-                    d[n - 1] = d[n - 1].wrapping_add(before.wrapping_sub(d[types]));
-                }
-                if let Some(to) = *client.lock().await {
-                    let _ = front.send_to(d, to).await;
-                }
-            }
-        });
-        ForgingRelay { addr, sent }
+impl UdpTap for Forging {
+    fn to_device(&self, _client: usize, d: &mut Vec<u8>) -> Verdict {
+        self.sent.lock().unwrap().push(d.clone());
+        Verdict::Forward
     }
 
+    fn to_client(&self, _client: usize, d: &mut Vec<u8>) -> Verdict {
+        let n = d.len();
+        let sessionless_v15 = n > V15_FIRST_DATA + 2 && d[3] == 0x07 && d[4] == 0x00;
+        if sessionless_v15 && d[V15_CMD] == 0x38 && d[V15_CMD + 1] == 0x00 {
+            let types = V15_FIRST_DATA + 1;
+            let before = d[types];
+            d[types] &= !0x06;
+            // The second checksum covers rsAddr .. data: keep the sum at zero.
+            d[n - 1] = d[n - 1].wrapping_add(before.wrapping_sub(d[types]));
+        }
+        Verdict::Forward
+    }
+}
+
+impl Forging {
     /// Whether any datagram from the client holds `needle`.
     fn client_sent(&self, needle: &[u8]) -> bool {
         self.sent
@@ -568,9 +502,16 @@ impl ForgingRelay {
 async fn a_forged_answer_without_md5_never_downgrades_to_the_clear_password() {
     let _g = SIM.lock().await;
     force_state(PowerState::On);
-    let relay = ForgingRelay::start(SocketAddr::from(([127, 0, 0, 1], port()))).await;
+    let forging = Forging::default();
+    let relay = UdpRelay::start_tapped(
+        SocketAddr::from(([127, 0, 0, 1], port())),
+        UdpFault::Forward,
+        forging.clone(),
+    )
+    .await
+    .unwrap();
 
-    let device = IpmiDevice::new(lan(None).with_port(relay.addr.port())).unwrap();
+    let device = IpmiDevice::new(lan(None).with_port(relay.port())).unwrap();
     let err = device.power_state("").await.unwrap_err();
     device.close().await.unwrap();
     assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
@@ -580,11 +521,11 @@ async fn a_forged_answer_without_md5_never_downgrades_to_the_clear_password() {
         "{msg}"
     );
     assert!(
-        !relay.client_sent(b"password"),
+        !forging.client_sent(b"password"),
         "the password went out in clear"
     );
 
-    let peer = relay.addr.port();
+    let peer = relay.port();
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new("ipmitool")
             .args(["-I", "lan", "-H", "127.0.0.1", "-p", &peer.to_string()])
@@ -596,14 +537,14 @@ async fn a_forged_answer_without_md5_never_downgrades_to_the_clear_password() {
     .await
     .unwrap();
     assert!(
-        relay.client_sent(b"password"),
+        forging.client_sent(b"password"),
         "ipmitool without -A took MD5 or nothing; the forged answer did not reach it: {}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
 
     let by_name =
-        IpmiDevice::new(lan(Some(V15AuthType::Password)).with_port(relay.addr.port())).unwrap();
+        IpmiDevice::new(lan(Some(V15AuthType::Password)).with_port(relay.port())).unwrap();
     assert_eq!(by_name.power_state("").await.unwrap(), PowerState::On);
     by_name.close().await.unwrap();
 }

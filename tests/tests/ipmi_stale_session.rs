@@ -4,16 +4,14 @@
 //! failing (found by the benchmark: about 1 run in 100 against pyghmi).
 #![allow(clippy::unwrap_used)]
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use fence_core::{FenceDevice, PowerState, Secret};
 use fence_ipmi::{IpmiConfig, IpmiDevice};
 use fence_sim::ipmi::{IpmiConfig as SimConfig, IpmiSim};
-use tokio::net::UdpSocket;
-use tokio::sync::Mutex;
+use fence_test_support::relay::{UdpFault, UdpRelay, UdpTap, Verdict};
 
 /// A datagram that looks like an authenticated RMCP+ packet of an existing session.
 fn stale_session_packet() -> Vec<u8> {
@@ -26,50 +24,22 @@ fn stale_session_packet() -> Vec<u8> {
     p
 }
 
-/// A front for `bmc`: the first client port it sees gets only stale-session answers; other
-/// client ports are relayed to the BMC.
-async fn stale_front(bmc: SocketAddr) -> (SocketAddr, Arc<Mutex<u32>>) {
-    let front = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
-    let addr = front.local_addr().unwrap();
-    let stale_answers = Arc::new(Mutex::new(0u32));
-    let counter = stale_answers.clone();
-    tokio::spawn(async move {
-        let mut first_client: Option<SocketAddr> = None;
-        let mut uplinks: HashMap<SocketAddr, Arc<UdpSocket>> = HashMap::new();
-        let mut buf = vec![0u8; 2048];
-        loop {
-            let Ok((len, client)) = front.recv_from(&mut buf).await else {
-                return;
-            };
-            let first = *first_client.get_or_insert(client);
-            if client == first {
-                front
-                    .send_to(&stale_session_packet(), client)
-                    .await
-                    .unwrap();
-                *counter.lock().await += 1;
-                continue;
-            }
-            let up = match uplinks.get(&client) {
-                Some(up) => up.clone(),
-                None => {
-                    let up = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
-                    up.connect(bmc).await.unwrap();
-                    let (down, up2) = (front.clone(), up.clone());
-                    tokio::spawn(async move {
-                        let mut b = vec![0u8; 2048];
-                        while let Ok(n) = up2.recv(&mut b).await {
-                            let _ = down.send_to(&b[..n], client).await;
-                        }
-                    });
-                    uplinks.insert(client, up.clone());
-                    up
-                }
-            };
-            up.send(&buf[..len]).await.unwrap();
+/// A tap in front of the BMC: the first client port it sees gets only stale-session
+/// answers (the BMC never hears it); other client ports are relayed to the BMC.
+#[derive(Clone, Default)]
+struct StaleFirstClient {
+    stale_answers: Arc<AtomicU32>,
+}
+
+impl UdpTap for StaleFirstClient {
+    fn to_device(&self, client: usize, _datagram: &mut Vec<u8>) -> Verdict {
+        if client == 0 {
+            self.stale_answers.fetch_add(1, Ordering::SeqCst);
+            Verdict::Answer(stale_session_packet())
+        } else {
+            Verdict::Forward
         }
-    });
-    (addr, stale_answers)
+    }
 }
 
 #[tokio::test]
@@ -80,7 +50,10 @@ async fn setup_answered_by_a_stale_session_is_retried_from_a_new_port() {
     })
     .await
     .unwrap();
-    let (front, stale_answers) = stale_front(sim.bmcs()[0].addr).await;
+    let tap = StaleFirstClient::default();
+    let front = UdpRelay::start_tapped(sim.bmcs()[0].addr, UdpFault::Forward, tap.clone())
+        .await
+        .unwrap();
     let mut config = IpmiConfig::lanplus("127.0.0.1", "admin", Secret::new("password"));
     config.port = front.port();
     let device = IpmiDevice::new(config).unwrap();
@@ -90,7 +63,7 @@ async fn setup_answered_by_a_stale_session_is_retried_from_a_new_port() {
     device.close().await.unwrap();
     assert_eq!(state.unwrap(), PowerState::On);
     assert!(
-        *stale_answers.lock().await >= 1,
+        tap.stale_answers.load(Ordering::SeqCst) >= 1,
         "the stale answers were sent"
     );
     assert!(

@@ -7,15 +7,17 @@
 //! The tests share one emulator, so they run one at a time (the `SUSHY` lock).
 #![allow(clippy::unwrap_used)]
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use fence_core::params::{ParamTable, common};
 use fence_core::testkit::conformance::{self, fast_timing};
 use fence_core::{Action, Engine, ErrorKind, FenceDevice, Outcome, PowerState, Request};
 use fence_redfish::{AuthMethod, RedfishConfig, RedfishDevice, TlsVerify};
+use fence_test_support::relay::{TcpFault, TcpRelay, Watch};
 use fence_tests::{peer_path, peer_port, peer_var, peers_dir, run_tool};
 
 static SUSHY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -38,7 +40,7 @@ fn device() -> RedfishDevice {
 
 /// A CA that the emulator does not use.
 fn foreign_ca() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fence-redfish/tests/fixtures/ca.pem")
+    fence_test_support::https::fixture("ca.pem")
 }
 
 /// GET with curl (not our client) and return the body.
@@ -181,70 +183,48 @@ fn log_since(before: usize, at_least: usize) -> Vec<String> {
     }
 }
 
-/// A TCP relay in front of the emulator that counts connections and full TLS handshakes.
-/// TLS runs end to end through it; it only watches the server's first flight: the emulator
-/// speaks TLS 1.2 only (`ssl.PROTOCOL_TLSv1_2`), where a full handshake sends the server's
-/// Certificate in clear and a resumed one goes straight to ChangeCipherSpec.
+/// The relay in front of the emulator, which counts connections, and a watch of each
+/// connection that counts full TLS handshakes. TLS runs end to end through it; the watch
+/// only reads the server's first flight: the emulator speaks TLS 1.2 only
+/// (`ssl.PROTOCOL_TLSv1_2`), where a full handshake sends the server's Certificate in clear
+/// and a resumed one goes straight to ChangeCipherSpec.
 struct Relay {
-    port: u16,
-    connections: Arc<AtomicUsize>,
-    full_handshakes: Arc<AtomicUsize>,
+    relay: TcpRelay,
+    full_handshakes: Arc<AtomicU64>,
 }
 
 impl Relay {
-    fn counts(&self) -> (usize, usize) {
+    fn port(&self) -> u16 {
+        self.relay.port()
+    }
+
+    /// (connections, full TLS handshakes).
+    fn counts(&self) -> (u64, u64) {
         (
-            self.connections.load(Ordering::SeqCst),
+            self.relay.counts().clients,
             self.full_handshakes.load(Ordering::SeqCst),
         )
     }
 }
 
 async fn start_relay() -> Relay {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let connections = Arc::new(AtomicUsize::new(0));
-    let full_handshakes = Arc::new(AtomicUsize::new(0));
-    let (conns, fulls) = (connections.clone(), full_handshakes.clone());
-    let upstream = peer_port("REDFISH_PORT");
-    tokio::spawn(async move {
-        while let Ok((inbound, _)) = listener.accept().await {
-            conns.fetch_add(1, Ordering::SeqCst);
-            let fulls = fulls.clone();
-            tokio::spawn(async move {
-                let Ok(outbound) = tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await
-                else {
-                    return;
-                };
-                let (mut client_rd, mut client_wr) = inbound.into_split();
-                let (mut server_rd, mut server_wr) = outbound.into_split();
-                let up = tokio::spawn(async move {
-                    let _ = tokio::io::copy(&mut client_rd, &mut server_wr).await;
-                    let _ = server_wr.shutdown().await;
-                });
-                let mut watch = FirstFlight::default();
-                let mut buf = [0u8; 16384];
-                loop {
-                    let n = match server_rd.read(&mut buf).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => n,
-                    };
-                    if watch.feed(&buf[..n]) == Some(true) {
-                        fulls.fetch_add(1, Ordering::SeqCst);
-                    }
-                    if client_wr.write_all(&buf[..n]).await.is_err() {
-                        break;
-                    }
-                }
-                let _ = client_wr.shutdown().await;
-                let _ = up.await;
-            });
-        }
+    let full_handshakes = Arc::new(AtomicU64::new(0));
+    let fulls = full_handshakes.clone();
+    let watch: Watch = Arc::new(move || {
+        let fulls = fulls.clone();
+        let mut flight = FirstFlight::default();
+        Box::new(move |bytes: &[u8]| {
+            if flight.feed(bytes) == Some(true) {
+                fulls.fetch_add(1, Ordering::SeqCst);
+            }
+        })
     });
+    let upstream = SocketAddr::from(([127, 0, 0, 1], peer_port("REDFISH_PORT")));
+    let relay = TcpRelay::start_watched(upstream, TcpFault::Forward, watch)
+        .await
+        .unwrap();
     Relay {
-        port,
-        connections,
+        relay,
         full_handshakes,
     }
 }
@@ -345,7 +325,7 @@ async fn status_takes_one_request_and_a_verified_off_three_with_one_full_handsha
     let system = peer_var("REDFISH_SYSTEMS_URI");
 
     let relay = start_relay().await;
-    let dev = RedfishDevice::new(config().with_port(relay.port)).unwrap();
+    let dev = RedfishDevice::new(config().with_port(relay.port())).unwrap();
     let before = access_log().len();
     let started = Instant::now();
     let report = run(&dev, Action::Status).await;
@@ -361,7 +341,7 @@ async fn status_takes_one_request_and_a_verified_off_three_with_one_full_handsha
     assert_eq!(relay.counts(), (1, 1), "(connections, full TLS handshakes)");
 
     let relay = start_relay().await;
-    let dev = RedfishDevice::new(config().with_port(relay.port)).unwrap();
+    let dev = RedfishDevice::new(config().with_port(relay.port())).unwrap();
     let before = access_log().len();
     let started = Instant::now();
     let report = run(&dev, Action::Off).await;

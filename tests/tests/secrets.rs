@@ -12,8 +12,8 @@ use std::path::Path;
 use fault_kit::{Run, cli_stdin, faults, strings, temp_dir};
 use fence_sim::ipmi::{IpmiConfig, IpmiSim};
 use fence_sim::redfish::{RedfishConfig, RedfishSim};
+use fence_test_support::relay::{TcpFault, TcpRelay, UdpFault, UdpRelay};
 use fence_tests::peer_port;
-use fence_tests::relay::{TcpFault, TcpRelay, UdpFault, UdpRelay};
 
 /// The password the simulated BMCs accept (at most 20 bytes for IPMI).
 const PW: &str = "Qx7-Secret-Pw-4711";

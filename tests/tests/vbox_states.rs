@@ -12,14 +12,12 @@
 //! Peer settings: `SSH_PORT`, `SSH_WRAPPER`, `FAKEVBOX_DIR` (tests/scripts/start-peers.sh).
 #![allow(clippy::unwrap_used)]
 
-mod cli_common;
-
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use cli_common::{Run, argv, expect};
+use fence_test_support::agent::{Run, argv, expect};
 use fence_tests::{peer_path, peer_var};
 
 /// How VirtualBox treats a state (see the stand-in's header for the source lines).

@@ -7,8 +7,10 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::relay::{TcpRelay, UdpRelay};
+use fence_test_support::relay::{TcpFault, TcpRelay, UdpFault, UdpRelay};
+
 use super::run::{Invocation, helper};
+use super::sessions::OpenSessions;
 use super::sim::{self, FenceSim};
 
 /// Bound on one prepare command (curl, ipmitool, ssh).
@@ -261,6 +263,7 @@ enum Kind {
     },
     Ipmi {
         relay: UdpRelay,
+        sessions: OpenSessions,
         port: u16,
         chassis_log: Option<PathBuf>,
     },
@@ -330,7 +333,8 @@ impl Target {
                     "fence_redfish",
                     "sushy-emulator",
                     Kind::Redfish {
-                        relay: TcpRelay::start(rt, loopback(port)).map_err(io)?,
+                        relay: TcpRelay::start_on(rt, loopback(port), TcpFault::Forward, None)
+                            .map_err(io)?,
                         port,
                         ca: PathBuf::from(PeerEnv::var("REDFISH_CA")?),
                         systems_uri: PeerEnv::var("REDFISH_SYSTEMS_URI")?,
@@ -346,7 +350,8 @@ impl Target {
                     "fence_redfish",
                     "fence-sim redfish (ours, keep-alive)",
                     Kind::Redfish {
-                        relay: TcpRelay::start(rt, loopback(sim.port)).map_err(io)?,
+                        relay: TcpRelay::start_on(rt, loopback(sim.port), TcpFault::Forward, None)
+                            .map_err(io)?,
                         port: sim.port,
                         ca: sim.ca.clone(),
                         systems_uri: sim.systems_uri.clone(),
@@ -363,6 +368,7 @@ impl Target {
                 } else {
                     None
                 };
+                let sessions = OpenSessions::default();
                 (
                     if sim { "ipmisim" } else { "fakebmc" },
                     "fence_ipmilan",
@@ -372,7 +378,14 @@ impl Target {
                         "pyghmi fakebmc"
                     },
                     Kind::Ipmi {
-                        relay: UdpRelay::start(rt, loopback(port)).map_err(io)?,
+                        relay: UdpRelay::start_on(
+                            rt,
+                            loopback(port),
+                            UdpFault::Forward,
+                            sessions.clone(),
+                        )
+                        .map_err(io)?,
+                        sessions,
                         port,
                         chassis_log,
                     },
@@ -703,9 +716,13 @@ impl Target {
                 vec![log.clone()]
             }
             Kind::Ipmi {
-                relay, chassis_log, ..
+                relay,
+                sessions,
+                chassis_log,
+                ..
             } => {
                 relay.take();
+                sessions.take();
                 chassis_log.iter().cloned().collect()
             }
             Kind::Vbox {
@@ -747,9 +764,13 @@ impl Target {
                 }
             }
             Kind::Ipmi {
-                relay, chassis_log, ..
+                relay,
+                sessions,
+                chassis_log,
+                ..
             } => {
                 let c = relay.take();
+                let sessions = sessions.take();
                 let bmc_forks = match chassis_log {
                     Some(_) => Some(appended(0)?.lines().count() as u64),
                     None => None,
@@ -757,7 +778,7 @@ impl Target {
                 Trips::Ipmi {
                     up: c.up,
                     down: c.down,
-                    sessions: c.open_sessions,
+                    sessions,
                     bmc_forks,
                 }
             }

@@ -1,21 +1,21 @@
 //! Shared by the fault, secret and interrupt tests: simulated BMCs with fault modes
-//! (fence-sim, in process), the `fence-agent` binary run from async tests, and the checks
-//! every failure must pass (exit 1, a `Failed:` line, never a success line, in time).
+//! (fence-sim, in process) and the agents' arguments for them. The runs themselves, and the
+//! checks every failure must pass (exit 1, a `Failed:` line, never a success line, in
+//! time), are fence-test-support's runner.
 #![allow(dead_code, unused_imports, clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
-use std::time::Duration;
+use std::path::Path;
+use std::process::Child;
 
 use fence_core::PowerState;
 use fence_sim::Faults;
 use fence_sim::ipmi::{IpmiConfig, IpmiSim};
 use fence_sim::redfish::{RedfishConfig, RedfishSim};
 
-#[path = "../cli_common/mod.rs"]
-mod cli_common;
-
-pub use cli_common::{Run, agent_bin, wait_until};
+pub use fence_test_support::agent::{
+    Program, Run, agent_bin, argv_async as cli, assert_failed, finish, signal,
+    stdin_async as cli_stdin, temp_dir, wait_until,
+};
 
 /// The password of the simulated BMCs.
 pub const PASSWORD: &str = "password";
@@ -103,105 +103,14 @@ pub fn strings(args: &[&str]) -> Vec<String> {
     args.iter().map(|s| (*s).to_owned()).collect()
 }
 
-/// `fence-agent AGENT args...` without blocking the runtime (the simulators run on it).
-pub async fn cli(agent: &str, args: Vec<String>) -> Run {
-    let agent = agent.to_owned();
-    tokio::task::spawn_blocking(move || {
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        cli_common::argv(&agent, &refs)
-    })
-    .await
-    .unwrap()
-}
-
-/// `fence-agent AGENT` with `key=value` lines on stdin, without blocking the runtime.
-pub async fn cli_stdin(agent: &str, lines: Vec<String>) -> Run {
-    let agent = agent.to_owned();
-    tokio::task::spawn_blocking(move || cli_common::stdin(&agent, &lines))
-        .await
-        .unwrap()
-}
-
-/// Asserts a failed run: exit 1, no `Success` on stdout, `needle` on stderr, and an elapsed
-/// time within `within`.
-pub fn assert_failed(run: &Run, needle: &str, within: Duration) {
-    assert_eq!(run.code, 1, "expected exit 1:\n{}", run.all());
-    assert!(
-        !run.stdout.contains("Success"),
-        "a failure printed success:\n{}",
-        run.all()
-    );
-    assert!(
-        run.stderr.contains(needle),
-        "expected {needle:?} on stderr:\n{}",
-        run.all()
-    );
-    assert!(
-        run.elapsed <= within,
-        "took {:?}, the bound is {within:?}:\n{}",
-        run.elapsed,
-        run.all()
-    );
-}
-
-/// A fresh directory under the system's temporary directory, readable by everyone (the
-/// fake VBoxManage scripts run as fenceuser).
-pub fn temp_dir(tag: &str) -> PathBuf {
-    use std::os::unix::fs::PermissionsExt as _;
-    let dir = std::env::temp_dir().join(format!(
-        "fence-rs-{tag}-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    dir
-}
-
 /// Starts `fence-agent AGENT` with `stdin` written and closed; output piped.
 pub fn spawn_stdin(agent: &str, stdin: &[u8]) -> Child {
-    cli_common::spawn::<&str>(agent, &[], stdin)
+    Program::agent(agent).spawn::<&str>(&[], stdin)
 }
 
 /// Starts `fence-agent AGENT args...` and returns the child (for signals).
 pub fn spawn(agent: &str, args: &[String]) -> Child {
-    cli_common::spawn(agent, args, b"")
-}
-
-/// Waits for the exit (at most `bound`); returns (code, stdout, stderr, elapsed), or None
-/// if the agent was still running (it is then killed).
-pub async fn finish(mut child: Child, bound: Duration) -> Option<(i32, String, String, Duration)> {
-    let start = std::time::Instant::now();
-    tokio::task::spawn_blocking(move || {
-        let exited = wait_until(bound, || child.try_wait().unwrap().is_some());
-        if !exited {
-            let _ = child.kill();
-        }
-        let out = child.wait_with_output().unwrap();
-        exited.then(|| {
-            (
-                out.status.code().unwrap_or(-1),
-                String::from_utf8_lossy(&out.stdout).into_owned(),
-                String::from_utf8_lossy(&out.stderr).into_owned(),
-                start.elapsed(),
-            )
-        })
-    })
-    .await
-    .unwrap()
-}
-
-/// Sends `signal` (`TERM`, `INT`) to a child with kill(1).
-pub fn signal(child: &Child, signal: &str) {
-    let status = Command::new("kill")
-        .arg(format!("-{signal}"))
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(status.success(), "kill -{signal} failed");
+    Program::agent(agent).spawn(args, b"")
 }
 
 /// The power state of a simulated machine.

@@ -1,41 +1,35 @@
-//! A small in-process Redfish service over HTTPS for the fault paths that sushy-tools
-//! cannot show (sessions, refused resets with iLO-style messages, missing collections,
-//! silence). HTTP/1.1 with keep-alive, written by hand on tokio + rustls; it logs every
-//! request with its headers and counts connections.
-#![allow(dead_code)]
-// Test scaffolding: a broken mock should panic loudly.
-#![allow(clippy::unwrap_used)]
+//! A scriptable Redfish service over HTTPS, on [`crate::https`], for the paths that
+//! sushy-tools cannot show: sessions (login, token, logout), refused resets with iLO-style
+//! messages and a state they leave, missing collections, redirects, silence and oversized
+//! answers. Its [`State`] is the script: a test changes it between and during runs, and
+//! reads the request log and the connection count.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 
+use crate::https::{Certificate, HttpsServer, Reply, Request};
+
+/// The user name the service accepts.
 pub const USER: &str = "admin";
+/// The password the service accepts.
 pub const PASSWORD: &str = "s3cret-pw";
 
-pub fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
-
-/// A system of the mock service.
+/// A system of the service.
 #[derive(Clone, Debug)]
 pub struct System {
+    /// Its id (the last segment of its URI).
     pub id: String,
+    /// Its `PowerState`.
     pub power: String,
+    /// Its `ResetType@Redfish.AllowableValues`, when it announces them.
     pub allowed: Option<Vec<String>>,
 }
 
 impl System {
+    /// A system that allows On, ForceOff, GracefulShutdown, ForceRestart, Nmi and ForceOn.
     pub fn new(id: &str, power: &str) -> System {
         System {
             id: id.to_owned(),
@@ -60,19 +54,30 @@ impl System {
 /// A canned answer to a reset, and what happens to the system meanwhile.
 #[derive(Clone, Debug)]
 pub struct ResetReply {
+    /// The status of the answer.
     pub status: u16,
+    /// Its JSON body.
     pub body: Value,
+    /// The system's `PowerState` afterwards (unchanged when `None`).
     pub power_after: Option<String>,
 }
 
+/// The script and the state of the service.
 #[derive(Debug)]
 pub struct State {
+    /// The members of the Systems collection.
     pub systems: Vec<System>,
+    /// Whether the service root links the Systems collection.
     pub root_has_systems: bool,
+    /// Whether the service offers sessions.
     pub sessions_enabled: bool,
+    /// Open sessions: token -> id.
     pub sessions: HashMap<String, u32>,
+    /// The id of the next session.
     pub next_session: u32,
+    /// Sessions created so far.
     pub sessions_created: u32,
+    /// Canned answers to resets, by `ResetType`.
     pub reset_replies: HashMap<String, ResetReply>,
     /// Accept connections and requests, never answer.
     pub silent: bool,
@@ -83,36 +88,25 @@ pub struct State {
     pub oversized: Option<(usize, bool)>,
 }
 
-/// One request as the mock received it.
-#[derive(Clone, Debug)]
-pub struct Logged {
-    pub method: String,
-    pub path: String,
-    pub headers: HashMap<String, String>,
-    pub body: String,
-}
-
-impl Logged {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).map(String::as_str)
-    }
-}
-
+/// A running service.
+#[derive(Debug)]
 pub struct Mock {
+    /// Where it listens.
     pub addr: SocketAddr,
+    /// Its script and state.
     pub state: Arc<Mutex<State>>,
-    pub log: Arc<Mutex<Vec<Logged>>>,
-    pub connections: Arc<AtomicUsize>,
+    server: HttpsServer,
 }
 
 impl Mock {
+    /// A service with these systems and the fixture certificate `leaf`.
     pub async fn start(systems: Vec<System>) -> Mock {
         Mock::start_with_cert(systems, "leaf").await
     }
 
-    /// A mock serving the fixture certificate `<cert>.pem` / `<cert>.key`.
+    /// A service serving the fixture certificate `<cert>.pem` / `<cert>.key`.
     pub async fn start_with_cert(systems: Vec<System>, cert: &str) -> Mock {
-        let state = State {
+        let state = Arc::new(Mutex::new(State {
             systems,
             root_has_systems: true,
             sessions_enabled: true,
@@ -123,43 +117,50 @@ impl Mock {
             silent: false,
             redirects: HashMap::new(),
             oversized: None,
-        };
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let mock = Mock {
-            addr,
-            state: Arc::new(Mutex::new(state)),
-            log: Arc::new(Mutex::new(Vec::new())),
-            connections: Arc::new(AtomicUsize::new(0)),
-        };
-        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server_config(cert)));
-        let (state, log, connections) = (
-            mock.state.clone(),
-            mock.log.clone(),
-            mock.connections.clone(),
-        );
-        tokio::spawn(async move {
-            loop {
-                let Ok((tcp, _)) = listener.accept().await else {
-                    return;
-                };
-                connections.fetch_add(1, Ordering::SeqCst);
-                let acceptor = acceptor.clone();
-                let (state, log) = (state.clone(), log.clone());
-                tokio::spawn(async move {
-                    if let Ok(tls) = acceptor.accept(tcp).await {
-                        serve(tls, state, log).await;
-                    }
-                });
+        }));
+        let script = Arc::clone(&state);
+        let server = HttpsServer::start(&Certificate::fixture(cert), move |request| {
+            let mut s = script.lock().unwrap();
+            if s.silent {
+                return Reply::Silence;
             }
-        });
-        mock
+            if let Some((size, announced)) = s.oversized {
+                return Reply::Flood { size, announced };
+            }
+            let (status, extra, body) = route(request, &mut s);
+            let body = if body.is_null() {
+                Vec::new()
+            } else {
+                body.to_string().into_bytes()
+            };
+            let mut headers: Vec<(String, String)> =
+                extra.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+            if !body.is_empty() {
+                headers.insert(
+                    0,
+                    ("Content-Type".to_owned(), "application/json".to_owned()),
+                );
+            }
+            Reply::Answer {
+                status,
+                headers,
+                body,
+            }
+        })
+        .await;
+        Mock {
+            addr: server.addr(),
+            state,
+            server,
+        }
     }
 
+    /// The service's port.
     pub fn port(&self) -> u16 {
         self.addr.port()
     }
 
+    /// The URI of system `i`.
     pub fn system_uri(&self, i: usize) -> String {
         format!(
             "/redfish/v1/Systems/{}",
@@ -167,30 +168,32 @@ impl Mock {
         )
     }
 
+    /// The `PowerState` of system `i`.
     pub fn power(&self, i: usize) -> String {
         self.state.lock().unwrap().systems[i].power.clone()
     }
 
+    /// Sets the `PowerState` of system `i`.
     pub fn set_power(&self, i: usize, power: &str) {
         self.state.lock().unwrap().systems[i].power = power.to_owned();
     }
 
-    pub fn requests(&self) -> Vec<Logged> {
-        self.log.lock().unwrap().clone()
+    /// Every request so far, in order.
+    pub fn requests(&self) -> Vec<Request> {
+        self.server.requests()
     }
 
     /// `METHOD path` of every request, in order.
     pub fn lines(&self) -> Vec<String> {
-        self.requests()
-            .iter()
-            .map(|r| format!("{} {}", r.method, r.path))
-            .collect()
+        self.server.lines()
     }
 
+    /// TLS connections accepted so far.
     pub fn connections(&self) -> usize {
-        self.connections.load(Ordering::SeqCst)
+        self.server.connections()
     }
 
+    /// Runs `f` on the state.
     pub fn with_state(&self, f: impl FnOnce(&mut State)) {
         f(&mut self.state.lock().unwrap());
     }
@@ -215,145 +218,8 @@ impl Mock {
     }
 }
 
-fn server_config(cert: &str) -> rustls::ServerConfig {
-    let certs: Vec<CertificateDer<'static>> =
-        CertificateDer::pem_file_iter(fixture(&format!("{cert}.pem")))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
-    let key = PrivateKeyDer::from_pem_file(fixture(&format!("{cert}.key"))).unwrap();
-    rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .unwrap()
-}
-
-async fn serve<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
-    mut io: S,
-    state: Arc<Mutex<State>>,
-    log: Arc<Mutex<Vec<Logged>>>,
-) {
-    let mut buf: Vec<u8> = Vec::new();
-    loop {
-        // Read one request head.
-        let head_end = loop {
-            if let Some(pos) = find(&buf, b"\r\n\r\n") {
-                break pos;
-            }
-            let mut chunk = [0u8; 4096];
-            match io.read(&mut chunk).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
-        };
-        let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-        buf.drain(..head_end + 4);
-        let mut lines = head.split("\r\n");
-        let mut first = lines.next().unwrap_or("").split(' ');
-        let method = first.next().unwrap_or("").to_owned();
-        let path = first.next().unwrap_or("").to_owned();
-        let headers: HashMap<String, String> = lines
-            .filter_map(|l| l.split_once(':'))
-            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-            .collect();
-        let len: usize = headers
-            .get("content-length")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        while buf.len() < len {
-            let mut chunk = [0u8; 4096];
-            match io.read(&mut chunk).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
-        }
-        let body: Vec<u8> = buf.drain(..len).collect();
-        let request = Logged {
-            method,
-            path,
-            headers,
-            body: String::from_utf8_lossy(&body).to_string(),
-        };
-        log.lock().unwrap().push(request.clone());
-        if state.lock().unwrap().silent {
-            // Hold the connection open without answering.
-            std::future::pending::<()>().await;
-        }
-        let oversized = state.lock().unwrap().oversized;
-        if let Some((size, announced)) = oversized {
-            let head = if announced {
-                format!("HTTP/1.1 200 OK\r\nContent-Length: {size}\r\n\r\n")
-            } else {
-                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_owned()
-            };
-            if io.write_all(head.as_bytes()).await.is_err() {
-                return;
-            }
-            let block = vec![b' '; 64 << 10];
-            let mut sent = 0;
-            while sent < size {
-                let n = block.len().min(size - sent);
-                let data = if announced {
-                    block[..n].to_vec()
-                } else {
-                    let mut c = format!("{n:x}\r\n").into_bytes();
-                    c.extend_from_slice(&block[..n]);
-                    c.extend_from_slice(b"\r\n");
-                    c
-                };
-                if io.write_all(&data).await.is_err() {
-                    return;
-                }
-                sent += n;
-            }
-            let _ = io.write_all(b"0\r\n\r\n").await;
-            return;
-        }
-        let (status, extra, body) = route(&request, &mut state.lock().unwrap());
-        let body = if body.is_null() {
-            String::new()
-        } else {
-            body.to_string()
-        };
-        let mut out = format!(
-            "HTTP/1.1 {status} {}\r\nContent-Length: {}\r\n",
-            reason(status),
-            body.len()
-        );
-        if !body.is_empty() {
-            out.push_str("Content-Type: application/json\r\n");
-        }
-        for (k, v) in extra {
-            out.push_str(&format!("{k}: {v}\r\n"));
-        }
-        out.push_str("\r\n");
-        out.push_str(&body);
-        if io.write_all(out.as_bytes()).await.is_err() || io.flush().await.is_err() {
-            return;
-        }
-    }
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        201 => "Created",
-        204 => "No Content",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        307 => "Temporary Redirect",
-        404 => "Not Found",
-        501 => "Not Implemented",
-        _ => "Other",
-    }
-}
-
+/// A Redfish error body: `message`, and `@Message.ExtendedInfo` entries of a `MessageId`
+/// with an optional `Message`.
 pub fn redfish_error(message: &str, extended: &[(&str, Option<&str>)]) -> Value {
     let infos: Vec<Value> = extended
         .iter()
@@ -387,9 +253,11 @@ fn base64(input: &[u8]) -> String {
     out
 }
 
+/// A status, extra headers and a JSON body (`Null` for none).
 type Answer = (u16, Vec<(&'static str, String)>, Value);
 
-fn route(r: &Logged, s: &mut State) -> Answer {
+/// The service's answer to `r` in the state `s`.
+fn route(r: &Request, s: &mut State) -> Answer {
     let m = r.method.as_str();
     let p = r.path.trim_end_matches('/');
     if let Some(location) = s.redirects.get(p) {
@@ -521,10 +389,15 @@ fn route(r: &Logged, s: &mut State) -> Answer {
     (404, vec![], redfish_error("Not found", &[]))
 }
 
-#[test]
-fn base64_matches_rfc4648() {
-    assert_eq!(base64(b"admin:password"), "YWRtaW46cGFzc3dvcmQ=");
-    assert_eq!(base64(b"f"), "Zg==");
-    assert_eq!(base64(b"fo"), "Zm8=");
-    assert_eq!(base64(b"foo"), "Zm9v");
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc4648() {
+        assert_eq!(base64(b"admin:password"), "YWRtaW46cGFzc3dvcmQ=");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+    }
 }
