@@ -8,6 +8,8 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod bench;
+
 use std::path::PathBuf;
 
 /// The value of a peer variable; panics with instructions when it is missing.

@@ -19,8 +19,7 @@
 
 #![forbid(unsafe_code)]
 
-#[path = "../bench/mod.rs"]
-mod bench;
+use fence_tests::bench;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
