@@ -18,7 +18,7 @@ pub(crate) const EC_TIMED_OUT: &str = "Connection timed out";
 pub(crate) fn failed_line(e: &Error) -> String {
     match e {
         Error::InvalidInput { option, problem } => input_line(option.as_deref(), problem),
-        Error::LoginRefused { detail } | Error::Unreachable { detail, .. } => {
+        Error::LoginRefused { detail, .. } | Error::Unreachable { detail, .. } => {
             format!("Failed: {EC_LOGIN_DENIED}: {detail}")
         }
         Error::PowerTimeout { target } => {

@@ -700,9 +700,10 @@ impl Run<'_> {
         result
     }
 
-    /// Bounds one device call by `call_timeout`.
+    /// Bounds one device call by `call_timeout`; an error says which backend and address
+    /// it came from ([`Error::context`]), unless the backend said so already.
     async fn call<T>(&self, fut: impl std::future::Future<Output = Result<T>>) -> Result<T> {
-        match tokio::time::timeout(self.timing.call_timeout, fut).await {
+        let result = match tokio::time::timeout(self.timing.call_timeout, fut).await {
             Ok(r) => r,
             Err(_) => Err(Error::unreachable(format!(
                 "{} at {}: no answer within {:?}",
@@ -710,7 +711,8 @@ impl Run<'_> {
                 self.device.address(),
                 self.timing.call_timeout
             ))),
-        }
+        };
+        result.map_err(|e| e.at(self.device.backend(), self.device.address()))
     }
 }
 

@@ -139,6 +139,8 @@ pub enum Error {
     LoginRefused {
         /// What the device said (never the credentials).
         detail: String,
+        /// Where, and in which exchange (see [`Error::context`]).
+        context: Option<Box<Context>>,
     },
     /// The device could not be reached.
     #[error("Unable to connect/login to fencing device: {detail}")]
@@ -148,6 +150,8 @@ pub enum Error {
         /// The underlying I/O or transport error.
         #[source]
         source: Option<BoxError>,
+        /// Where, and in which exchange.
+        context: Option<Box<Context>>,
     },
     /// The device broke its protocol or did not do what it acknowledged.
     #[error("Device misbehaved: {detail}")]
@@ -157,6 +161,8 @@ pub enum Error {
         /// Whether the same request can succeed later: decided where the error is made
         /// (a protocol slip or an HTTP 5xx may pass; an HTTP 400 is refused again).
         retry: Retry,
+        /// Where, and in which exchange.
+        context: Option<Box<Context>>,
     },
     /// The plug does not exist on the device.
     #[error("Plug not found: {plug}")]
@@ -165,6 +171,8 @@ pub enum Error {
         plug: String,
         /// The device's own message, when it gave one.
         detail: String,
+        /// Where, and in which exchange.
+        context: Option<Box<Context>>,
     },
     /// The target did not reach the wanted state in time.
     #[error("Timed out waiting to power {}", .target.as_upper_str())]
@@ -177,6 +185,8 @@ pub enum Error {
     Unsupported {
         /// What is not supported.
         what: String,
+        /// Where, and in which exchange, when a device said so.
+        context: Option<Box<Context>>,
     },
     /// The operation was interrupted before it finished.
     #[error("Interrupted: {detail}")]
@@ -190,6 +200,54 @@ pub enum Error {
     Busy {
         /// What the device said, and the state it named.
         detail: String,
+        /// Where, and in which exchange.
+        context: Option<Box<Context>>,
+    },
+}
+
+/// Where a device error happened and in which exchange, as data: the backend, the device's
+/// address, the request that failed and what the device answered to it. Never a secret:
+/// requests are named by method and path or by command, answers by status and the device's
+/// own (scrubbed) words. The `Display` of the error already says the same in prose; this is
+/// for a program that acts on it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Context {
+    /// The backend that made the error (`ipmi`, `redfish`, `vbox`, a vendor's name).
+    pub backend: Option<&'static str>,
+    /// The device's address as configured (`host:port`, a URL's origin).
+    pub address: Option<String>,
+    /// The request that failed, in the protocol's terms (`POST /redfish/v1/Systems/1/Actions/
+    /// ComputerSystem.Reset`, `Chassis Control`, `VBoxManage controlvm poweroff`).
+    pub request: Option<String>,
+    /// What the device answered to it, when it answered.
+    pub answer: Option<Answer>,
+}
+
+/// What a device answered to a request that failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Answer {
+    /// An HTTP status, with the Redfish `MessageId`s of the body and the service's message.
+    Http {
+        /// The status code.
+        status: u16,
+        /// `error.code` and `@Message.ExtendedInfo[].MessageId`, in order.
+        message_ids: Vec<String>,
+        /// The service's own message, scrubbed of the credentials.
+        message: Option<String>,
+    },
+    /// An IPMI completion code (a command) or RMCP+ status code (session setup).
+    Ipmi {
+        /// The code.
+        code: u8,
+    },
+    /// A remote command's exit status and what it printed on stderr.
+    Exit {
+        /// The exit status (`None` when a signal ended it).
+        status: Option<i32>,
+        /// Its stderr, scrubbed of the credentials.
+        stderr: String,
     },
 }
 
@@ -240,6 +298,7 @@ impl Error {
     pub fn login_refused(detail: impl Into<String>) -> Self {
         Error::LoginRefused {
             detail: detail.into(),
+            context: None,
         }
     }
 
@@ -248,6 +307,7 @@ impl Error {
         Error::Unreachable {
             detail: detail.into(),
             source: None,
+            context: None,
         }
     }
 
@@ -256,6 +316,7 @@ impl Error {
         Error::Unreachable {
             detail: detail.into(),
             source: Some(source.into()),
+            context: None,
         }
     }
 
@@ -265,6 +326,7 @@ impl Error {
         Error::Misbehaved {
             detail: detail.into(),
             retry: Retry::Later,
+            context: None,
         }
     }
 
@@ -274,6 +336,7 @@ impl Error {
         Error::Misbehaved {
             detail: detail.into(),
             retry: Retry::Never,
+            context: None,
         }
     }
 
@@ -282,12 +345,16 @@ impl Error {
         Error::PlugNotFound {
             plug: plug.into(),
             detail: detail.into(),
+            context: None,
         }
     }
 
     /// An unsupported-operation error.
     pub fn unsupported(what: impl Into<String>) -> Self {
-        Error::Unsupported { what: what.into() }
+        Error::Unsupported {
+            what: what.into(),
+            context: None,
+        }
     }
 
     /// An interrupted-operation error.
@@ -301,6 +368,7 @@ impl Error {
     pub fn busy(detail: impl Into<String>) -> Self {
         Error::Busy {
             detail: detail.into(),
+            context: None,
         }
     }
 
@@ -335,6 +403,72 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         self.retry() == Retry::Later
     }
+
+    /// Where the error happened and in which exchange, for the errors a device causes
+    /// (refused login, unreachable, misbehaved, plug not found, unsupported, busy), once a
+    /// backend said; `None` otherwise.
+    pub fn context(&self) -> Option<&Context> {
+        self.context_slot().and_then(|c| c.as_deref())
+    }
+
+    fn context_slot(&self) -> Option<&Option<Box<Context>>> {
+        match self {
+            Error::LoginRefused { context, .. }
+            | Error::Unreachable { context, .. }
+            | Error::Misbehaved { context, .. }
+            | Error::PlugNotFound { context, .. }
+            | Error::Unsupported { context, .. }
+            | Error::Busy { context, .. } => Some(context),
+            Error::InvalidInput { .. } | Error::PowerTimeout { .. } | Error::Interrupted { .. } => {
+                None
+            }
+        }
+    }
+
+    fn edit_context(mut self, edit: impl FnOnce(&mut Context)) -> Self {
+        let slot = match &mut self {
+            Error::LoginRefused { context, .. }
+            | Error::Unreachable { context, .. }
+            | Error::Misbehaved { context, .. }
+            | Error::PlugNotFound { context, .. }
+            | Error::Unsupported { context, .. }
+            | Error::Busy { context, .. } => context,
+            Error::InvalidInput { .. } | Error::PowerTimeout { .. } | Error::Interrupted { .. } => {
+                return self;
+            }
+        };
+        edit(slot.get_or_insert_with(Box::default));
+        self
+    }
+
+    /// The same error, said to come from `backend` at `address` (kept when already said: the
+    /// innermost layer knows best). No effect on the errors no device causes.
+    pub fn at(self, backend: &'static str, address: impl Into<String>) -> Self {
+        let address = address.into();
+        self.edit_context(|c| {
+            c.backend.get_or_insert(backend);
+            if c.address.is_none() {
+                c.address = Some(address);
+            }
+        })
+    }
+
+    /// The same error, made by the request `request` (never with a secret in it).
+    pub fn in_request(self, request: impl Into<String>) -> Self {
+        let request = request.into();
+        self.edit_context(|c| {
+            if c.request.is_none() {
+                c.request = Some(request);
+            }
+        })
+    }
+
+    /// The same error, with what the device answered.
+    pub fn answered(self, answer: Answer) -> Self {
+        self.edit_context(|c| {
+            c.answer.get_or_insert(answer);
+        })
+    }
 }
 
 /// A bound as error messages name it: `5 s`, `0.5 s` (`"no answer within 5 s"`).
@@ -350,6 +484,47 @@ pub fn seconds_text(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn context_is_data_kept_from_the_innermost_layer_and_only_on_device_errors() {
+        let e = Error::rejected("HTTP 400")
+            .in_request("POST /redfish/v1/Systems/1/Actions/ComputerSystem.Reset")
+            .answered(Answer::Http {
+                status: 400,
+                message_ids: vec!["Base.1.8.ActionNotSupported".into()],
+                message: None,
+            })
+            .at("redfish", "https://10.0.0.5:443")
+            .at("other", "elsewhere")
+            .in_request("GET /redfish/v1");
+        let c = e.context().unwrap();
+        assert_eq!(c.backend, Some("redfish"));
+        assert_eq!(c.address.as_deref(), Some("https://10.0.0.5:443"));
+        assert_eq!(
+            c.request.as_deref(),
+            Some("POST /redfish/v1/Systems/1/Actions/ComputerSystem.Reset")
+        );
+        assert!(matches!(c.answer, Some(Answer::Http { status: 400, .. })));
+        assert_eq!(e.retry(), Retry::Never, "the context changes no decision");
+        assert_eq!(e.to_string(), "Device misbehaved: HTTP 400", "nor the text");
+
+        let plain = Error::misbehaved("x");
+        assert_eq!(plain.context(), None);
+        let input = Error::missing("ip").at("ipmi", "10.0.0.5:623");
+        assert_eq!(input.context(), None, "no device caused it");
+        let timeout = Error::PowerTimeout {
+            target: PowerState::Off,
+        }
+        .at("ipmi", "10.0.0.5:623");
+        assert_eq!(timeout.context(), None);
+        let code = Error::unsupported("Chassis Control")
+            .answered(Answer::Ipmi { code: 0xc1 })
+            .at("ipmi", "10.0.0.5:623");
+        assert_eq!(
+            code.context().unwrap().answer,
+            Some(Answer::Ipmi { code: 0xc1 })
+        );
+    }
 
     #[test]
     fn bounds_are_printed_plainly() {

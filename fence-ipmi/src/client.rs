@@ -37,7 +37,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use fence_core::{Error, Result};
+use fence_core::{Answer, Error, Result};
 
 use crate::config::{Interface, IpmiConfig, RetryPolicy};
 use crate::handshake::{open_v15, open_v20};
@@ -292,6 +292,7 @@ impl Session {
         Err(completion_error(
             &self.transport.address,
             what,
+            what,
             resp.completion_code,
         ))
     }
@@ -324,6 +325,7 @@ impl Session {
             }
             code => Err(completion_error(
                 &self.transport.address,
+                "Set Session Privilege Level",
                 "Set Session Privilege Level",
                 code,
             )),
@@ -402,6 +404,7 @@ impl Session {
                 cc::OK | 0x87 => Ok(()),
                 code => Err(completion_error(
                     &self.transport.address,
+                    "Close Session",
                     "Close Session",
                     code,
                 )),
@@ -490,8 +493,9 @@ pub(crate) fn v20_datagram(
     v20::encode_v20(&header, message, Some(keys), rand::random())
 }
 
-/// Maps a completion code to an error.
-pub(crate) fn completion_error(address: &str, what: &str, code: u8) -> Error {
+/// Maps the completion code of the command `request` (its name, and what it was for) to an
+/// error; `what` names it in the message.
+pub(crate) fn completion_error(address: &str, request: &str, what: &str, code: u8) -> Error {
     let detail = format!("{address}: {what}: {} (cc {code:#04x})", cc::describe(code));
     match code {
         cc::INSUFFICIENT_PRIVILEGE => Error::login_refused(format!(
@@ -500,6 +504,8 @@ pub(crate) fn completion_error(address: &str, what: &str, code: u8) -> Error {
         cc::INVALID_COMMAND => Error::unsupported(detail),
         _ => Error::misbehaved(detail),
     }
+    .in_request(request)
+    .answered(Answer::Ipmi { code })
 }
 
 /// Accepts the RMCP+ response to `req` inside the session.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio::sync::{Mutex, MutexGuard};
 
-use fence_core::{Capabilities, Error, FenceDevice, PowerState, Result};
+use fence_core::{Answer, Capabilities, Error, FenceDevice, PowerState, Result};
 
 use crate::client::{Counters, Session, Stats, completion_error};
 use crate::config::IpmiConfig;
@@ -106,8 +106,15 @@ impl IpmiDevice {
                         "{}: {what} refused by the BMC: {} (cc {code:#04x})",
                         s.address(),
                         cc::describe(code)
-                    ))),
-                    code => Err(completion_error(s.address(), what, code)),
+                    ))
+                    .in_request(format!("Chassis Control ({what})"))
+                    .answered(Answer::Ipmi { code })),
+                    code => Err(completion_error(
+                        s.address(),
+                        &format!("Chassis Control ({what})"),
+                        what,
+                        code,
+                    )),
                 }
             })
         })

@@ -2,7 +2,7 @@
 //! RAKP 1-4 (with the probe that survives a lost RAKP 4), or v1.5 Get Session Challenge
 //! and Activate Session; the exchanges are described in [`crate::client`].
 
-use fence_core::{Error, Result};
+use fence_core::{Answer, Error, Result};
 
 use crate::client::{State, accept_v15, accept_v20, completion_error, v20_datagram};
 use crate::config::{CipherChoice, IpmiConfig};
@@ -56,6 +56,8 @@ fn rmcp_status_error(address: &str, step: &str, status: u8) -> Error {
         0x02 | 0x03 | 0x08 | 0x12 => Error::misbehaved(detail),
         _ => Error::login_refused(detail),
     }
+    .in_request(step)
+    .answered(Answer::Ipmi { code: status })
 }
 
 /// Turns "no answer within the bound" to the step that carries the credentials, after the
@@ -66,7 +68,11 @@ fn silence_is_refusal(e: Error, why: &str) -> Error {
         Error::Unreachable {
             detail,
             source: None,
-        } => Error::login_refused(format!("{detail}; {why}")),
+            context,
+        } => Error::LoginRefused {
+            detail: format!("{detail}; {why}"),
+            context,
+        },
         other => other,
     }
 }
@@ -434,6 +440,7 @@ pub(crate) async fn open_v15(
                 return Err(completion_error(
                     address,
                     "Get Channel Authentication Capabilities",
+                    "Get Channel Authentication Capabilities",
                     resp.completion_code,
                 ));
             }
@@ -463,7 +470,14 @@ pub(crate) async fn open_v15(
                 resp.completion_code
             )));
         }
-        code => return Err(completion_error(address, "Get Session Challenge", code)),
+        code => {
+            return Err(completion_error(
+                address,
+                "Get Session Challenge",
+                "Get Session Challenge",
+                code,
+            ));
+        }
     }
     let challenge = SessionChallenge::decode(&resp.data)?;
 
@@ -525,7 +539,14 @@ pub(crate) async fn open_v15(
                 "{address}: Activate Session refused (cc {code:#04x}): wrong password or privilege level not allowed"
             )));
         }
-        code => return Err(completion_error(address, "Activate Session", code)),
+        code => {
+            return Err(completion_error(
+                address,
+                "Activate Session",
+                "Activate Session",
+                code,
+            ));
+        }
     }
     let activated = ActivatedSession::decode(&resp.data)?;
     if auth != V15AuthType::None {

@@ -252,6 +252,7 @@ impl Transport {
                 self.address,
                 schedule.len()
             )),
-        })
+        }
+        .in_request(what))
     }
 }

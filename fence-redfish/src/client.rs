@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use fence_core::error::seconds_text;
 use fence_core::secret::scrub_outside;
-use fence_core::{Error, Result, Secret};
+use fence_core::{Answer, Error, Result, Secret};
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
@@ -121,7 +121,9 @@ impl RedfishClient {
                 self.base,
                 status.as_u16(),
                 status.canonical_reason().unwrap_or("")
-            )));
+            ))
+            .in_request(format!("GET {path}"))
+            .answered(self.http_answer(status, &body)));
         }
         serde_json::from_slice(&body).map_err(|e| {
             Error::misbehaved(format!(
@@ -285,7 +287,9 @@ impl RedfishClient {
                 status.as_u16(),
                 status.canonical_reason().unwrap_or(""),
                 registry_ids(answer)
-            ));
+            ))
+            .in_request(format!("POST {path}"))
+            .answered(Self::login_answer(status, answer));
         }
         self.http_error(&Method::POST, path, status, answer, Missing::Misbehaved)
     }
@@ -418,6 +422,11 @@ impl RedfishClient {
     }
 
     fn transport_error(&self, method: &Method, path: &str, e: reqwest::Error) -> Error {
+        self.transport_error_of(method, path, e)
+            .in_request(format!("{method} {path}"))
+    }
+
+    fn transport_error_of(&self, method: &Method, path: &str, e: reqwest::Error) -> Error {
         if e.is_redirect() {
             return Error::misbehaved(format!(
                 "{}: {method} {path}: {}",
@@ -491,6 +500,33 @@ impl RedfishClient {
                 registry_ids(body)
             )),
             _ => self.http_error_with_message(what, status, path, body, missing),
+        }
+        .in_request(format!("{method} {path}"))
+        .answered(self.http_answer(status, body))
+    }
+
+    /// What the service answered, as data: the status, the body's MessageIds and, unless
+    /// it refused the credentials, its message (scrubbed). A login refusal's prose is never
+    /// kept: a scrubbed word of it could tell the password.
+    fn http_answer(&self, status: StatusCode, body: &[u8]) -> Answer {
+        let refusal = matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN);
+        Answer::Http {
+            status: status.as_u16(),
+            message_ids: message_ids(body),
+            message: if refusal {
+                None
+            } else {
+                self.device_message(body)
+            },
+        }
+    }
+
+    /// [`Self::http_answer`] for a refused session login (400, 401 or 403): no prose.
+    fn login_answer(status: StatusCode, body: &[u8]) -> Answer {
+        Answer::Http {
+            status: status.as_u16(),
+            message_ids: message_ids(body),
+            message: None,
         }
     }
 

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use fence_core::testkit::conformance::{self, fast_timing};
 use fence_core::{
-    Action, Engine, ErrorKind, FenceDevice, Outcome, PowerState, Request, Retry, Timing,
+    Action, Answer, Engine, ErrorKind, FenceDevice, Outcome, PowerState, Request, Retry, Timing,
 };
 use fence_redfish::{AuthMethod, RedfishConfig, RedfishDevice, TlsVerify};
 use fence_test_support::https::fixture;
@@ -190,6 +190,40 @@ async fn a_refused_reset_fails_at_once_with_the_services_message() {
     // status, refused POST, the engine's read after the refusal: nothing more.
     assert_eq!(mock.lines().len(), 3, "{:?}", mock.lines());
     assert_eq!(mock.power(0), "On");
+    // The same as data: the request as the service logged it, the answer as it sent it,
+    // and where (said by the engine from the device).
+    let c = err.context().expect("a refused reset carries its exchange");
+    assert_eq!(
+        c.request.as_ref(),
+        Some(&mock.lines()[1]),
+        "the refused POST"
+    );
+    match &c.answer {
+        Some(Answer::Http {
+            status,
+            message_ids,
+            message,
+        }) => {
+            assert_eq!(*status, 400);
+            assert!(
+                message_ids.contains(&"Base.1.8.ActionNotSupported".to_owned()),
+                "{message_ids:?}"
+            );
+            assert_eq!(
+                message.as_deref(),
+                Some("The action ForceOff is locked by the administrator.")
+            );
+        }
+        other => panic!("not an HTTP answer: {other:?}"),
+    }
+    assert_eq!(c.backend, Some("redfish"));
+    assert_eq!(c.address.as_deref(), Some(dev.address().as_str()));
+    assert!(
+        c.address
+            .as_deref()
+            .unwrap()
+            .contains(&mock.port().to_string())
+    );
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use async_trait::async_trait;
-use fence_core::{Capabilities, Error, FenceDevice, Outlet, PowerState, Result};
+use fence_core::{Answer, Capabilities, Error, FenceDevice, Outlet, PowerState, Result};
 
 use crate::config::VboxConfig;
 use crate::script::{self, Script, StepOutput};
@@ -362,20 +362,26 @@ impl Worker<'_> {
     /// The error of a power command VirtualBox refused.
     fn refusal(&mut self, plug: &str, command: &str, out: &StepOutput) -> Error {
         let message = self.remote_message(&out.stderr);
-        if vboxmanage::is_not_found(&out.stderr) {
+        let answer = Answer::Exit {
+            status: Some(out.status),
+            stderr: message.clone(),
+        };
+        let error = if vboxmanage::is_not_found(&out.stderr) {
             self.inner.seen.remove(plug);
-            return Error::plug_not_found(plug, message);
-        }
-        let detail = format!(
-            "{}: `{command}` failed (exit {}): {message}",
-            self.config.address(),
-            out.status
-        );
-        if vboxmanage::is_state_refusal(&out.stderr) {
-            Error::busy(detail)
+            Error::plug_not_found(plug, message)
         } else {
-            Error::misbehaved(detail)
-        }
+            let detail = format!(
+                "{}: `{command}` failed (exit {}): {message}",
+                self.config.address(),
+                out.status
+            );
+            if vboxmanage::is_state_refusal(&out.stderr) {
+                Error::busy(detail)
+            } else {
+                Error::misbehaved(detail)
+            }
+        };
+        error.in_request(command).answered(answer)
     }
 
     /// `list vms` and `list runningvms` (one channel), then the state of every VM not

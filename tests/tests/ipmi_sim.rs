@@ -15,7 +15,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fence_core::testkit::conformance::{self, fast_timing};
-use fence_core::{Action, Engine, ErrorKind, FenceDevice, Outcome, PowerState, Request, Secret};
+use fence_core::{
+    Action, Answer, Engine, ErrorKind, FenceDevice, Outcome, PowerState, Request, Secret,
+};
 use fence_ipmi::{CipherSuite, IpmiConfig, IpmiDevice, Privilege, RetryPolicy, V15AuthType};
 use fence_test_support::relay::{Counts, UdpFault, UdpRelay, UdpTap, Verdict};
 use fence_tests::peer_port;
@@ -283,6 +285,15 @@ async fn operator_account_and_privilege_levels() {
     let err = user.set_power("", PowerState::On).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::LoginRefused, "{err}");
     assert!(err.to_string().contains("0xd4"), "{err}");
+    let c = err
+        .context()
+        .expect("a refused command carries its exchange");
+    assert_eq!(c.answer, Some(Answer::Ipmi { code: 0xd4 }), "{err}");
+    assert_eq!(
+        c.request.as_deref(),
+        Some("Chassis Control (power on)"),
+        "{err}"
+    );
     user.close().await.unwrap();
     assert_eq!(
         user.stats().sessions_closed,

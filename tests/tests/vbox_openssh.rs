@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use fence_core::testkit::conformance::{self, fast_timing};
-use fence_core::{Action, Engine, ErrorKind, FenceDevice, Outcome, PowerState, Request};
+use fence_core::{Action, Answer, Engine, ErrorKind, FenceDevice, Outcome, PowerState, Request};
 use fence_tests::{peer_path, peer_port, peers_dir, run_tool};
 use fence_vbox::{HostKeyCheck, VboxConfig, VboxDevice};
 
@@ -929,6 +929,20 @@ async fn missing_vm_and_refused_commands() {
             .contains("Invalid machine state: Starting (must be Running, Paused or Stuck)"),
         "{err}"
     );
+    let c = err
+        .context()
+        .expect("a refused command carries its exchange");
+    assert!(
+        c.request.as_deref().is_some_and(|r| r.contains("poweroff")),
+        "{c:?}"
+    );
+    match &c.answer {
+        Some(Answer::Exit { status, stderr }) => {
+            assert_eq!(*status, Some(1), "VBoxManage's RTEXITCODE_FAILURE");
+            assert!(stderr.contains("Invalid machine state"), "{stderr}");
+        }
+        other => panic!("not an exit status: {other:?}"),
+    }
     assert_eq!(vm.vmstate(), "starting");
     // The state read before a set decides the command; a stale one meets VirtualBox's
     // refusal: the VM stopped behind our back after it was read running.
