@@ -480,6 +480,8 @@ impl Run<'_> {
                 self.device.backend()
             )));
         }
+        // Up to 1 + retry_on cycles, as fence-agents' multi_reboot_cycle_fn; a refusal that
+        // meets the same answer again (a login refusal, an HTTP 400) is not sent again.
         let mut last = None;
         for _ in 0..1 + self.timing.retry_on {
             self.attempts += 1;
@@ -488,7 +490,13 @@ impl Run<'_> {
                     last = None;
                     break;
                 }
-                Err(e) => last = Some(e),
+                Err(e) => {
+                    let again = e.is_retryable();
+                    last = Some(e);
+                    if !again {
+                        break;
+                    }
+                }
             }
         }
         if let Some(e) = last {

@@ -306,6 +306,34 @@ async fn cycle_sends_one_cycle_and_reports_the_off_unverified() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_refused_cycle_is_not_sent_again_but_one_that_may_pass_is() {
+    for (error, sent) in [
+        (Error::rejected("HTTP 400 Bad Request"), 1),
+        (Error::login_refused("HTTP 401"), 1),
+        (Error::misbehaved("HTTP 503 Service Unavailable"), 3),
+    ] {
+        let (mut device, _m) = machine(PowerState::On, true, true);
+        let cycles = Arc::new(AtomicU32::new(0));
+        let c = cycles.clone();
+        let shown = error.to_string();
+        let answer = Mutex::new(Some(error));
+        device.expect_power_cycle().returning(move |_| {
+            c.fetch_add(1, Ordering::SeqCst);
+            let again = answer.lock().unwrap().take();
+            Err(again.unwrap_or_else(|| Error::misbehaved("HTTP 503 Service Unavailable")))
+        });
+        let t = Timing {
+            method: RebootMethod::Cycle,
+            retry_on: 2,
+            ..timing()
+        };
+        let report = run(&device, t, Action::Reboot).await;
+        assert!(report.result.is_err(), "{shown}");
+        assert_eq!(cycles.load(Ordering::SeqCst), sent, "{shown}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
 async fn cycle_of_a_machine_already_off_powers_it_on_instead() {
     // Many BMCs refuse a cycle when the host is off (fence-agents#596); the off state was
     // just read, so the node is fenced and only needs to come back.
