@@ -21,6 +21,7 @@ use fence_core::{Capabilities, Error, FenceDevice, PowerState, Result};
 use serde_json::{Value, json};
 
 use crate::client::{Missing, RedfishClient};
+use crate::collection;
 use crate::config::{AuthMethod, RedfishConfig};
 
 /// What a reset is meant to do.
@@ -186,17 +187,7 @@ impl RedfishDevice {
                 ))
             })?
             .to_owned();
-        let collection = self.client.get_json(&systems, Missing::Misbehaved).await?;
-        let members: Vec<String> = collection
-            .get("Members")
-            .and_then(Value::as_array)
-            .map(|m| {
-                m.iter()
-                    .filter_map(|x| x.get("@odata.id").and_then(Value::as_str))
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let members = collection::members(&self.client, &systems).await?;
         Ok((systems, members))
     }
 

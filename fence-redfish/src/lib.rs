@@ -54,6 +54,7 @@
 #![warn(unreachable_pub)]
 
 mod client;
+mod collection;
 pub mod config;
 pub mod device;
 mod tls;

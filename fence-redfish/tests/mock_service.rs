@@ -132,6 +132,66 @@ async fn several_systems_without_systems_uri_fail_and_name_them() {
     assert_eq!(mock.power(1), "Off");
 }
 
+/// Issue 16: a Systems collection split over pages (one member a page) is read whole, so
+/// two systems are two, not "the only system" of the first page, which would be fenced.
+#[tokio::test]
+async fn a_paged_systems_collection_is_read_whole() {
+    let mock = Mock::start(vec![System::new("a", "On"), System::new("b", "On")]).await;
+    mock.with_state(|s| s.paging.page_size = Some(1));
+    let dev = device(&mock, None);
+    let report = run(&dev, Action::Off).await;
+    let err = report.result.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("/redfish/v1/Systems/a") && msg.contains("/redfish/v1/Systems/b"),
+        "{msg}"
+    );
+    assert!(report.commands.is_empty());
+    assert_eq!(
+        (mock.power(0).as_str(), mock.power(1).as_str()),
+        ("On", "On")
+    );
+    assert_eq!(
+        mock.lines(),
+        [
+            "GET /redfish/v1",
+            "GET /redfish/v1/Systems",
+            "GET /redfish/v1/Systems?$skip=1"
+        ]
+    );
+
+    // One system over one page of one: discovered as before.
+    let mock = Mock::start(vec![System::new("only", "On")]).await;
+    mock.with_state(|s| s.paging.page_size = Some(1));
+    let dev = device(&mock, None);
+    assert_eq!(dev.system_uri().await.unwrap(), "/redfish/v1/Systems/only");
+}
+
+/// A count that disagrees with the members read, or next links that loop, are refused
+/// before anything is switched.
+#[tokio::test]
+async fn a_collection_that_miscounts_or_loops_is_refused() {
+    let mock = Mock::start(vec![System::new("a", "On")]).await;
+    mock.with_state(|s| s.paging.count = Some(2));
+    let report = run(&device(&mock, None), Action::Off).await;
+    let err = report.result.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Misbehaved, "{err}");
+    assert!(
+        err.to_string().contains("counts 2 members") && err.to_string().contains("1 were read"),
+        "{err}"
+    );
+    assert_eq!(mock.power(0), "On");
+
+    let mock = Mock::start(vec![System::new("a", "On")]).await;
+    mock.with_state(|s| s.paging.loop_back = true);
+    let report = run(&device(&mock, None), Action::Off).await;
+    let err = report.result.unwrap_err();
+    assert!(err.to_string().contains("leads back to"), "{err}");
+    assert_eq!(mock.power(0), "On");
+    assert!(mock.lines().len() <= 3, "{:?}", mock.lines());
+}
+
 #[tokio::test]
 async fn a_service_root_without_systems_is_a_clear_error() {
     let mock = Mock::start(vec![System::new("1", "On")]).await;

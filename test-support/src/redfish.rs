@@ -86,6 +86,19 @@ pub struct State {
     /// Answer every request with `200 OK` and a body of this many spaces (announced in
     /// `Content-Length` only when the flag is true).
     pub oversized: Option<(usize, bool)>,
+    /// How the Systems collection is split over pages.
+    pub paging: Paging,
+}
+
+/// How the Systems collection is split over pages (`Members@odata.nextLink`, `$skip`).
+#[derive(Clone, Debug, Default)]
+pub struct Paging {
+    /// Members per page (all on one page when `None`).
+    pub page_size: Option<usize>,
+    /// The `Members@odata.count` announced, when it is not the true count.
+    pub count: Option<usize>,
+    /// Every page's next link leads back to the first page.
+    pub loop_back: bool,
 }
 
 /// A running service.
@@ -117,6 +130,7 @@ impl Mock {
             silent: false,
             redirects: HashMap::new(),
             oversized: None,
+            paging: Paging::default(),
         }));
         let script = Arc::clone(&state);
         let server = HttpsServer::start(&Certificate::fixture(cert), move |request| {
@@ -256,6 +270,35 @@ fn base64(input: &[u8]) -> String {
 /// A status, extra headers and a JSON body (`Null` for none).
 type Answer = (u16, Vec<(&'static str, String)>, Value);
 
+/// A page of the Systems collection: all members, or `page_size` of them from `$skip`
+/// with a next link while more follow ([`Paging`]), with `Members@odata.count` the total:
+/// as DSP0266 1.8.1 §9.5.9 and §9.5.11 define them and as OpenBMC's bmcweb pages a
+/// collection (`...Entries?$skip=N` as the next link, the count of all entries).
+fn systems_page(p: &str, s: &State) -> Answer {
+    let all: Vec<Value> = s
+        .systems
+        .iter()
+        .map(|x| json!({"@odata.id": format!("/redfish/v1/Systems/{}", x.id)}))
+        .collect();
+    let skip: usize = p
+        .split_once("?$skip=")
+        .and_then(|(_, n)| n.parse().ok())
+        .unwrap_or(0);
+    let size = s.paging.page_size.unwrap_or(all.len().max(1));
+    let page: Vec<Value> = all.iter().skip(skip).take(size).cloned().collect();
+    let count = s.paging.count.unwrap_or(all.len());
+    let mut body = json!({"Members@odata.count": count, "Members": page});
+    let next = if s.paging.loop_back {
+        Some("/redfish/v1/Systems".to_owned())
+    } else {
+        (skip + size < all.len()).then(|| format!("/redfish/v1/Systems?$skip={}", skip + size))
+    };
+    if let Some(next) = next {
+        body["Members@odata.nextLink"] = json!(next);
+    }
+    (200, vec![], body)
+}
+
 /// The service's answer to `r` in the state `s`.
 fn route(r: &Request, s: &mut State) -> Answer {
     let m = r.method.as_str();
@@ -323,17 +366,8 @@ fn route(r: &Request, s: &mut State) -> Answer {
             };
         }
     }
-    if m == "GET" && p == "/redfish/v1/Systems" {
-        let members: Vec<Value> = s
-            .systems
-            .iter()
-            .map(|x| json!({"@odata.id": format!("/redfish/v1/Systems/{}", x.id)}))
-            .collect();
-        return (
-            200,
-            vec![],
-            json!({"Members@odata.count": members.len(), "Members": members}),
-        );
+    if m == "GET" && (p == "/redfish/v1/Systems" || p.starts_with("/redfish/v1/Systems?")) {
+        return systems_page(p, s);
     }
     if let Some(rest) = p.strip_prefix("/redfish/v1/Systems/") {
         let (id, action) = match rest.split_once('/') {
