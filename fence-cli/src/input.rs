@@ -36,6 +36,28 @@ pub(crate) struct Input {
     pub raw: BTreeMap<&'static str, String>,
     /// `nodename` from stdin (Pacemaker's target), for the events; no option uses it.
     pub nodename: Option<String>,
+    /// How the options were given, so that messages name them the same way.
+    pub spelling: Spelling,
+}
+
+/// How the options were given: messages that name an option to set name it the same way.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Spelling {
+    /// On the command line: `--ssl-ca-file=FILE`.
+    #[default]
+    Flags,
+    /// On stdin, as Pacemaker gives them: `ssl_ca_file=FILE`.
+    Stdin,
+}
+
+impl Spelling {
+    /// `option` set to `value`, spelt this way (`option` by its canonical name).
+    pub(crate) fn setting(self, option: &str, value: &str) -> String {
+        match self {
+            Spelling::Flags => format!("--{}={value}", option.replace('_', "-")),
+            Spelling::Stdin => format!("{option}={value}"),
+        }
+    }
 }
 
 impl Input {
@@ -45,6 +67,7 @@ impl Input {
             invalid: BTreeSet::new(),
             raw: BTreeMap::new(),
             nodename: None,
+            spelling: Spelling::Flags,
         }
     }
 
@@ -81,6 +104,7 @@ impl Input {
 /// format fence-agents has before its logging is set up.
 pub(crate) fn parse_stdin(agent: &Agent, table: ParamTable, text: &str) -> Input {
     let mut input = Input::new(table.clone());
+    input.spelling = Spelling::Stdin;
     for raw in text.split('\n') {
         let line = raw.trim();
         if line.is_empty() || line.starts_with('#') {

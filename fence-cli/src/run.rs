@@ -14,7 +14,7 @@ use fence_core::{
 };
 
 use crate::agents::{Agent, is_sensitive};
-use crate::input::{Input, parse_args, parse_stdin};
+use crate::input::{Input, Spelling, parse_args, parse_stdin};
 use crate::logging::{self, LogConfig, early, fail, fail_usage, flush_early};
 use crate::script::ShellScript;
 use crate::wording::{EC_LOGIN_DENIED, EC_STATUS, EC_TIMED_OUT, failed_line};
@@ -274,6 +274,7 @@ async fn run_action(
         }
     }
     let nodename = input.nodename.clone();
+    let spelling = input.spelling;
     let options = input.options;
     tracing::debug!("{} {action} with options {options:?}", agent.name);
 
@@ -283,7 +284,7 @@ async fn run_action(
     let timing = match timing(&options, started) {
         Ok(t) => t,
         Err(e) => {
-            fail_usage(&failed_line(&e));
+            fail_usage(&failed_line(&e, spelling));
             return 1;
         }
     };
@@ -291,9 +292,9 @@ async fn run_action(
         Ok(d) => d,
         Err(e) => {
             if e.kind() == ErrorKind::InvalidInput {
-                fail_usage(&failed_line(&e));
+                fail_usage(&failed_line(&e, spelling));
             } else {
-                fail(&failed_line(&e));
+                fail(&failed_line(&e, spelling));
             }
             return 1;
         }
@@ -352,7 +353,7 @@ async fn run_action(
                     && options
                         .get("method")
                         .is_some_and(|m| m.eq_ignore_ascii_case("cycle")));
-            report_failure(&agent, &e, device.as_ref(), cycle);
+            report_failure(&agent, &e, device.as_ref(), cycle, spelling);
             1
         }
     };
@@ -436,13 +437,19 @@ fn print_outcome(options: &Options, action: Action, outcome: &Outcome) -> i32 {
 
 /// Logs a failure: the line naming the cause, then the message fence-agents' agent prints
 /// for the same situation (so that tools matching on it keep working).
-fn report_failure(agent: &Agent, e: &Error, device: &dyn FenceDevice, cycle: bool) {
+fn report_failure(
+    agent: &Agent,
+    e: &Error,
+    device: &dyn FenceDevice,
+    cycle: bool,
+    spelling: Spelling,
+) {
     tracing::debug!(backend = device.backend(), address = %device.address(), kind = ?e.kind(), "action failed");
     match e.kind() {
-        ErrorKind::PowerTimeout => fail(&failed_line(e)),
-        ErrorKind::InvalidInput => fail_usage(&failed_line(e)),
+        ErrorKind::PowerTimeout => fail(&failed_line(e, spelling)),
+        ErrorKind::InvalidInput => fail_usage(&failed_line(e, spelling)),
         kind => {
-            tracing::error!("{}\n", failed_line(e));
+            tracing::error!("{}\n", failed_line(e, spelling));
             match agent.family.failure.line(kind, cycle) {
                 FailureLine::Status => fail(EC_STATUS),
                 FailureLine::LoginDenied => fail(EC_LOGIN_DENIED),

@@ -5,6 +5,8 @@
 
 use fence_core::{Error, InputProblem};
 
+use crate::input::Spelling;
+
 /// fence-agents' `EC_STATUS` message.
 pub(crate) const EC_STATUS: &str =
     "Failed: Unable to obtain correct plug status or plug is not available";
@@ -14,12 +16,35 @@ pub(crate) const EC_LOGIN_DENIED: &str = "Unable to connect/login to fencing dev
 pub(crate) const EC_TIMED_OUT: &str = "Connection timed out";
 
 /// The `Failed: ...` (or, for an option that is ignored, `Parse error: ...`) line naming
-/// the cause of an error.
-pub(crate) fn failed_line(e: &Error) -> String {
+/// the cause of an error, followed by the options that would resolve it (the error's
+/// remedies), spelt as the user gave options.
+pub(crate) fn failed_line(e: &Error, spelling: Spelling) -> String {
+    let line = cause_line(e);
+    let remedies: Vec<String> = e
+        .context()
+        .map(|c| {
+            c.remedies
+                .iter()
+                .map(|r| format!("{}: {}", r.purpose, spelling.setting(r.option, &r.value)))
+                .collect()
+        })
+        .unwrap_or_default();
+    if remedies.is_empty() {
+        line
+    } else {
+        format!("{line} ({})", remedies.join("; "))
+    }
+}
+
+/// [`failed_line`] without the remedies.
+fn cause_line(e: &Error) -> String {
     match e {
         Error::InvalidInput { option, problem } => input_line(option.as_deref(), problem),
         Error::LoginRefused { detail, .. } | Error::Unreachable { detail, .. } => {
             format!("Failed: {EC_LOGIN_DENIED}: {detail}")
+        }
+        Error::PlugNotFound { plug, detail, .. } if !detail.is_empty() => {
+            format!("Failed: Plug not found: {plug} ({detail})")
         }
         Error::PowerTimeout { target } => {
             format!(
@@ -94,24 +119,48 @@ const MISSING: &[(&str, &str)] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fence_core::Remedy;
+
+    fn failed_line_flags(e: &Error) -> String {
+        failed_line(e, Spelling::Flags)
+    }
+
+    #[test]
+    fn remedies_are_spelt_as_the_options_were_given() {
+        let e = Error::login_refused("https://10.0.0.5:443: TLS certificate not accepted")
+            .with_remedy(Remedy::new("trust it", "ssl_ca_file", "FILE"))
+            .with_remedy(Remedy::new("or pin it", "ssl_fingerprint", "sha256//AAAA"));
+        assert_eq!(
+            failed_line(&e, Spelling::Flags),
+            "Failed: Unable to connect/login to fencing device: https://10.0.0.5:443: TLS \
+             certificate not accepted (trust it: --ssl-ca-file=FILE; or pin it: \
+             --ssl-fingerprint=sha256//AAAA)"
+        );
+        assert_eq!(
+            failed_line(&e, Spelling::Stdin),
+            "Failed: Unable to connect/login to fencing device: https://10.0.0.5:443: TLS \
+             certificate not accepted (trust it: ssl_ca_file=FILE; or pin it: \
+             ssl_fingerprint=sha256//AAAA)"
+        );
+    }
     use fence_core::PowerState;
 
     #[test]
     fn library_errors_become_fence_agents_lines() {
         assert_eq!(
-            failed_line(&Error::missing("ip")),
+            failed_line_flags(&Error::missing("ip")),
             "Failed: You have to enter fence address"
         );
         assert_eq!(
-            failed_line(&Error::missing("plug")),
+            failed_line_flags(&Error::missing("plug")),
             "Failed: You have to enter plug number or machine identification"
         );
         assert_eq!(
-            failed_line(&Error::input("power_wait", InputProblem::NotSeconds)),
+            failed_line_flags(&Error::input("power_wait", InputProblem::NotSeconds)),
             "Failed: The value you have entered for --power-wait is not a valid time in seconds"
         );
         assert_eq!(
-            failed_line(&Error::input(
+            failed_line_flags(&Error::input(
                 "host_os",
                 InputProblem::NotAChoice {
                     choices: vec!["linux".into(), "macos".into()],
@@ -122,27 +171,27 @@ mod tests {
              linux, macos (got 'beos')"
         );
         assert_eq!(
-            failed_line(&Error::invalid_input(
+            failed_line_flags(&Error::invalid_input(
                 "IPMI user names are at most 16 bytes"
             )),
             "Failed: IPMI user names are at most 16 bytes"
         );
         assert_eq!(
-            failed_line(&Error::invalid_option("ipport", "70000 is not a TCP port")),
+            failed_line_flags(&Error::invalid_option("ipport", "70000 is not a TCP port")),
             "Failed: --ipport: 70000 is not a TCP port"
         );
         assert_eq!(
-            failed_line(&Error::login_refused("RAKP 2: wrong password")),
+            failed_line_flags(&Error::login_refused("RAKP 2: wrong password")),
             "Failed: Unable to connect/login to fencing device: RAKP 2: wrong password"
         );
         assert_eq!(
-            failed_line(&Error::PowerTimeout {
+            failed_line_flags(&Error::PowerTimeout {
                 target: PowerState::Off
             }),
             "Failed: Timed out waiting to power OFF"
         );
         assert_eq!(
-            failed_line(&Error::input("bogus", InputProblem::UnknownOption)),
+            failed_line_flags(&Error::input("bogus", InputProblem::UnknownOption)),
             "Parse error: Ignoring unknown option 'bogus'"
         );
     }

@@ -222,6 +222,32 @@ pub struct Context {
     pub request: Option<String>,
     /// What the device answered to it, when it answered.
     pub answer: Option<Answer>,
+    /// Options that would resolve the error, in the order to try them.
+    pub remedies: Vec<Remedy>,
+}
+
+/// An option that would resolve an error, as data: the CLI names it the way the user gave
+/// the options (`--ssl-ca-file=FILE` on a command line, `ssl_ca_file=FILE` on stdin).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Remedy {
+    /// What it does, in plain words (`trust the BMC's own certificate`).
+    pub purpose: &'static str,
+    /// The option, by its canonical name (`ssl_ca_file`).
+    pub option: &'static str,
+    /// The value to give it (`FILE`, a fingerprint to check on the device and pin; `1`).
+    pub value: String,
+}
+
+impl Remedy {
+    /// A remedy: set `option` to `value`, which does `purpose`.
+    pub fn new(purpose: &'static str, option: &'static str, value: impl Into<String>) -> Self {
+        Remedy {
+            purpose,
+            option,
+            value: value.into(),
+        }
+    }
 }
 
 /// What a device answered to a request that failed.
@@ -468,6 +494,11 @@ impl Error {
         self.edit_context(|c| {
             c.answer.get_or_insert(answer);
         })
+    }
+
+    /// The same error, with one more option that would resolve it.
+    pub fn with_remedy(self, remedy: Remedy) -> Self {
+        self.edit_context(|c| c.remedies.push(remedy))
     }
 }
 

@@ -51,7 +51,7 @@ pub mod testkit;
 
 pub use device::{Capabilities, FenceDevice, Outlet};
 pub use engine::{Engine, Report, Request, StateRead, Timing};
-pub use error::{Answer, Context, Error, ErrorKind, InputProblem, Result, Retry};
+pub use error::{Answer, Context, Error, ErrorKind, InputProblem, Remedy, Result, Retry};
 pub use events::FenceEvent;
 pub use hostmap::{HostMap, HostMapSyntax, can_fence_static, parse_targets};
 pub use many::{Limits, Many, ManyReport, Target};

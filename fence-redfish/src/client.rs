@@ -13,7 +13,10 @@ use std::time::{Duration, Instant};
 
 use fence_core::error::seconds_text;
 use fence_core::secret::scrub_outside;
-use fence_core::{Answer, Error, Result, Secret};
+use fence_core::{Answer, Error, Remedy, Result, Secret};
+
+use crate::pin;
+use crate::rows;
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
@@ -54,13 +57,16 @@ pub(crate) struct RedfishClient {
     connect_timeout: Duration,
     request_timeout: Duration,
     requests: AtomicU64,
+    /// The certificate the service presented last, for TLS failure messages.
+    presented: tls::Presented,
 }
 
 impl RedfishClient {
     /// Builds the client (no network I/O; reads the CA file and the system's roots).
     pub(crate) fn new(config: &RedfishConfig) -> Result<Self> {
-        let tls = tls::client_config(&config.tls)?;
         let base = config.base_url();
+        let address = base.trim_start_matches("https://").to_owned();
+        let (tls, presented) = tls::client_config(&config.tls, &address)?;
         let mut headers = HeaderMap::new();
         headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
         headers.insert("odata-version", HeaderValue::from_static("4.0"));
@@ -93,6 +99,7 @@ impl RedfishClient {
             connect_timeout: config.connect_timeout,
             request_timeout: config.request_timeout,
             requests: AtomicU64::new(0),
+            presented,
         })
     }
 
@@ -386,18 +393,41 @@ impl RedfishClient {
         {
             return Err(too_large());
         }
+        let status = response.status();
         let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| self.transport_error(method, path, e))?
-        {
-            if body.len() + chunk.len() > MAX_BODY {
-                return Err(too_large());
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() + chunk.len() > MAX_BODY {
+                        return Err(too_large());
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => return Ok(body),
+                // The service sent its status, then cut the connection (DMTF's mockup
+                // server answers HTTP/1.0 without Content-Length and closes without TLS
+                // close_notify): an error status is what it said, and is kept; a success
+                // with a cut body is not taken as an answer.
+                Err(e) if !status.is_success() => {
+                    tracing::debug!(%method, path, status = status.as_u16(), error = %e, "the answer's body was cut; its status stands");
+                    return Ok(body);
+                }
+                Err(e) => {
+                    let cut = match self.transport_error(method, path, e) {
+                        Error::Unreachable { detail, .. } => detail,
+                        other => other.to_string(),
+                    };
+                    return Err(Error::unreachable(format!(
+                        "{}: {method} {path}: HTTP {} {}, then the connection was cut before \
+                         the end of the answer ({cut})",
+                        self.base,
+                        status.as_u16(),
+                        status.canonical_reason().unwrap_or("")
+                    ))
+                    .in_request(format!("{method} {path}")));
+                }
             }
-            body.extend_from_slice(&chunk);
         }
-        Ok(body)
     }
 
     /// The URL of a path of this service. An absolute URL (some services give absolute
@@ -435,28 +465,7 @@ impl RedfishClient {
             ));
         }
         if let Some(t) = tls::find_tls_error(&e) {
-            use rustls::CertificateError as C;
-            let hint = match t {
-                rustls::Error::InvalidCertificate(
-                    C::NotValidForName | C::NotValidForNameContext { .. },
-                ) => "connect by a name or address the certificate holds, or set ssl_insecure=1",
-                rustls::Error::InvalidCertificate(
-                    C::Expired
-                    | C::ExpiredContext { .. }
-                    | C::NotValidYet
-                    | C::NotValidYetContext { .. },
-                ) => "check the clocks and the certificate's dates, or set ssl_insecure=1",
-                _ => "trust its CA with ssl_ca_file, or set ssl_insecure=1 to skip verification",
-            };
-            return match t {
-                rustls::Error::InvalidCertificate(_)
-                | rustls::Error::NoCertificatesPresented
-                | rustls::Error::UnsupportedNameType => Error::login_refused(format!(
-                    "{}: TLS certificate not accepted: {t} ({hint})",
-                    self.base
-                )),
-                _ => Error::unreachable(format!("{}: TLS handshake failed: {t}", self.base)),
-            };
+            return self.tls_error(t);
         }
         let detail = if e.is_timeout() {
             let bound = if e.is_connect() {
@@ -475,6 +484,84 @@ impl RedfishClient {
             format!("{}: {method} {path} failed: {}", self.base, root_cause(&e))
         };
         Error::unreachable_with(detail, e)
+    }
+
+    /// A refused TLS handshake, worded with what the BMC presented (its two pins, to be
+    /// compared with the BMC's console) and the options that would let it in, as remedies.
+    fn tls_error(&self, t: &rustls::Error) -> Error {
+        use rustls::CertificateError as C;
+        let presented = self.presented.lock().ok().and_then(|p| p.clone());
+        let (cert_pin, key_pin) = match presented.as_deref().map(pin::pins_of) {
+            Some((cert, key)) => (Some(cert), key),
+            None => (None, None),
+        };
+        let shown = match (&cert_pin, &key_pin) {
+            (Some(c), Some(k)) => format!("; the device presents certificate {c}, key {k}"),
+            (Some(c), None) => format!("; the device presents certificate {c}"),
+            _ => String::new(),
+        };
+        let key_value = key_pin
+            .as_ref()
+            .map_or_else(|| "sha256//...".to_owned(), ToString::to_string);
+        let pin_it = Remedy::new(
+            "once that key is checked on the BMC's console, pin it",
+            rows::SSL_FINGERPRINT.name,
+            key_value,
+        );
+        let refused = |what: String| {
+            Error::login_refused(format!(
+                "{}: TLS certificate not accepted: {what}{shown}",
+                self.base
+            ))
+        };
+        if let Some(r) = tls::refusal_of(t) {
+            return match r {
+                tls::Refusal::Changed { file, line, .. } => refused(format!(
+                    "{r}; if the BMC's certificate was replaced on purpose, remove line {line} \
+                     of {file}: the next connection records the new key"
+                )),
+                tls::Refusal::NoPinMatches => refused(r.to_string()).with_remedy(pin_it),
+                tls::Refusal::NotRecorded { .. } => refused(r.to_string()),
+            };
+        }
+        match t {
+            rustls::Error::InvalidCertificate(
+                C::NotValidForName | C::NotValidForNameContext { .. },
+            ) => refused(format!(
+                "{t} (the certificate does not name the address it is reached by: connect by a \
+                 name it holds, or pin it)"
+            ))
+            .with_remedy(pin_it),
+            rustls::Error::InvalidCertificate(
+                C::Expired
+                | C::ExpiredContext { .. }
+                | C::NotValidYet
+                | C::NotValidYetContext { .. },
+            ) => refused(format!(
+                "{t} (check the clocks and the certificate's dates)"
+            ))
+            .with_remedy(pin_it),
+            rustls::Error::InvalidCertificate(_)
+            | rustls::Error::NoCertificatesPresented
+            | rustls::Error::UnsupportedNameType => refused(t.to_string())
+                .with_remedy(Remedy::new(
+                    "trust the BMC's own certificate or its CA",
+                    rows::SSL_CA_FILE.name,
+                    "FILE",
+                ))
+                .with_remedy(pin_it)
+                .with_remedy(Remedy::new(
+                    "or trust the key it presents first",
+                    rows::SSL_KNOWN_HOSTS_FILE.name,
+                    "FILE",
+                ))
+                .with_remedy(Remedy::new(
+                    "or skip verification (nothing proves who answers)",
+                    fence_core::params::common::SSL_INSECURE.name,
+                    "1",
+                )),
+            _ => Error::unreachable(format!("{}: TLS handshake failed: {t}", self.base)),
+        }
     }
 
     fn http_error(
@@ -542,9 +629,12 @@ impl RedfishClient {
     ) -> Error {
         let message = self.device_message(body).unwrap_or_else(|| reason(status));
         match status {
-            StatusCode::NOT_FOUND if missing == Missing::Plug => {
-                Error::plug_not_found(path, format!("{what}: {message}"))
-            }
+            StatusCode::NOT_FOUND if missing == Missing::Plug => Error::plug_not_found(
+                path,
+                format!(
+                    "{what}: the service has no resource at {path} (check systems_uri): {message}"
+                ),
+            ),
             StatusCode::NOT_IMPLEMENTED | StatusCode::METHOD_NOT_ALLOWED => {
                 Error::unsupported(format!("{what}: {message}"))
             }

@@ -4,7 +4,10 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::rows::{AUTH_METHOD, IP, IPPORT, PLUG, REDFISH_URI, SSL_CA_FILE, SYSTEMS_URI};
+use crate::rows::{
+    AUTH_METHOD, IP, IPPORT, PLUG, REDFISH_URI, SSL_CA_FILE, SSL_FINGERPRINT, SSL_KNOWN_HOSTS_FILE,
+    SYSTEMS_URI,
+};
 use fence_core::params::Options;
 use fence_core::params::common;
 use fence_core::{Error, Result, Secret};
@@ -31,6 +34,18 @@ pub enum TlsVerify {
     Verify {
         /// A PEM file of extra CA certificates (`ssl_ca_file`).
         ca_file: Option<PathBuf>,
+    },
+    /// Accept a certificate that matches one of these pins, whatever its issuer, names or
+    /// dates (`ssl_fingerprint`).
+    Pinned {
+        /// The pins; any one matching is enough.
+        pins: Vec<crate::Pin>,
+    },
+    /// Trust on first use (`ssl_known_hosts_file`): the key the BMC presents first is
+    /// recorded in `file`; later, only that key is accepted.
+    TrustOnFirstUse {
+        /// The known-hosts file.
+        file: PathBuf,
     },
     /// Accept any certificate (`ssl_insecure`). The handshake signature is still checked,
     /// but nothing proves who the peer is.
@@ -201,13 +216,7 @@ impl RedfishConfig {
         if let Some(s) = &systems_uri {
             check_path("systems_uri", s)?;
         }
-        let tls = if options.flag(common::SSL_INSECURE.name) {
-            TlsVerify::Insecure
-        } else {
-            TlsVerify::Verify {
-                ca_file: options.non_empty(SSL_CA_FILE.name).map(PathBuf::from),
-            }
-        };
+        let tls = tls_from(options)?;
         let auth = match options.get(AUTH_METHOD.name).unwrap_or("basic") {
             "session" => AuthMethod::Session,
             _ => AuthMethod::Basic,
@@ -298,6 +307,53 @@ fn check_path(name: &str, value: &str) -> Result<()> {
             "{name} must be a path starting with '/' (got '{value}')"
         )))
     }
+}
+
+/// The certificate check the options ask for: at most one of `ssl_insecure`,
+/// `ssl_fingerprint`, `ssl_known_hosts_file` and `ssl_ca_file` (each says on its own whom to
+/// trust; two would leave it unclear which one decides).
+fn tls_from(options: &Options) -> Result<TlsVerify> {
+    let insecure = options.flag(common::SSL_INSECURE.name);
+    let given: Vec<&'static str> = [
+        (insecure, common::SSL_INSECURE.name),
+        (
+            options.non_empty(SSL_FINGERPRINT.name).is_some(),
+            SSL_FINGERPRINT.name,
+        ),
+        (
+            options.non_empty(SSL_KNOWN_HOSTS_FILE.name).is_some(),
+            SSL_KNOWN_HOSTS_FILE.name,
+        ),
+        (
+            options.non_empty(SSL_CA_FILE.name).is_some(),
+            SSL_CA_FILE.name,
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(on, name)| on.then_some(name))
+    .collect();
+    if given.len() > 1 {
+        return Err(Error::invalid_input(format!(
+            "{} each decide whom to trust: give one of them",
+            given.join(" and ")
+        )));
+    }
+    if insecure {
+        return Ok(TlsVerify::Insecure);
+    }
+    if let Some(text) = options.non_empty(SSL_FINGERPRINT.name) {
+        let pins = crate::Pin::parse_list(text)
+            .map_err(|why| Error::invalid_option(SSL_FINGERPRINT.name, why))?;
+        return Ok(TlsVerify::Pinned { pins });
+    }
+    if let Some(file) = options.non_empty(SSL_KNOWN_HOSTS_FILE.name) {
+        return Ok(TlsVerify::TrustOnFirstUse {
+            file: PathBuf::from(file),
+        });
+    }
+    Ok(TlsVerify::Verify {
+        ca_file: options.non_empty(SSL_CA_FILE.name).map(PathBuf::from),
+    })
 }
 
 #[cfg(test)]

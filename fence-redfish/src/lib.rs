@@ -47,20 +47,26 @@
 //! - [`device`]: system discovery, reset types, the [`fence_core::FenceDevice`] implementation.
 //! - `client` (private): the HTTPS client (reqwest over rustls with the ring provider,
 //!   HTTP/1.1, one keep-alive connection), authentication and error mapping.
-//! - `tls` (private): the rustls configuration (system roots plus `ssl_ca_file`, or no
-//!   verification with `ssl_insecure`).
+//! - `tls` (private): the rustls configuration: system roots plus `ssl_ca_file` (whose
+//!   certificates a BMC may also present as its own), a pin (`ssl_fingerprint`, [`Pin`]),
+//!   trust on first use (`ssl_known_hosts_file`), or no verification (`ssl_insecure`);
+//!   `cert`, `pin` and `known_hosts` (private) hold what those checks read.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 #![warn(unreachable_pub)]
 
+mod cert;
 mod client;
 mod collection;
 pub mod config;
 pub mod device;
+mod known_hosts;
+mod pin;
 mod tls;
 
 pub use config::{AuthMethod, RedfishConfig, TlsVerify};
 pub use device::RedfishDevice;
+pub use pin::Pin;
 
 use fence_core::FenceDevice;
 use fence_core::agent::{AgentFamily, FailureLine, FailureWording, Persona, Plugs};
@@ -133,11 +139,23 @@ pub mod rows {
         .order(300)
         .desc("Path to gnutls-cli binary")
         .unused("TLS is built in (rustls); no gnutls-cli is run");
-    /// `ssl_ca_file` (fence-rs): a PEM file of CA certificates trusted besides the system's.
+    /// `ssl_ca_file` (fence-rs): a PEM file of CA certificates trusted besides the system's,
+    /// or of the BMC's own (self-signed) certificate, trusted as itself.
     pub const SSL_CA_FILE: ParamSpec = ParamSpec::new("ssl_ca_file", ParamType::String)
         .long("ssl-ca-file")
         .hint("file")
-        .desc("PEM file of CA certificates to trust for the device's certificate, besides the system's roots (fence-rs)");
+        .desc("PEM file of CA certificates to trust for the device's certificate, besides the system's roots; may hold the device's own self-signed certificate (fence-rs)");
+    /// `ssl_fingerprint` (fence-rs): pins of the BMC's certificate.
+    pub const SSL_FINGERPRINT: ParamSpec = ParamSpec::new("ssl_fingerprint", ParamType::String)
+        .long("ssl-fingerprint")
+        .hint("pin")
+        .desc("Accept only this certificate, whatever its issuer: sha256:AB:CD:... (openssl x509 -noout -fingerprint -sha256) or sha256//BASE64 (curl --pinnedpubkey); several separated by ';' (fence-rs)");
+    /// `ssl_known_hosts_file` (fence-rs): trust on first use.
+    pub const SSL_KNOWN_HOSTS_FILE: ParamSpec =
+        ParamSpec::new("ssl_known_hosts_file", ParamType::String)
+            .long("ssl-known-hosts-file")
+            .hint("file")
+            .desc("Trust on first use: record the device's key in this file the first time, refuse another key later (fence-rs)");
     /// `auth_method` (fence-rs): HTTP basic authentication or a Redfish session.
     pub const AUTH_METHOD: ParamSpec =
         ParamSpec::new("auth_method", ParamType::Select(&["basic", "session"]))
@@ -151,7 +169,7 @@ pub mod rows {
 /// [`fence_core::params::common::every_agent`]: the fence_redfish options (with their
 /// deprecated aliases, getopt forms, defaults and descriptions as fence-agents prints them),
 /// `port_as_ip`, the compatibility-only `gnutlscli_path`, and this implementation's
-/// additions `ssl_ca_file` and `auth_method`.
+/// additions `ssl_ca_file`, `ssl_fingerprint`, `ssl_known_hosts_file` and `auth_method`.
 pub fn params() -> Vec<ParamSpec> {
     vec![
         rows::IP,
@@ -168,6 +186,8 @@ pub fn params() -> Vec<ParamSpec> {
         common::SSL_INSECURE,
         rows::GNUTLSCLI_PATH,
         rows::SSL_CA_FILE,
+        rows::SSL_FINGERPRINT,
+        rows::SSL_KNOWN_HOSTS_FILE,
         rows::AUTH_METHOD,
     ]
 }

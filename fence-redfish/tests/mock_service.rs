@@ -209,6 +209,37 @@ async fn an_empty_systems_collection_is_a_clear_error() {
     assert!(err.to_string().contains("no members"), "{err}");
 }
 
+/// Issue 16: a service that answers an error as HTTP/1.0 without Content-Length and closes
+/// without TLS close_notify (DMTF's mockup server) still has its status shown: a mistyped
+/// systems_uri is a 404 that says the URI does not exist, not a lost connection.
+#[tokio::test]
+async fn an_error_status_is_shown_also_when_the_connection_is_then_cut() {
+    let mock = Mock::start(vec![System::new("1", "On")]).await;
+    mock.with_state(|s| s.cut_errors = true);
+    let dev = device(&mock, Some("/redfish/v1/Systems/NOPE".into()));
+    let err = dev.power_state("").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PlugNotFound, "{err:?}");
+    let detail = format!("{err:?}");
+    assert!(detail.contains("HTTP 404"), "{detail}");
+    assert!(detail.contains("check systems_uri"), "{detail}");
+    assert!(!detail.contains("close_notify"), "{detail}");
+    match err.context().and_then(|c| c.answer.as_ref()) {
+        Some(Answer::Http { status, .. }) => assert_eq!(*status, 404),
+        other => panic!("{other:?}"),
+    }
+    // A refused reset, cut the same way, keeps its status and message too.
+    mock.reply_to_reset(
+        "ForceOff",
+        400,
+        redfish_error("The request is refused", &[]),
+        None,
+    );
+    let dev = device(&mock, Some(mock.system_uri(0)));
+    let err = dev.set_power("", PowerState::Off).await.unwrap_err();
+    assert!(err.to_string().contains("HTTP 400"), "{err}");
+    assert!(err.to_string().contains("The request is refused"), "{err}");
+}
+
 #[tokio::test]
 async fn an_unknown_systems_uri_is_plug_not_found() {
     let mock = Mock::start(vec![System::new("1", "On")]).await;

@@ -101,6 +101,9 @@ pub enum Reply {
     },
     /// Hold the connection open and never answer.
     Silence,
+    /// Send these bytes as they are, then close the TCP connection without TLS
+    /// close_notify (as a server that answers HTTP/1.0 without `Content-Length` and closes).
+    Cut(Vec<u8>),
     /// `200 OK` with a body of `size` spaces, announced in `Content-Length` when `announced`,
     /// else sent chunked; then the connection closes.
     Flood {
@@ -223,6 +226,12 @@ async fn serve(
                 }
             }
             Reply::Silence => std::future::pending::<()>().await,
+            Reply::Cut(bytes) => {
+                let _ = io.write_all(&bytes).await;
+                let _ = io.flush().await;
+                // Dropped without shutdown: no close_notify.
+                return;
+            }
             Reply::Flood { size, announced } => {
                 flood(&mut io, size, announced).await;
                 return;

@@ -88,6 +88,9 @@ pub struct State {
     pub oversized: Option<(usize, bool)>,
     /// How the Systems collection is split over pages.
     pub paging: Paging,
+    /// Answer errors (4xx, 5xx) as DMTF's Redfish mockup server does: HTTP/1.0 without
+    /// `Content-Length`, then close the connection without TLS close_notify.
+    pub cut_errors: bool,
 }
 
 /// How the Systems collection is split over pages (`Members@odata.nextLink`, `$skip`).
@@ -119,6 +122,11 @@ impl Mock {
 
     /// A service serving the fixture certificate `<cert>.pem` / `<cert>.key`.
     pub async fn start_with_cert(systems: Vec<System>, cert: &str) -> Mock {
+        Mock::start_with_certificate(systems, &Certificate::fixture(cert)).await
+    }
+
+    /// A service serving `certificate`.
+    pub async fn start_with_certificate(systems: Vec<System>, certificate: &Certificate) -> Mock {
         let state = Arc::new(Mutex::new(State {
             systems,
             root_has_systems: true,
@@ -131,9 +139,10 @@ impl Mock {
             redirects: HashMap::new(),
             oversized: None,
             paging: Paging::default(),
+            cut_errors: false,
         }));
         let script = Arc::clone(&state);
-        let server = HttpsServer::start(&Certificate::fixture(cert), move |request| {
+        let server = HttpsServer::start(certificate, move |request| {
             let mut s = script.lock().unwrap();
             if s.silent {
                 return Reply::Silence;
@@ -149,6 +158,13 @@ impl Mock {
             };
             let mut headers: Vec<(String, String)> =
                 extra.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+            if s.cut_errors && status >= 400 {
+                let mut raw =
+                    format!("HTTP/1.0 {status} Error\r\nContent-Type: application/json\r\n\r\n")
+                        .into_bytes();
+                raw.extend_from_slice(&body);
+                return Reply::Cut(raw);
+            }
             if !body.is_empty() {
                 headers.insert(
                     0,

@@ -101,3 +101,81 @@ async fn a_certificate_for_another_host_name_is_refused() {
     assert_eq!(mock.requests().len(), 0, "nothing sent to an impostor");
     assert_eq!(mock.power(0), "On");
 }
+
+/// Issue 16: a refused certificate names the options that would let it in, spelt as the
+/// user gave options (`--ssl-fingerprint=...` on a command line, `ssl_fingerprint=...` on
+/// stdin), with the presented key's pin as OpenSSL computes it; given back as it was
+/// offered, that pin fences the machine.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_certificate_names_the_remedies_in_the_users_spelling() {
+    let mock = serve("leaf", "On", 204, "", Some("Off")).await;
+    let port = mock.port().to_string();
+    // curl's recipe for --pinnedpubkey, computed by openssl from the service's certificate.
+    let pin = {
+        let sh = format!(
+            "openssl x509 -in {} -pubkey -noout | openssl pkey -pubin -outform der \
+             | openssl dgst -sha256 -binary | openssl base64",
+            fixture("leaf.pem").display()
+        );
+        let out = std::process::Command::new("sh")
+            .args(["-c", &sh])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        format!("sha256//{}", String::from_utf8(out.stdout).unwrap().trim())
+    };
+    let base = [
+        "-a",
+        "127.0.0.1",
+        "-u",
+        &port,
+        "-l",
+        "admin",
+        "-p",
+        PASSWORD,
+        "--systems-uri",
+        "/redfish/v1/Systems/1",
+    ];
+    let flags = fault_kit::strings(&[&["-o", "status"][..], &base[..]].concat());
+    let run = cli("fence_redfish", flags).await;
+    assert_failed(&run, "TLS certificate not accepted", SLACK);
+    for wanted in [
+        "--ssl-ca-file=FILE".to_owned(),
+        format!("--ssl-fingerprint={pin}"),
+        "--ssl-known-hosts-file=FILE".to_owned(),
+        "--ssl-insecure=1".to_owned(),
+    ] {
+        assert!(run.stderr.contains(&wanted), "{wanted}:\n{}", run.all());
+    }
+
+    let lines: Vec<String> = [
+        "action=status".to_owned(),
+        "ip=127.0.0.1".to_owned(),
+        format!("ipport={port}"),
+        "username=admin".to_owned(),
+        format!("password={PASSWORD}"),
+        "systems_uri=/redfish/v1/Systems/1".to_owned(),
+    ]
+    .into();
+    let run = fault_kit::cli_stdin("fence_redfish", lines.clone()).await;
+    assert_failed(&run, "TLS certificate not accepted", SLACK);
+    assert!(
+        run.stderr.contains(&format!("ssl_fingerprint={pin}")) && !run.stderr.contains("--ssl"),
+        "stdin spelling:\n{}",
+        run.all()
+    );
+    assert!(mock.requests().is_empty(), "nothing sent before trust");
+
+    let mut pinned = lines;
+    pinned[0] = "action=off".to_owned();
+    pinned.push(format!("ssl_fingerprint={pin}"));
+    pinned.push("power_timeout=5".to_owned());
+    let run = fault_kit::cli_stdin("fence_redfish", pinned).await;
+    assert_eq!(
+        (run.code, run.stdout.as_str()),
+        (0, "Success: Powered OFF\n"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(mock.power(0), "Off");
+}
