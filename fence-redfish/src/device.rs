@@ -50,6 +50,9 @@ impl Reset {
 struct ResetAction {
     target: String,
     allowed: Option<Vec<String>>,
+    /// `@Redfish.ActionInfo` (DSP0266 1.8.1 §9.8.3): the resource that lists the allowed
+    /// values instead, as OpenBMC's bmcweb gives them (`.../ResetActionInfo`).
+    info: Option<String>,
 }
 
 impl ResetAction {
@@ -66,7 +69,32 @@ impl ResetAction {
                     .collect::<Vec<_>>()
             })
             .filter(|a| !a.is_empty());
-        Some(ResetAction { target, allowed })
+        let info = action
+            .get("@Redfish.ActionInfo")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        Some(ResetAction {
+            target,
+            allowed,
+            info,
+        })
+    }
+
+    /// The `ResetType` values an ActionInfo resource allows (`Parameters[]` entry named
+    /// `ResetType`, its `AllowableValues`); `None` when it lists none.
+    fn allowed_in_info(info: &Value) -> Option<Vec<String>> {
+        let values = info
+            .get("Parameters")?
+            .as_array()?
+            .iter()
+            .find(|p| p.get("Name").and_then(Value::as_str) == Some("ResetType"))?
+            .get("AllowableValues")?
+            .as_array()?
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect::<Vec<_>>();
+        (!values.is_empty()).then_some(values)
     }
 
     /// The ResetType to send: the first candidate the service allows, or the first
@@ -195,26 +223,51 @@ impl RedfishDevice {
     async fn read_system(&self) -> Result<(String, Value)> {
         let uri = self.system_uri().await?.to_owned();
         let doc = self.client.get_json(&uri, Missing::Plug).await?;
-        let action = ResetAction::from_system(&doc);
+        let mut action = ResetAction::from_system(&doc);
         if let Ok(mut cached) = self.reset.lock() {
+            // Values read from the same ActionInfo before are kept: it is read once.
+            if let (Some(new), Some(old)) = (action.as_mut(), cached.as_ref()) {
+                if new.allowed.is_none() && new.info.is_some() && new.info == old.info {
+                    new.allowed.clone_from(&old.allowed);
+                }
+            }
             *cached = action;
         }
         Ok((uri, doc))
     }
 
-    /// The reset action: remembered from the last read, else read now.
+    /// The reset action: remembered from the last read, else read now; its allowed values
+    /// from its ActionInfo when the system document does not list them.
     async fn reset_action(&self) -> Result<ResetAction> {
         let cached = self.reset.lock().ok().and_then(|c| c.clone());
-        if let Some(action) = cached {
-            return Ok(action);
+        let mut action = match cached {
+            Some(action) => action,
+            None => {
+                let (uri, doc) = self.read_system().await?;
+                ResetAction::from_system(&doc).ok_or_else(|| {
+                    Error::misbehaved(format!(
+                        "{}{uri}: the system has no Actions.#ComputerSystem.Reset target",
+                        self.client.base()
+                    ))
+                })?
+            }
+        };
+        if action.allowed.is_none() {
+            if let Some(info_uri) = action.info.clone() {
+                // One more GET, once: without the list the first candidate is sent, which
+                // a service that allows only ForceOn or PowerCycle refuses.
+                match self.client.get_json(&info_uri, Missing::Misbehaved).await {
+                    Ok(info) => action.allowed = ResetAction::allowed_in_info(&info),
+                    Err(e) => {
+                        tracing::debug!(%info_uri, error = %e, "ActionInfo not read; sending the preferred ResetType")
+                    }
+                }
+                if let Ok(mut cached) = self.reset.lock() {
+                    *cached = Some(action.clone());
+                }
+            }
         }
-        let (uri, doc) = self.read_system().await?;
-        ResetAction::from_system(&doc).ok_or_else(|| {
-            Error::misbehaved(format!(
-                "{}{uri}: the system has no Actions.#ComputerSystem.Reset target",
-                self.client.base()
-            ))
-        })
+        Ok(action)
     }
 
     async fn reset(&self, reset: Reset) -> Result<()> {
@@ -318,6 +371,7 @@ mod tests {
         ResetAction {
             target: "/redfish/v1/Systems/1/Actions/ComputerSystem.Reset".into(),
             allowed: allowed.map(|a| a.iter().map(|s| (*s).to_owned()).collect()),
+            info: None,
         }
     }
 
@@ -358,7 +412,8 @@ mod tests {
             ResetAction::from_system(&doc),
             Some(ResetAction {
                 target: "/t".into(),
-                allowed: Some(vec!["On".into(), "ForceOff".into()])
+                allowed: Some(vec!["On".into(), "ForceOff".into()]),
+                info: None,
             })
         );
         let bare = json!({"Actions": {"#ComputerSystem.Reset": {"target": "/t"}}});

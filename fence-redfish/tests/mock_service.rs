@@ -451,6 +451,51 @@ async fn reset_types_come_from_the_allowable_values() {
     assert_eq!(mock.lines().len(), before);
 }
 
+/// Issue 16: a service that lists its ResetTypes in an ActionInfo resource (OpenBMC's
+/// bmcweb: `@Redfish.ActionInfo`, no AllowableValues annotation) gets one of those: here
+/// only ForceOn and PowerCycle, where the preferred On and ForceRestart are refused with 400.
+#[tokio::test]
+async fn reset_types_come_from_the_action_info_when_the_system_lists_none() {
+    let mut sys = System::new("1", "Off");
+    sys.allowed = Some(vec![
+        "ForceOn".into(),
+        "ForceOff".into(),
+        "PowerCycle".into(),
+    ]);
+    sys.action_info = true;
+    let mock = Mock::start(vec![sys]).await;
+    let dev = device(&mock, Some(mock.system_uri(0)));
+    assert_eq!(
+        run(&dev, Action::On).await.result.unwrap(),
+        Outcome::PoweredOn
+    );
+    dev.power_cycle("").await.unwrap();
+    assert_eq!(
+        run(&dev, Action::Off).await.result.unwrap(),
+        Outcome::PoweredOff
+    );
+    let posts: Vec<String> = mock
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .map(|r| r.body)
+        .collect();
+    assert_eq!(
+        posts,
+        [
+            r#"{"ResetType":"ForceOn"}"#,
+            r#"{"ResetType":"PowerCycle"}"#,
+            r#"{"ResetType":"ForceOff"}"#
+        ]
+    );
+    let info_reads = mock
+        .lines()
+        .iter()
+        .filter(|l| l.ends_with("/ResetActionInfo"))
+        .count();
+    assert_eq!(info_reads, 1, "read once: {:?}", mock.lines());
+}
+
 #[tokio::test]
 async fn a_reset_without_a_prior_read_reads_the_system_first() {
     let mock = Mock::start(vec![System::new("1", "On")]).await;

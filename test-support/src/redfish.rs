@@ -24,8 +24,13 @@ pub struct System {
     pub id: String,
     /// Its `PowerState`.
     pub power: String,
-    /// Its `ResetType@Redfish.AllowableValues`, when it announces them.
+    /// The ResetTypes it allows and announces; a reset of another type is refused with
+    /// 400 `Base.1.8.ActionParameterNotSupported`, as bmcweb and iLO refuse it.
     pub allowed: Option<Vec<String>>,
+    /// Announce them in an ActionInfo resource (`@Redfish.ActionInfo`, at
+    /// `.../ResetActionInfo`, as OpenBMC's bmcweb does) instead of
+    /// `ResetType@Redfish.AllowableValues`.
+    pub action_info: bool,
 }
 
 impl System {
@@ -47,6 +52,7 @@ impl System {
                 .map(|s| (*s).to_owned())
                 .collect(),
             ),
+            action_info: false,
         }
     }
 }
@@ -399,8 +405,13 @@ fn route(r: &Request, s: &mut State) -> Answer {
                 let mut reset = json!({
                     "target": format!("/redfish/v1/Systems/{id}/Actions/ComputerSystem.Reset")
                 });
-                if let Some(a) = &sys.allowed {
-                    reset["ResetType@Redfish.AllowableValues"] = json!(a);
+                match &sys.allowed {
+                    Some(_) if sys.action_info => {
+                        reset["@Redfish.ActionInfo"] =
+                            json!(format!("/redfish/v1/Systems/{id}/ResetActionInfo"));
+                    }
+                    Some(a) => reset["ResetType@Redfish.AllowableValues"] = json!(a),
+                    None => {}
                 }
                 return (
                     200,
@@ -410,9 +421,34 @@ fn route(r: &Request, s: &mut State) -> Answer {
                            "Actions": {"#ComputerSystem.Reset": reset}}),
                 );
             }
+            ("GET", Some("ResetActionInfo")) if s.systems[idx].action_info => {
+                let allowed = s.systems[idx].allowed.clone().unwrap_or_default();
+                return (
+                    200,
+                    vec![],
+                    json!({"@odata.id": format!("/redfish/v1/Systems/{id}/ResetActionInfo"),
+                           "Id": "ResetActionInfo", "Name": "Reset Action Info",
+                           "Parameters": [{"Name": "ResetType", "Required": true,
+                                           "DataType": "String", "AllowableValues": allowed}]}),
+                );
+            }
             ("POST", Some("Actions/ComputerSystem.Reset")) => {
                 let body: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
                 let kind = body["ResetType"].as_str().unwrap_or("").to_owned();
+                if let Some(allowed) = &s.systems[idx].allowed {
+                    if !allowed.contains(&kind) && !s.reset_replies.contains_key(&kind) {
+                        return (
+                            400,
+                            vec![],
+                            redfish_error(
+                                &format!(
+                                    "The value {kind} for the parameter ResetType is not supported"
+                                ),
+                                &[("Base.1.8.ActionParameterNotSupported", None)],
+                            ),
+                        );
+                    }
+                }
                 if let Some(reply) = s.reset_replies.get(&kind).cloned() {
                     if let Some(p) = reply.power_after {
                         s.systems[idx].power = p;
