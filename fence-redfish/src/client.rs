@@ -26,6 +26,12 @@ use crate::tls;
 
 const X_AUTH_TOKEN: &str = "x-auth-token";
 
+/// Polls of a task monitor after a `202 Accepted` reset, at most; the whole is bounded by
+/// `TASK_POLLS * TASK_POLL_INTERVAL` (10 s) too.
+const TASK_POLLS: u32 = 20;
+/// The pause before each poll of a task monitor.
+const TASK_POLL_INTERVAL: Duration = Duration::from_millis(500);
+
 /// The largest answer read from a service. Redfish documents are kilobytes.
 const MAX_BODY: usize = 4 << 20;
 
@@ -141,12 +147,86 @@ impl RedfishClient {
     }
 
     /// POSTs a JSON body; any status but 2xx is an error carrying the service's message.
+    /// A `202 Accepted` with a `Location` (a task monitor, DSP0266 1.8.1 §13.2) is followed
+    /// until the task ends, at most [`TASK_POLLS`] times [`TASK_POLL_INTERVAL`]: a task that
+    /// fails is an error with the service's message; one still running then is left to the
+    /// engine, which reads the power state anyway.
     pub(crate) async fn post_json(&self, path: &str, body: &Value) -> Result<StatusCode> {
-        let (status, _, answer) = self.authed(Method::POST, path, Some(body)).await?;
+        let (status, headers, answer) = self.authed(Method::POST, path, Some(body)).await?;
         if !status.is_success() {
             return Err(self.http_error(&Method::POST, path, status, &answer, Missing::Misbehaved));
         }
+        if status == StatusCode::ACCEPTED {
+            if let Some(monitor) = headers
+                .get(header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+            {
+                let bound = TASK_POLL_INTERVAL * TASK_POLLS;
+                match tokio::time::timeout(bound, self.follow_task(&monitor)).await {
+                    Ok(result) => result?,
+                    Err(_) => tracing::debug!(
+                        monitor,
+                        "the task is still running; the power state decides"
+                    ),
+                }
+            }
+        }
         Ok(status)
+    }
+
+    /// Polls a task monitor until it stops answering `202 Accepted`.
+    async fn follow_task(&self, monitor: &str) -> Result<()> {
+        for _ in 0..TASK_POLLS {
+            tokio::time::sleep(TASK_POLL_INTERVAL).await;
+            let (status, _, body) = self.authed(Method::GET, monitor, None).await?;
+            if status == StatusCode::ACCEPTED {
+                continue;
+            }
+            // The task and its monitor may be gone once done (some services delete both).
+            if status == StatusCode::NOT_FOUND {
+                return Ok(());
+            }
+            if !status.is_success() {
+                return Err(self.http_error(
+                    &Method::GET,
+                    monitor,
+                    status,
+                    &body,
+                    Missing::Misbehaved,
+                ));
+            }
+            let task: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let state = task.get("TaskState").and_then(Value::as_str).unwrap_or("");
+            if matches!(state, "Exception" | "Killed" | "Cancelled" | "Interrupted") {
+                let messages: Vec<String> = task
+                    .get("Messages")
+                    .and_then(Value::as_array)
+                    .map(|m| {
+                        m.iter()
+                            .filter_map(|x| x.get("Message").and_then(Value::as_str))
+                            .map(|t| scrub_outside(t, [self.password.expose()]))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let said = if messages.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", messages.join("; "))
+                };
+                return Err(Error::misbehaved(format!(
+                    "{}{monitor}: the task ended {state}{said}",
+                    self.base
+                ))
+                .in_request(format!("GET {monitor}")));
+            }
+            return Ok(());
+        }
+        tracing::debug!(
+            monitor,
+            "the task is still running; the power state decides"
+        );
+        Ok(())
     }
 
     /// Deletes the session, if one was opened. Best effort: the session is forgotten

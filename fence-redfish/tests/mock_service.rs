@@ -10,7 +10,7 @@ use fence_core::{
 use fence_redfish::{AuthMethod, RedfishConfig, RedfishDevice, TlsVerify};
 use fence_test_support::https::fixture;
 use fence_test_support::redfish::{Mock, PASSWORD, System, USER, redfish_error};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 fn config(mock: &Mock) -> RedfishConfig {
     RedfishConfig::new("127.0.0.1", USER, PASSWORD)
@@ -494,6 +494,71 @@ async fn reset_types_come_from_the_action_info_when_the_system_lists_none() {
         .filter(|l| l.ends_with("/ResetActionInfo"))
         .count();
     assert_eq!(info_reads, 1, "read once: {:?}", mock.lines());
+}
+
+/// Issue 16: a reset answered `202 Accepted` with a task monitor (iDRAC, newer iLO) is
+/// followed until the task ends; a task that ends in Exception fails with the service's
+/// message, before any power-state wait.
+#[tokio::test]
+async fn a_reset_task_is_followed_and_its_failure_shown() {
+    let running = json!({"TaskState": "Running", "PercentComplete": 50});
+    let mock = Mock::start(vec![System::new("1", "On")]).await;
+    mock.reply_to_reset_with_task(
+        "ForceOff",
+        "/redfish/v1/TaskService/TaskMonitors/7",
+        vec![
+            (202, running.clone()),
+            (200, json!({"TaskState": "Completed", "TaskStatus": "OK"})),
+        ],
+        Some("Off"),
+    );
+    let dev = device(&mock, Some(mock.system_uri(0)));
+    assert_eq!(
+        run(&dev, Action::Off).await.result.unwrap(),
+        Outcome::PoweredOff
+    );
+    let polls = mock
+        .lines()
+        .iter()
+        .filter(|l| l.as_str() == "GET /redfish/v1/TaskService/TaskMonitors/7")
+        .count();
+    assert_eq!(polls, 2, "{:?}", mock.lines());
+
+    let mock = Mock::start(vec![System::new("1", "On")]).await;
+    mock.reply_to_reset_with_task(
+        "ForceOff",
+        "/redfish/v1/TaskService/TaskMonitors/8",
+        vec![
+            (202, running),
+            (
+                200,
+                json!({"TaskState": "Exception", "TaskStatus": "Critical",
+                       "Messages": [{"MessageId": "Base.1.8.GeneralError",
+                                     "Message": "The power controller did not respond."}]}),
+            ),
+        ],
+        None,
+    );
+    let dev = device(&mock, Some(mock.system_uri(0)));
+    let started = Instant::now();
+    let mut timing: Timing = fast_timing();
+    timing.power_timeout = Some(Duration::from_secs(3));
+    timing.retry_on = 0;
+    let report = Engine::new(timing)
+        .run(&dev, &Request::plugless(Action::Off))
+        .await;
+    let err = report.result.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("the task ended Exception: The power controller did not respond."),
+        "{err}"
+    );
+    assert_eq!(mock.power(0), "On");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]

@@ -66,6 +66,8 @@ pub struct ResetReply {
     pub body: Value,
     /// The system's `PowerState` afterwards (unchanged when `None`).
     pub power_after: Option<String>,
+    /// A `Location` header (a task monitor, with a `202 Accepted`).
+    pub location: Option<String>,
 }
 
 /// The script and the state of the service.
@@ -97,6 +99,8 @@ pub struct State {
     /// Answer errors (4xx, 5xx) as DMTF's Redfish mockup server does: HTTP/1.0 without
     /// `Content-Length`, then close the connection without TLS close_notify.
     pub cut_errors: bool,
+    /// Task monitors: path -> the answers to its GETs in turn (the last one repeats).
+    pub monitors: HashMap<String, std::collections::VecDeque<(u16, Value)>>,
 }
 
 /// How the Systems collection is split over pages (`Members@odata.nextLink`, `$skip`).
@@ -146,6 +150,7 @@ impl Mock {
             oversized: None,
             paging: Paging::default(),
             cut_errors: false,
+            monitors: HashMap::new(),
         }));
         let script = Arc::clone(&state);
         let server = HttpsServer::start(certificate, move |request| {
@@ -247,9 +252,32 @@ impl Mock {
             status,
             body,
             power_after: power_after.map(str::to_owned),
+            location: None,
         };
         self.with_state(|s| {
             s.reset_replies.insert(reset_type.to_owned(), reply);
+        });
+    }
+
+    /// Answers the reset `reset_type` with `202 Accepted` and a task monitor at `monitor`,
+    /// whose GETs are answered with `answers` in turn (the last one repeats), and leaves the
+    /// system in `power_after`.
+    pub fn reply_to_reset_with_task(
+        &self,
+        reset_type: &str,
+        monitor: &str,
+        answers: Vec<(u16, Value)>,
+        power_after: Option<&str>,
+    ) {
+        let reply = ResetReply {
+            status: 202,
+            body: Value::Null,
+            power_after: power_after.map(str::to_owned),
+            location: Some(monitor.to_owned()),
+        };
+        self.with_state(|s| {
+            s.reset_replies.insert(reset_type.to_owned(), reply);
+            s.monitors.insert(monitor.to_owned(), answers.into());
         });
     }
 }
@@ -377,6 +405,18 @@ fn route(r: &Request, s: &mut State) -> Answer {
             redfish_error("Incorrect username or password", &[]),
         );
     }
+    if m == "GET" {
+        if let Some(answers) = s.monitors.get_mut(p) {
+            let answer = if answers.len() > 1 {
+                answers.pop_front()
+            } else {
+                answers.front().cloned()
+            };
+            if let Some((status, body)) = answer {
+                return (status, vec![], body);
+            }
+        }
+    }
     if m == "DELETE" {
         if let Some(id) = p.strip_prefix("/redfish/v1/SessionService/Sessions/") {
             let before = s.sessions.len();
@@ -453,7 +493,11 @@ fn route(r: &Request, s: &mut State) -> Answer {
                     if let Some(p) = reply.power_after {
                         s.systems[idx].power = p;
                     }
-                    return (reply.status, vec![], reply.body);
+                    let headers = reply
+                        .location
+                        .map(|l| vec![("Location", l)])
+                        .unwrap_or_default();
+                    return (reply.status, headers, reply.body);
                 }
                 let new = match kind.as_str() {
                     "ForceOff" | "GracefulShutdown" => "Off",
