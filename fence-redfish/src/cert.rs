@@ -154,6 +154,10 @@ fn tlv(input: &[u8], tag: u8) -> Option<(Element<'_>, &[u8])> {
 fn time(input: &[u8]) -> Option<(i64, &[u8])> {
     let (&tag, _) = input.split_first()?;
     let (el, rest) = tlv(input, tag)?;
+    // Digits and a final Z only: slicing below is by bytes, so nothing else may pass.
+    if !el.content.is_ascii() {
+        return None;
+    }
     let s = std::str::from_utf8(el.content).ok()?;
     let s = s.strip_suffix('Z')?;
     let digits = |t: &str| -> Option<i64> {
@@ -234,9 +238,78 @@ mod tests {
     }
 
     #[test]
+    fn a_time_with_non_ascii_bytes_is_refused_not_a_panic() {
+        // Regression (review): 12 bytes of valid UTF-8 whose first character is two bytes.
+        let utc = "1\u{e9}123456789Z";
+        assert_eq!(utc.len(), 13, "12 bytes before the Z, as a UTCTime has");
+        let mut t = vec![UTC_TIME, 13];
+        t.extend_from_slice(utc.as_bytes());
+        assert_eq!(time(&t), None);
+        let gen_time = "20\u{e9}1203113000Z";
+        assert_eq!(gen_time.len(), 15);
+        let mut g = vec![GENERALIZED_TIME, 15];
+        g.extend_from_slice(gen_time.as_bytes());
+        assert_eq!(time(&g), None);
+    }
+
+    #[test]
     fn truncated_or_foreign_bytes_are_no_certificate() {
         assert_eq!(CertInfo::parse(&[]), None);
         assert_eq!(CertInfo::parse(&[0x30, 0x82, 0xff]), None);
         assert_eq!(CertInfo::parse(b"-----BEGIN CERTIFICATE-----"), None);
+    }
+
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject;
+
+        fn leaf() -> Vec<u8> {
+            let pem = std::fs::read(fence_test_support::https::fixture("leaf.pem")).unwrap();
+            CertificateDer::pem_slice_iter(&pem)
+                .next()
+                .unwrap()
+                .unwrap()
+                .to_vec()
+        }
+
+        proptest! {
+            #![proptest_config(fence_core::testkit::proptest_support::config(2000))]
+
+            /// What a BMC (or anyone in between) presents is read before any signature is
+            /// checked: no bytes may panic the reader.
+            #[test]
+            fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+                let _ = CertInfo::parse(&bytes);
+                let _ = from_base64(&String::from_utf8_lossy(&bytes));
+            }
+
+            #[test]
+            fn any_time_content_never_panics(tag in prop_oneof![Just(UTC_TIME), Just(GENERALIZED_TIME)],
+                                             content in proptest::collection::vec(any::<u8>(), 0..20)) {
+                let mut t = vec![tag, content.len() as u8];
+                t.extend_from_slice(&content);
+                let _ = time(&t);
+            }
+
+            #[test]
+            fn a_changed_real_certificate_never_panics(at in any::<prop::sample::Index>(), xor in 1u8..=255,
+                                                       cut in any::<prop::sample::Index>()) {
+                let mut der = leaf();
+                let i = at.index(der.len());
+                der[i] ^= xor;
+                let _ = CertInfo::parse(&der);
+                let n = cut.index(der.len());
+                let _ = CertInfo::parse(&der[..n]);
+            }
+        }
+
+        #[test]
+        fn the_real_certificate_is_read() {
+            let info = CertInfo::parse(&leaf()).unwrap();
+            assert!(info.not_before < info.not_after);
+            assert_eq!(info.spki.first(), Some(&SEQUENCE));
+        }
     }
 }

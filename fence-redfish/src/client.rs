@@ -435,6 +435,10 @@ impl RedfishClient {
         }
         let started = Instant::now();
         self.requests.fetch_add(1, Ordering::Relaxed);
+        // The slot names the certificate of this request's handshake, if it makes one.
+        if let Ok(mut presented) = self.presented.lock() {
+            *presented = None;
+        }
         let response = request
             .send()
             .await
@@ -493,17 +497,17 @@ impl RedfishClient {
                     return Ok(body);
                 }
                 Err(e) => {
-                    let cut = match self.transport_error(method, path, e) {
-                        Error::Unreachable { detail, .. } => detail,
-                        other => other.to_string(),
-                    };
-                    return Err(Error::unreachable(format!(
-                        "{}: {method} {path}: HTTP {} {}, then the connection was cut before \
-                         the end of the answer ({cut})",
-                        self.base,
-                        status.as_u16(),
-                        status.canonical_reason().unwrap_or("")
-                    ))
+                    return Err(Error::unreachable_with(
+                        format!(
+                            "{}: {method} {path}: HTTP {} {}, then the connection was cut \
+                             before the end of the answer: {}",
+                            self.base,
+                            status.as_u16(),
+                            status.canonical_reason().unwrap_or(""),
+                            root_cause(&e)
+                        ),
+                        e,
+                    )
                     .in_request(format!("{method} {path}")));
                 }
             }

@@ -40,11 +40,18 @@ pub(crate) async fn members(client: &RedfishClient, uri: &str) -> Result<Vec<Str
                 .map_err(|why| Error::misbehaved(format!("{}{page_uri}: {why}", client.base())))?,
         );
         if count.is_none() {
-            count = page.get("Members@odata.count").and_then(Value::as_u64);
+            // A number, or a number in a string (some BMCs send "2").
+            count = match page.get("Members@odata.count") {
+                Some(Value::String(s)) => s.trim().parse::<u64>().ok(),
+                Some(v) => v.as_u64(),
+                None => None,
+            };
         }
         next = page
             .get("Members@odata.nextLink")
             .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
             .map(str::to_owned);
     }
     match count {

@@ -311,9 +311,19 @@ fn check_path(name: &str, value: &str) -> Result<()> {
 
 /// The certificate check the options ask for: at most one of `ssl_insecure`,
 /// `ssl_fingerprint`, `ssl_known_hosts_file` and `ssl_ca_file` (each says on its own whom to
-/// trust; two would leave it unclear which one decides).
+/// trust; two would leave it unclear which one decides), except the older pair
+/// `ssl_insecure` + `ssl_ca_file`, where `ssl_insecure` wins as it always did.
 fn tls_from(options: &Options) -> Result<TlsVerify> {
     let insecure = options.flag(common::SSL_INSECURE.name);
+    let ca_file = options.non_empty(SSL_CA_FILE.name);
+    let pinned = options.non_empty(SSL_FINGERPRINT.name).is_some()
+        || options.non_empty(SSL_KNOWN_HOSTS_FILE.name).is_some();
+    if insecure && ca_file.is_some() && !pinned {
+        // The pair fence-rs has always taken, ssl_insecure winning: kept, so that a
+        // resource configured that way still fences after an upgrade.
+        tracing::warn!("ssl_insecure=1 turns verification off: ssl_ca_file is not used");
+        return Ok(TlsVerify::Insecure);
+    }
     let given: Vec<&'static str> = [
         (insecure, common::SSL_INSECURE.name),
         (
@@ -380,6 +390,45 @@ mod tests {
         let mut v = BASE.to_vec();
         v.extend_from_slice(extra);
         v
+    }
+
+    #[test]
+    fn one_trust_option_at_most_but_insecure_still_wins_over_a_ca_file() {
+        let base = [("ip", "10.0.0.5"), ("username", "u"), ("password", "p")];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut all: Vec<(&str, &str)> = base.to_vec();
+            all.extend_from_slice(extra);
+            parse(&all)
+        };
+        let pin = "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+        assert_eq!(
+            with(&[("ssl_insecure", "1"), ("ssl_ca_file", "/ca.pem")])
+                .unwrap()
+                .tls,
+            TlsVerify::Insecure,
+            "as it always was"
+        );
+        assert!(matches!(
+            with(&[("ssl_fingerprint", pin)]).unwrap().tls,
+            TlsVerify::Pinned { .. }
+        ));
+        assert!(matches!(
+            with(&[("ssl_known_hosts_file", "/kh")]).unwrap().tls,
+            TlsVerify::TrustOnFirstUse { .. }
+        ));
+        for bad in [
+            &[("ssl_insecure", "1"), ("ssl_fingerprint", pin)][..],
+            &[("ssl_ca_file", "/ca.pem"), ("ssl_fingerprint", pin)][..],
+            &[("ssl_known_hosts_file", "/kh"), ("ssl_fingerprint", pin)][..],
+        ] {
+            let e = with(bad).unwrap_err();
+            assert!(e.to_string().contains("give one of them"), "{bad:?}: {e}");
+        }
+        let e = with(&[("ssl_fingerprint", "sha1:00")]).unwrap_err();
+        assert_eq!(
+            e.input_problem().map(|(o, _)| o),
+            Some(Some("ssl_fingerprint"))
+        );
     }
 
     #[test]

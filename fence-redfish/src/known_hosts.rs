@@ -7,26 +7,26 @@
 //!
 //! One line per BMC: `ADDRESS sha256//BASE64`, `ADDRESS` the device's `host:port` as
 //! configured; `#` starts a comment. The file is read once per run and appended to on
-//! first use, each within [`FILE_BOUND`]; it must be a regular file (a FIFO would block).
+//! first use, each within [`files::FILE_BOUND`]; it must be a regular file.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::Mutex;
 
 use fence_core::{Error, Result};
 
+use crate::files;
 use crate::pin::Pin;
 
-/// Bound on reading or appending to the file (a hung file system costs this, no more).
-pub(crate) const FILE_BOUND: Duration = Duration::from_secs(2);
-
 /// The pin of one BMC in a known-hosts file.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub(crate) struct KnownHosts {
     path: PathBuf,
     address: String,
-    /// The line number (from 1) and the pin recorded for `address`, if any.
-    entry: Option<(usize, Pin)>,
+    /// The line number (from 1) and the pin recorded for `address`, if any; set when the
+    /// first use is recorded, so that the rest of the run holds the BMC to it too.
+    entry: Mutex<Option<(usize, Pin)>>,
+    /// The lines the file had when read (the line a recorded pin gets).
+    lines: usize,
 }
 
 /// What the file says of a presented certificate.
@@ -49,18 +49,14 @@ impl KnownHosts {
     /// Reads the line of `address` from `path` (a missing file has none).
     pub(crate) fn load(path: &Path, address: &str) -> Result<KnownHosts> {
         let shown = path.display().to_string();
-        let owned = path.to_owned();
-        let text = bounded(move || read_regular(&owned))
-            .ok_or_else(|| {
-                Error::invalid_option(
-                    "ssl_known_hosts_file",
-                    format!("{shown} could not be read within {FILE_BOUND:?}"),
-                )
-            })?
+        let bytes = files::read(path)
             .map_err(|why| {
                 Error::invalid_option("ssl_known_hosts_file", format!("{shown}: {why}"))
-            })?;
+            })?
+            .unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes);
         let mut entry = None;
+        let lines = text.lines().count();
         for (i, line) in text.lines().enumerate() {
             let line = line.split('#').next().unwrap_or("").trim();
             let mut words = line.split_whitespace();
@@ -82,7 +78,8 @@ impl KnownHosts {
         Ok(KnownHosts {
             path: path.to_owned(),
             address: address.to_owned(),
-            entry,
+            entry: Mutex::new(entry),
+            lines,
         })
     }
 
@@ -93,7 +90,8 @@ impl KnownHosts {
 
     /// What the file says of the DER certificate `der`.
     pub(crate) fn check(&self, der: &[u8]) -> Known {
-        match &self.entry {
+        let entry = self.entry.lock().map(|e| e.clone()).unwrap_or(None);
+        match &entry {
             None => Known::New,
             Some((_, pin)) if pin.matches(der) => Known::Same,
             Some((line, pin)) => Known::Changed {
@@ -103,51 +101,14 @@ impl KnownHosts {
         }
     }
 
-    /// Appends the line of this BMC with `pin`.
+    /// Appends the line of this BMC with `pin`, and holds the BMC to it from now on.
     pub(crate) fn record(&self, pin: &Pin) -> std::result::Result<(), String> {
-        let line = format!("{} {pin}\n", self.address);
-        let path = self.path.clone();
-        bounded(move || append_regular(&path, &line))
-            .unwrap_or_else(|| Err(format!("not written within {FILE_BOUND:?}")))
-    }
-}
-
-/// The file's text; empty when it does not exist.
-fn read_regular(path: &Path) -> std::result::Result<String, String> {
-    match std::fs::metadata(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(String::new()),
-        Err(e) => return Err(e.to_string()),
-        Ok(m) if !m.is_file() => return Err("not a regular file".to_owned()),
-        Ok(_) => {}
-    }
-    std::fs::read_to_string(path).map_err(|e| e.to_string())
-}
-
-fn append_regular(path: &Path, line: &str) -> std::result::Result<(), String> {
-    if let Ok(m) = std::fs::metadata(path) {
-        if !m.is_file() {
-            return Err("not a regular file".to_owned());
+        files::append(&self.path, &format!("{} {pin}\n", self.address))?;
+        if let Ok(mut entry) = self.entry.lock() {
+            *entry = Some((self.lines + 1, pin.clone()));
         }
+        Ok(())
     }
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(|e| e.to_string())?;
-    // One write of the whole line: concurrent agents append whole lines.
-    file.write_all(line.as_bytes()).map_err(|e| e.to_string())
-}
-
-/// Runs `work` in a thread of its own, waiting at most [`FILE_BOUND`]; `None` past it.
-fn bounded<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
-    let (tx, rx) = std::sync::mpsc::sync_channel(1);
-    std::thread::Builder::new()
-        .name("known-hosts".into())
-        .spawn(move || {
-            let _ = tx.send(work());
-        })
-        .ok()?;
-    rx.recv_timeout(FILE_BOUND).ok()
 }
 
 #[cfg(test)]
@@ -174,6 +135,12 @@ mod tests {
         assert_eq!(kh.check(der), Known::New);
         let pin = Pin::Certificate(cert::sha256(der));
         kh.record(&pin).unwrap();
+        // Held to it for the rest of the run, before the file is read again.
+        assert_eq!(kh.check(der), Known::Same);
+        assert!(matches!(
+            kh.check(b"certificate B"),
+            Known::Changed { line: 1, .. }
+        ));
         std::fs::write(
             &path,
             format!(
@@ -207,11 +174,18 @@ mod tests {
         let started = std::time::Instant::now();
         let e = KnownHosts::load(&path, "a:1").unwrap_err();
         assert!(e.to_string().contains("not a regular file"), "{e}");
-        assert!(started.elapsed() < FILE_BOUND);
+        assert!(started.elapsed() < files::FILE_BOUND);
         let bad = temp("bad");
         std::fs::write(&bad, "a:1 sha256:12\n").unwrap();
         let e = KnownHosts::load(&bad, "a:1").unwrap_err();
         assert!(e.to_string().contains("line 1"), "{e}");
-        assert!(KnownHosts::load(&bad, "b:1").unwrap().entry.is_none());
+        assert!(
+            KnownHosts::load(&bad, "b:1")
+                .unwrap()
+                .entry
+                .lock()
+                .unwrap()
+                .is_none()
+        );
     }
 }

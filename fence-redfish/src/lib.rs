@@ -60,6 +60,7 @@ mod client;
 mod collection;
 pub mod config;
 pub mod device;
+mod files;
 mod known_hosts;
 mod pin;
 mod tls;

@@ -91,9 +91,11 @@ pub(crate) fn provider() -> Arc<CryptoProvider> {
 /// Reads the CA certificates of a PEM file; a missing, unreadable or certificate-less file
 /// is an input error.
 pub(crate) fn load_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
-    let bytes = std::fs::read(path).map_err(|e| {
-        Error::invalid_input(format!("cannot read ssl_ca_file {}: {e}", path.display()))
-    })?;
+    let bytes = crate::files::read(path)
+        .and_then(|b| b.ok_or_else(|| "No such file or directory".to_owned()))
+        .map_err(|e| {
+            Error::invalid_input(format!("cannot read ssl_ca_file {}: {e}", path.display()))
+        })?;
     let certs = CertificateDer::pem_slice_iter(&bytes)
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| {
@@ -153,6 +155,7 @@ pub(crate) fn client_config(
         check,
         provider,
         presented: Arc::clone(&presented),
+        pending: Mutex::new(None),
     };
     let mut config = builder
         .dangerous()
@@ -184,6 +187,44 @@ struct BmcVerifier {
     check: Check,
     provider: Arc<CryptoProvider>,
     presented: Presented,
+    /// Trust on first use: the certificate to record once its signature is checked.
+    pending: Mutex<Option<CertificateDer<'static>>>,
+}
+
+impl BmcVerifier {
+    /// After a handshake signature checked against `cert`: records a first-use certificate
+    /// that is `cert` (the peer proved it holds its key).
+    fn signed(
+        &self,
+        cert: &CertificateDer<'_>,
+        verified: std::result::Result<HandshakeSignatureValid, rustls::Error>,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        let verified = verified?;
+        let Check::FirstUse(known) = &self.check else {
+            return Ok(verified);
+        };
+        let pending = self.pending.lock().ok().and_then(|mut p| p.take());
+        let Some(pending) = pending.filter(|p| p.as_ref() == cert.as_ref()) else {
+            return Ok(verified);
+        };
+        let (_, Some(key)) = pin::pins_of(&pending) else {
+            return Err(rustls::Error::InvalidCertificate(
+                CertificateError::BadEncoding,
+            ));
+        };
+        known.record(&key).map_err(|why| {
+            refused(Refusal::NotRecorded {
+                file: known.path().display().to_string(),
+                why,
+            })
+        })?;
+        tracing::warn!(
+            file = %known.path().display(),
+            pin = %key,
+            "trusted the BMC's certificate on first use"
+        );
+        Ok(verified)
+    }
 }
 
 fn refused(why: Refusal) -> rustls::Error {
@@ -243,25 +284,17 @@ impl ServerCertVerifier for BmcVerifier {
                     pinned,
                 })),
                 Known::New => {
-                    let key = match pin::pins_of(end_entity) {
-                        (_, Some(key)) => key,
-                        (_, None) => {
-                            return Err(rustls::Error::InvalidCertificate(
-                                CertificateError::BadEncoding,
-                            ));
-                        }
-                    };
-                    known.record(&key).map_err(|why| {
-                        refused(Refusal::NotRecorded {
-                            file: known.path().display().to_string(),
-                            why,
-                        })
-                    })?;
-                    tracing::warn!(
-                        file = %known.path().display(),
-                        pin = %key,
-                        "trusted the BMC's certificate on first use"
-                    );
+                    if CertInfo::parse(end_entity).is_none() {
+                        return Err(rustls::Error::InvalidCertificate(
+                            CertificateError::BadEncoding,
+                        ));
+                    }
+                    // Recorded only once the peer has proved it holds the key (the
+                    // handshake signature, checked next): a peer that presents someone
+                    // else's certificate and aborts leaves no pin behind.
+                    if let Ok(mut pending) = self.pending.lock() {
+                        *pending = Some(end_entity.clone().into_owned());
+                    }
                     Ok(ServerCertVerified::assertion())
                 }
             },
@@ -274,7 +307,13 @@ impl ServerCertVerifier for BmcVerifier {
                     now,
                 ) {
                     Ok(v) => Ok(v),
-                    Err(e) if listed.iter().any(|c| c.as_ref() == end_entity.as_ref()) => {
+                    // A revoked certificate stays refused, listed or not.
+                    Err(e)
+                        if !matches!(
+                            e,
+                            rustls::Error::InvalidCertificate(CertificateError::Revoked)
+                        ) && listed.iter().any(|c| c.as_ref() == end_entity.as_ref()) =>
+                    {
                         tracing::debug!(error = %e, "the BMC presents a certificate of ssl_ca_file as its own");
                         trusted_as_itself(end_entity, server_name, now)
                     }
@@ -290,12 +329,13 @@ impl ServerCertVerifier for BmcVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
+        let verified = rustls::crypto::verify_tls12_signature(
             message,
             cert,
             dss,
             &self.provider.signature_verification_algorithms,
-        )
+        );
+        self.signed(cert, verified)
     }
 
     fn verify_tls13_signature(
@@ -304,12 +344,13 @@ impl ServerCertVerifier for BmcVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
+        let verified = rustls::crypto::verify_tls13_signature(
             message,
             cert,
             dss,
             &self.provider.signature_verification_algorithms,
-        )
+        );
+        self.signed(cert, verified)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
