@@ -1,4 +1,5 @@
-//! Simulated IPMI v2.0 BMCs: RMCP+ over UDP, one port each, many per process.
+//! Simulated IPMI BMCs: RMCP+ (v2.0) and IPMI v1.5 sessions over UDP, one port each,
+//! many per process.
 //!
 //! Built on [`fence_ipmi_proto`]'s packet formats and crypto
 //! modules, which encode and decode both directions, so the client and the simulator share
@@ -13,6 +14,8 @@
 //!   Authentication Capabilities, Get Channel Cipher Suites, Get Device ID;
 //! - RMCP+ session set-up: Open Session, RAKP 1/2, RAKP 3/4, with cipher suites 1, 2, 3 and
 //!   17 (suite 0, no authentication, is refused);
+//! - IPMI v1.5 session set-up: Get Session Challenge and Activate Session with MD5 or the
+//!   straight password ([`v15`](self) module, modelled on OpenIPMI's lanserv);
 //! - inside a session (integrity and encryption as the suite says): Set Session Privilege
 //!   Level, Get Chassis Status, Chassis Control (power down, up, cycle, hard reset, diag,
 //!   soft; needs Operator), Get Device ID, Close Session; anything else gets completion
@@ -43,7 +46,6 @@ use fence_ipmi_proto::crypto::{
 use fence_ipmi_proto::message::{self, IpmiRequest, IpmiResponse};
 use fence_ipmi_proto::rakp::{OpenSessionRequest, OpenSessionResponse, Rakp1, Rakp2, Rakp3, Rakp4};
 use fence_ipmi_proto::rmcp::{self, SessionFormat};
-use fence_ipmi_proto::v15::V15Packet;
 use fence_ipmi_proto::v20::{self, PayloadType, V20Header};
 use serde_json::{Value, json};
 use tokio::net::UdpSocket;
@@ -51,6 +53,8 @@ use tokio::task::JoinHandle;
 
 use crate::machine::{Faults, Machine};
 use crate::{Event, Observer};
+
+mod v15;
 
 /// Sessions a BMC holds at once.
 const MAX_SESSIONS: usize = 32;
@@ -210,6 +214,7 @@ impl IpmiSim {
                 username: config.username.clone().into_bytes(),
                 password: config.password.clone().into_bytes(),
                 sessions: HashMap::new(),
+                challenges: Vec::new(),
                 counters: Arc::clone(&counters),
                 observer: config.observer.clone(),
             };
@@ -307,6 +312,8 @@ enum Stage {
     Active(SessionKeys, RakpInputs),
     /// RAKP 1 or RAKP 3 refused: kept (as closed) only to answer repeats the same way.
     Refused,
+    /// An IPMI v1.5 session (no set-up stages: Activate Session makes it whole).
+    V15(v15::V15State),
 }
 
 /// A set-up message a session answered, and the answer: a copy of the same message gets
@@ -366,6 +373,8 @@ struct Bmc {
     username: Vec<u8>,
     password: Vec<u8>,
     sessions: HashMap<u32, Session>,
+    /// IPMI v1.5 challenges handed out (Get Session Challenge), oldest first.
+    challenges: Vec<v15::Challenge>,
     counters: Arc<IpmiCounters>,
     observer: Option<Observer>,
 }
@@ -387,7 +396,7 @@ impl Bmc {
             return self.asf_pong(datagram);
         }
         match rmcp::session_format(datagram).ok()? {
-            SessionFormat::V15 => self.handle_v15(datagram),
+            SessionFormat::V15 => self.handle_v15(datagram, peer),
             SessionFormat::V20 => self.handle_v20(datagram, peer),
         }
     }
@@ -407,26 +416,6 @@ impl Bmc {
             0x00, 0x00, 0x11, 0xBE, 0, 0, 0, 0, 0x81, 0, 0, 0, 0, 0, 0, 0,
         ]);
         Some(d)
-    }
-
-    fn handle_v15(&mut self, datagram: &[u8]) -> Option<Vec<u8>> {
-        let packet = V15Packet::decode(datagram).ok()?;
-        if packet.auth_type != 0 || packet.session_id != 0 {
-            // IPMI v1.5 sessions are not simulated.
-            self.event(|| "IPMI v1.5 session packet ignored".into());
-            return None;
-        }
-        let request = IpmiRequest::decode(&packet.message).ok()?;
-        let response = self.command(&request, None);
-        V15Packet {
-            auth_type: 0,
-            session_seq: 0,
-            session_id: 0,
-            auth_code: None,
-            message: response.encode(),
-        }
-        .encode()
-        .ok()
     }
 
     fn handle_v20(&mut self, datagram: &[u8], peer: SocketAddr) -> Option<Vec<u8>> {
@@ -736,7 +725,7 @@ impl Bmc {
             (netfn::APP, cmd::GET_CHANNEL_AUTH_CAPABILITIES) => {
                 let caps = ChannelAuthCapabilities {
                     channel: 1,
-                    auth_types: 0,
+                    auth_types: v15::OFFERED,
                     ipmi20: req.data.first().is_some_and(|b| b & 0x80 != 0),
                 };
                 (
@@ -933,6 +922,7 @@ mod tests {
             username: b"admin".to_vec(),
             password: b"password".to_vec(),
             sessions: HashMap::new(),
+            challenges: Vec::new(),
             counters: Arc::new(IpmiCounters::default()),
             observer: None,
         }

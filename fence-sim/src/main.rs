@@ -25,7 +25,7 @@ fence-sim: simulated BMCs for fence-rs
 
 USAGE:
   fence-sim redfish [OPTIONS]   Redfish services over HTTPS (certificate made at start)
-  fence-sim ipmi [OPTIONS]      IPMI v2.0 RMCP+ BMCs over UDP, one port each
+  fence-sim ipmi [OPTIONS]      IPMI BMCs (RMCP+ and v1.5 sessions) over UDP, one port each
   fence-sim bench [OPTIONS]     fence 1,000 simulated IPMI BMCs with fence_core::many
 
 COMMON OPTIONS:

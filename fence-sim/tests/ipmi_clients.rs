@@ -296,3 +296,146 @@ async fn fence_ipmi_passes_the_conformance_suite_against_the_simulator() {
         c.sessions_closed.load(Ordering::SeqCst)
     );
 }
+
+/// ipmitool's arguments for IPMI v1.5 (`-I lan`) with authentication type `auth` (`MD5`,
+/// `PASSWORD`, or none given: ipmitool picks from the capabilities).
+fn ipmitool_lan(port: u16, auth: Option<&str>, password: &str, command: &[&str]) -> Vec<String> {
+    let mut a: Vec<String> = [
+        "-I",
+        "lan",
+        "-H",
+        "127.0.0.1",
+        "-p",
+        &port.to_string(),
+        "-U",
+        "admin",
+        "-P",
+        password,
+        "-L",
+        "OPERATOR",
+        "-N",
+        "1",
+        "-R",
+        "2",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    if let Some(auth) = auth {
+        a.extend(["-A".to_owned(), auth.to_owned()]);
+    }
+    a.extend(command.iter().map(|s| s.to_string()));
+    a
+}
+
+/// Issue 16: fence-sim's IPMI v1.5 sessions, judged by ipmitool `-I lan` (which shares no
+/// code with fence-sim): MD5, the straight password, and ipmitool's own pick read and switch
+/// the machine; a wrong password gets no session; every session opened is closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ipmitool_lan_opens_v15_sessions_with_md5_and_the_password() {
+    let sim = sim(IpmiConfig::default()).await;
+    let bmc = &sim.bmcs()[0];
+    let port = bmc.addr.port();
+    for auth in [Some("MD5"), Some("PASSWORD"), None] {
+        let (ok, out) = run(
+            "ipmitool",
+            ipmitool_lan(port, auth, "password", &["chassis", "power", "status"]),
+        )
+        .await;
+        assert!(ok, "{auth:?}: {out}");
+        assert_eq!(out.trim(), "Chassis Power is on", "{auth:?}");
+    }
+    let (ok, out) = run(
+        "ipmitool",
+        ipmitool_lan(port, Some("MD5"), "password", &["chassis", "power", "off"]),
+    )
+    .await;
+    assert!(ok, "{out}");
+    assert_eq!(out.trim(), "Chassis Power Control: Down/Off");
+    assert_eq!(bmc.machine.power(), PowerState::Off);
+    let (ok, out) = run(
+        "ipmitool",
+        ipmitool_lan(port, Some("MD5"), "wrong", &["chassis", "power", "on"]),
+    )
+    .await;
+    assert!(!ok, "a wrong password opened a session: {out}");
+    assert_eq!(bmc.machine.power(), PowerState::Off, "nothing switched");
+    let c = &bmc.counters;
+    assert_eq!(c.sessions_opened.load(Ordering::SeqCst), 4);
+    assert_eq!(c.sessions_closed.load(Ordering::SeqCst), 4);
+}
+
+/// The same with FreeIPMI (the `LAN` driver, IPMI v1.5), which also checks the
+/// authentication codes and sequence numbers of the BMC's answers: ipmi-chassis reads with
+/// MD5 and the straight password, ipmipower switches and reads with MD5.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn freeipmi_lan_driver_reads_and_switches_over_v15() {
+    let sim = sim(IpmiConfig::default()).await;
+    let bmc = &sim.bmcs()[0];
+    let host = format!("127.0.0.1:{}", bmc.addr.port());
+    let common = |auth: &str| -> Vec<String> {
+        [
+            "-D", "LAN", "-h", &host, "-u", "admin", "-p", "password", "-a", auth, "-l", "OPERATOR",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    for auth in ["MD5", "STRAIGHT_PASSWORD_KEY"] {
+        let mut args = common(auth);
+        args.push("--get-status".into());
+        let (ok, out) = run("ipmi-chassis", args).await;
+        assert!(ok, "{auth}: {out}");
+        assert!(
+            out.contains("System Power") && out.contains(": on"),
+            "{auth}: {out}"
+        );
+    }
+    let mut off = common("MD5");
+    off.extend(["--off".to_owned(), "--wait-until-off".to_owned()]);
+    let (ok, out) = run("ipmipower", off).await;
+    assert!(ok, "{out}");
+    assert!(out.contains(": ok"), "{out}");
+    assert_eq!(bmc.machine.power(), PowerState::Off);
+    // ipmipower (its own packet code, not libfreeipmi's) with STRAIGHT_PASSWORD_KEY
+    // refuses the Activate Session answer's authentication code ("password verification
+    // timeout") although it is the padded password, which ipmi-chassis and ipmitool accept;
+    // not understood yet, so ipmipower is judged with MD5 here.
+    let mut stat = common("MD5");
+    stat.push("--stat".into());
+    let (ok, out) = run("ipmipower", stat).await;
+    assert!(ok, "{out}");
+    assert!(out.contains(": off"), "{out}");
+}
+
+/// fence_ipmilan's default path (`lan`, IPMI v1.5) through fence-core's conformance suite
+/// against the simulator, MD5 picked from the capabilities and the password named; both
+/// clients above judge the same simulator.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fence_ipmi_lan_passes_the_conformance_suite_against_the_simulator() {
+    for auth in [None, Some(fence_ipmi::V15AuthType::Password)] {
+        let sim = sim(IpmiConfig {
+            delay: Duration::from_millis(100),
+            ..IpmiConfig::default()
+        })
+        .await;
+        let config = fence_ipmi::IpmiConfig::lanplus("127.0.0.1", "admin", Secret::new("password"))
+            .with_port(sim.bmcs()[0].addr.port())
+            .with_lan(auth);
+        let device: Arc<dyn FenceDevice> = Arc::new(fence_ipmi::IpmiDevice::new(config).unwrap());
+        fence_core::testkit::conformance::run_all(
+            device.as_ref(),
+            "",
+            fence_core::testkit::conformance::fast_timing(),
+        )
+        .await;
+        device.close().await.unwrap();
+        let c = &sim.bmcs()[0].counters;
+        assert!(c.sessions_opened.load(Ordering::SeqCst) >= 1, "{auth:?}");
+        assert_eq!(
+            c.sessions_opened.load(Ordering::SeqCst),
+            c.sessions_closed.load(Ordering::SeqCst),
+            "{auth:?}"
+        );
+    }
+}

@@ -105,3 +105,30 @@ async fn python_fence_ipmilan_fences_a_bmc() {
     let (rc, out) = agent("fence_ipmilan", &base, "status", &[]).await;
     assert_eq!((rc, out.as_str()), (2, "Status: OFF"));
 }
+
+/// Issue 16: Debian's Python fence_ipmilan with its DEFAULT interface (`lan`, IPMI v1.5:
+/// ipmitool -I lan underneath) fences a simulated BMC, and reads the state back; the
+/// Rust agent's `lan` path meets the same simulator in tests/ipmi_clients.rs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_fence_ipmilan_fences_a_bmc_over_ipmi_v15() {
+    let sim = IpmiSim::start(IpmiConfig::default()).await.unwrap();
+    let bmc = &sim.bmcs()[0];
+    let port = bmc.addr.port().to_string();
+    let base = [
+        "--ip",
+        "127.0.0.1",
+        "--ipport",
+        &port,
+        "--username",
+        "admin",
+        "--password",
+        "password",
+    ];
+    let (rc, out) = agent("fence_ipmilan", &base, "off", &[]).await;
+    assert_eq!((rc, out.as_str()), (0, "Success: Powered OFF"));
+    assert_eq!(bmc.machine.power(), PowerState::Off);
+    let (rc, out) = agent("fence_ipmilan", &base, "status", &[]).await;
+    assert_eq!((rc, out.as_str()), (2, "Status: OFF"));
+    let c = &bmc.counters;
+    assert!(c.sessions_opened.load(std::sync::atomic::Ordering::SeqCst) >= 2);
+}
