@@ -53,6 +53,8 @@ struct ResetAction {
     /// `@Redfish.ActionInfo` (DSP0266 1.8.1 §9.8.3): the resource that lists the allowed
     /// values instead, as OpenBMC's bmcweb gives them (`.../ResetActionInfo`).
     info: Option<String>,
+    /// Whether `info` was read (once per device, whatever it said).
+    info_read: bool,
 }
 
 impl ResetAction {
@@ -77,6 +79,7 @@ impl ResetAction {
             target,
             allowed,
             info,
+            info_read: false,
         })
     }
 
@@ -229,6 +232,7 @@ impl RedfishDevice {
             if let (Some(new), Some(old)) = (action.as_mut(), cached.as_ref()) {
                 if new.allowed.is_none() && new.info.is_some() && new.info == old.info {
                     new.allowed.clone_from(&old.allowed);
+                    new.info_read = old.info_read;
                 }
             }
             *cached = action;
@@ -252,8 +256,9 @@ impl RedfishDevice {
                 })?
             }
         };
-        if action.allowed.is_none() {
+        if action.allowed.is_none() && !action.info_read {
             if let Some(info_uri) = action.info.clone() {
+                action.info_read = true;
                 // One more GET, once: without the list the first candidate is sent, which
                 // a service that allows only ForceOn or PowerCycle refuses.
                 match self.client.get_json(&info_uri, Missing::Misbehaved).await {
@@ -372,6 +377,7 @@ mod tests {
             target: "/redfish/v1/Systems/1/Actions/ComputerSystem.Reset".into(),
             allowed: allowed.map(|a| a.iter().map(|s| (*s).to_owned()).collect()),
             info: None,
+            info_read: false,
         }
     }
 
@@ -414,6 +420,7 @@ mod tests {
                 target: "/t".into(),
                 allowed: Some(vec!["On".into(), "ForceOff".into()]),
                 info: None,
+                info_read: false,
             })
         );
         let bare = json!({"Actions": {"#ComputerSystem.Reset": {"target": "/t"}}});

@@ -101,13 +101,31 @@ impl KnownHosts {
         }
     }
 
-    /// Appends the line of this BMC with `pin`, and holds the BMC to it from now on.
-    pub(crate) fn record(&self, pin: &Pin) -> std::result::Result<(), String> {
-        files::append(&self.path, &format!("{} {pin}\n", self.address))?;
-        if let Ok(mut entry) = self.entry.lock() {
-            *entry = Some((self.lines + 1, pin.clone()));
+    /// After the peer proved it holds the key of `der`: the same check as [`Self::check`],
+    /// and for a BMC the file does not know yet, its key recorded (appended to the file)
+    /// and held to from now on. Done under one lock, so that two handshakes at once cannot
+    /// record two keys.
+    pub(crate) fn check_or_record(&self, der: &[u8]) -> std::result::Result<Known, String> {
+        let mut entry = self
+            .entry
+            .lock()
+            .map_err(|_| "the known-hosts state is poisoned".to_owned())?;
+        match entry.as_ref() {
+            Some((_, pin)) if pin.matches(der) => return Ok(Known::Same),
+            Some((line, pin)) => {
+                return Ok(Known::Changed {
+                    line: *line,
+                    pinned: pin.clone(),
+                });
+            }
+            None => {}
         }
-        Ok(())
+        let Some(key) = crate::pin::pins_of(der).1 else {
+            return Err("the certificate cannot be read".to_owned());
+        };
+        files::append(&self.path, &format!("{} {key}\n", self.address))?;
+        *entry = Some((self.lines + 1, key));
+        Ok(Known::New)
     }
 }
 
@@ -126,21 +144,48 @@ mod tests {
         dir.join("known_hosts")
     }
 
+    fn der(name: &str) -> Vec<u8> {
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject;
+        let pem = std::fs::read(fence_test_support::https::fixture(name)).unwrap();
+        CertificateDer::pem_slice_iter(&pem)
+            .next()
+            .unwrap()
+            .unwrap()
+            .to_vec()
+    }
+
     #[test]
     fn first_use_records_then_the_same_key_passes_and_another_is_refused() {
         let path = temp("tofu");
+        let (a, b) = (der("leaf.pem"), der("wrongname.pem"));
         let kh = KnownHosts::load(&path, "10.0.0.5:443").unwrap();
-        // Not a certificate, so only a certificate pin can match it: use that kind.
-        let der = b"certificate A";
-        assert_eq!(kh.check(der), Known::New);
-        let pin = Pin::Certificate(cert::sha256(der));
-        kh.record(&pin).unwrap();
+        assert_eq!(kh.check(&a), Known::New);
+        assert_eq!(kh.check_or_record(&a).unwrap(), Known::New);
+        let pin = crate::pin::pins_of(&a).1.unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            format!("10.0.0.5:443 {pin}\n")
+        );
         // Held to it for the rest of the run, before the file is read again.
-        assert_eq!(kh.check(der), Known::Same);
+        assert_eq!(kh.check(&a), Known::Same);
+        assert_eq!(kh.check_or_record(&a).unwrap(), Known::Same);
         assert!(matches!(
-            kh.check(b"certificate B"),
+            kh.check_or_record(&b).unwrap(),
             Known::Changed { line: 1, .. }
         ));
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap().lines().count(),
+            1,
+            "the other key is not recorded"
+        );
+        assert_eq!(
+            kh.check_or_record(b"not a certificate"),
+            Ok(Known::Changed {
+                line: 1,
+                pinned: pin.clone()
+            })
+        );
         std::fs::write(
             &path,
             format!(
@@ -151,13 +196,18 @@ mod tests {
         )
         .unwrap();
         let kh = KnownHosts::load(&path, "10.0.0.5:443").unwrap();
-        assert_eq!(kh.check(der), Known::Same);
+        assert_eq!(kh.check(&a), Known::Same);
         assert_eq!(
-            kh.check(b"certificate B"),
+            kh.check(&b),
             Known::Changed {
                 line: 3,
                 pinned: pin
             }
+        );
+        let fresh = KnownHosts::load(&temp("tofu2"), "10.0.0.5:443").unwrap();
+        assert_eq!(
+            fresh.check_or_record(b"not a certificate"),
+            Err("the certificate cannot be read".into())
         );
     }
 

@@ -33,7 +33,7 @@ use rustls::{CertificateError, DigitallySignedStruct, OtherError, SignatureSchem
 use crate::cert::CertInfo;
 use crate::config::TlsVerify;
 use crate::known_hosts::{Known, KnownHosts};
-use crate::pin::{self, Pin};
+use crate::pin::Pin;
 
 /// The last certificate a BMC presented as its own, for messages.
 pub(crate) type Presented = Arc<Mutex<Option<CertificateDer<'static>>>>;
@@ -155,7 +155,6 @@ pub(crate) fn client_config(
         check,
         provider,
         presented: Arc::clone(&presented),
-        pending: Mutex::new(None),
     };
     let mut config = builder
         .dangerous()
@@ -187,13 +186,12 @@ struct BmcVerifier {
     check: Check,
     provider: Arc<CryptoProvider>,
     presented: Presented,
-    /// Trust on first use: the certificate to record once its signature is checked.
-    pending: Mutex<Option<CertificateDer<'static>>>,
 }
 
 impl BmcVerifier {
-    /// After a handshake signature checked against `cert`: records a first-use certificate
-    /// that is `cert` (the peer proved it holds its key).
+    /// After a handshake signature checked against `cert`: in trust-on-first-use mode,
+    /// records `cert`'s key when the file does not know the BMC yet (the peer proved it
+    /// holds that key), or refuses it when another key was recorded meanwhile.
     fn signed(
         &self,
         cert: &CertificateDer<'_>,
@@ -203,26 +201,29 @@ impl BmcVerifier {
         let Check::FirstUse(known) = &self.check else {
             return Ok(verified);
         };
-        let pending = self.pending.lock().ok().and_then(|mut p| p.take());
-        let Some(pending) = pending.filter(|p| p.as_ref() == cert.as_ref()) else {
-            return Ok(verified);
-        };
-        let (_, Some(key)) = pin::pins_of(&pending) else {
-            return Err(rustls::Error::InvalidCertificate(
-                CertificateError::BadEncoding,
-            ));
-        };
-        known.record(&key).map_err(|why| {
-            refused(Refusal::NotRecorded {
-                file: known.path().display().to_string(),
-                why,
-            })
-        })?;
-        tracing::warn!(
-            file = %known.path().display(),
-            pin = %key,
-            "trusted the BMC's certificate on first use"
-        );
+        // The same certificate verify_server_cert just accepted as known or new (rustls
+        // calls it first, with this end-entity certificate): checked again, and recorded
+        // when new, under one lock.
+        match known.check_or_record(cert) {
+            Ok(Known::Same) => {}
+            Ok(Known::New) => tracing::warn!(
+                file = %known.path().display(),
+                "trusted the BMC's certificate on first use"
+            ),
+            Ok(Known::Changed { line, pinned }) => {
+                return Err(refused(Refusal::Changed {
+                    file: known.path().display().to_string(),
+                    line,
+                    pinned,
+                }));
+            }
+            Err(why) => {
+                return Err(refused(Refusal::NotRecorded {
+                    file: known.path().display().to_string(),
+                    why,
+                }));
+            }
+        }
         Ok(verified)
     }
 }
@@ -292,9 +293,6 @@ impl ServerCertVerifier for BmcVerifier {
                     // Recorded only once the peer has proved it holds the key (the
                     // handshake signature, checked next): a peer that presents someone
                     // else's certificate and aborts leaves no pin behind.
-                    if let Ok(mut pending) = self.pending.lock() {
-                        *pending = Some(end_entity.clone().into_owned());
-                    }
                     Ok(ServerCertVerified::assertion())
                 }
             },

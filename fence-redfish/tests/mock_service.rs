@@ -559,6 +559,29 @@ async fn a_reset_task_is_followed_and_its_failure_shown() {
         "{:?}",
         started.elapsed()
     );
+
+    // A monitor that fails to answer (500, or gone) ends the following, not the fence: the
+    // power state decides, and the machine goes off a moment later (review: a failed poll
+    // failed the reset, and the one read after it still saw On).
+    for (status, body) in [
+        (500, redfish_error("Internal error", &[])),
+        (410, Value::Null),
+    ] {
+        let mock = Mock::start(vec![System::new("1", "On")]).await;
+        mock.reply_to_reset_with_task(
+            "ForceOff",
+            "/redfish/v1/TaskService/TaskMonitors/9",
+            vec![(status, body)],
+            None,
+        );
+        mock.set_power_after(0, "Off", Duration::from_millis(1500));
+        let dev = device(&mock, Some(mock.system_uri(0)));
+        assert_eq!(
+            run(&dev, Action::Off).await.result.unwrap(),
+            Outcome::PoweredOff,
+            "monitor answering {status}"
+        );
+    }
 }
 
 #[tokio::test]

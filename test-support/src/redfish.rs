@@ -219,6 +219,16 @@ impl Mock {
         self.state.lock().unwrap().systems[i].power = power.to_owned();
     }
 
+    /// Sets the `PowerState` of system `i` after `delay` (a transition that takes time),
+    /// on the current tokio runtime.
+    pub fn set_power_after(&self, i: usize, power: &str, delay: std::time::Duration) {
+        let (state, power) = (Arc::clone(&self.state), power.to_owned());
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            state.lock().unwrap().systems[i].power = power;
+        });
+    }
+
     /// Every request so far, in order.
     pub fn requests(&self) -> Vec<Request> {
         self.server.requests()

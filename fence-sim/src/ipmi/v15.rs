@@ -13,8 +13,9 @@
 //!   number the BMC expects first (random, even, as lanserv makes it).
 //! - **Inside the session** every packet carries the session's authentication type and a
 //!   valid code, else it is ignored; its sequence number must be within 16 ahead of the
-//!   expected one (lost packets), and a retransmission of the last one (same number) gets
-//!   the same answer again. Answers count up from the console's initial outbound number
+//!   expected one (lost packets), and a retransmission of the last one (the same datagram)
+//!   gets the same answer again, another message under its number none. A challenge
+//!   expires after 30 s. Answers count up from the console's initial outbound number
 //!   (which the Activate Session answer carries, so the session's first answer has the
 //!   next one: FreeIPMI refuses a repeated number as a replay).
 //!   Commands are the v2.0 session's: privilege starts at User.
@@ -37,6 +38,8 @@ pub(super) const OFFERED: u8 = (1 << 2) | (1 << 4);
 const MAX_CHALLENGES: usize = 64;
 /// How far ahead of the expected one an inbound sequence number may be.
 const SEQ_WINDOW: u32 = 16;
+/// How long a challenge may wait for its Activate Session.
+const CHALLENGE_LIFETIME: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// A challenge handed out, waiting for its Activate Session.
 pub(super) struct Challenge {
@@ -53,8 +56,8 @@ pub(super) struct V15State {
     auth: V15AuthType,
     /// The sequence number expected next from the console.
     expected_seq: u32,
-    /// The last packet's sequence number and its answer.
-    last: Option<(u32, Vec<u8>)>,
+    /// The last packet (its sequence number and whole datagram) and its answer.
+    last: Option<(u32, Vec<u8>, Vec<u8>)>,
 }
 
 impl Bmc {
@@ -81,7 +84,7 @@ impl Bmc {
         {
             return self.activate(&packet, datagram, peer);
         }
-        self.in_session(&packet)
+        self.in_session(&packet, datagram)
     }
 
     fn password16(&self) -> Option<[u8; 16]> {
@@ -150,6 +153,10 @@ impl Bmc {
             .position(|c| c.temp_id == packet.session_id)?;
         if let Some((request, reply)) = &self.challenges[at].answered {
             return (request.as_slice() == datagram).then(|| reply.clone());
+        }
+        if self.challenges[at].issued.elapsed() > CHALLENGE_LIFETIME {
+            self.event(|| "Activate Session: challenge expired (no answer)".into());
+            return None;
         }
         let password = self.password16()?;
         let message_auth = V15AuthType::from_id(packet.auth_type)?;
@@ -273,7 +280,7 @@ impl Bmc {
     }
 
     /// A packet of an established v1.5 session.
-    fn in_session(&mut self, packet: &V15Packet) -> Option<Vec<u8>> {
+    fn in_session(&mut self, packet: &V15Packet, datagram: &[u8]) -> Option<Vec<u8>> {
         let id = packet.session_id;
         let password = self.password16()?;
         let session = self.sessions.get_mut(&id)?;
@@ -290,9 +297,11 @@ impl Bmc {
                 return None;
             }
         }
-        if let Some((seq, reply)) = &state.last {
+        if let Some((seq, request, reply)) = &state.last {
             if *seq == packet.session_seq {
-                return Some(reply.clone());
+                // A retransmission (the very same datagram) gets the same answer; another
+                // message under a number already used is a replay, and is ignored.
+                return (request.as_slice() == datagram).then(|| reply.clone());
             }
         }
         if packet.session_seq.wrapping_sub(state.expected_seq) >= SEQ_WINDOW {
@@ -330,7 +339,7 @@ impl Bmc {
             ..
         }) = self.sessions.get_mut(&id)
         {
-            state.last = Some((packet.session_seq, reply.clone()));
+            state.last = Some((packet.session_seq, datagram.to_vec(), reply.clone()));
         }
         Some(reply)
     }
