@@ -136,7 +136,7 @@ impl RedfishClient {
                 status.canonical_reason().unwrap_or("")
             ))
             .in_request(format!("GET {path}"))
-            .answered(self.http_answer(status, &body)));
+            .answered(self.http_answer(status, &body, false)));
         }
         serde_json::from_slice(&body).map_err(|e| {
             Error::misbehaved(format!(
@@ -380,7 +380,7 @@ impl RedfishClient {
                 registry_ids(answer)
             ))
             .in_request(format!("POST {path}"))
-            .answered(Self::login_answer(status, answer));
+            .answered(self.http_answer(status, answer, true));
         }
         self.http_error(&Method::POST, path, status, answer, Missing::Misbehaved)
     }
@@ -677,14 +677,15 @@ impl RedfishClient {
             _ => self.http_error_with_message(what, status, path, body, missing),
         }
         .in_request(format!("{method} {path}"))
-        .answered(self.http_answer(status, body))
+        .answered(self.http_answer(status, body, false))
     }
 
     /// What the service answered, as data: the status, the body's MessageIds and, unless
-    /// it refused the credentials, its message (scrubbed). A login refusal's prose is never
-    /// kept: a scrubbed word of it could tell the password.
-    fn http_answer(&self, status: StatusCode, body: &[u8]) -> Answer {
-        let refusal = matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN);
+    /// it refused the credentials (401, 403, or a refused session login), its message
+    /// (scrubbed). A login refusal's prose is never kept: a scrubbed word of it could tell
+    /// the password.
+    fn http_answer(&self, status: StatusCode, body: &[u8], refusal: bool) -> Answer {
+        let refusal = refusal || matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN);
         Answer::Http {
             status: status.as_u16(),
             message_ids: message_ids(body),
@@ -693,15 +694,6 @@ impl RedfishClient {
             } else {
                 self.device_message(body)
             },
-        }
-    }
-
-    /// [`Self::http_answer`] for a refused session login (400, 401 or 403): no prose.
-    fn login_answer(status: StatusCode, body: &[u8]) -> Answer {
-        Answer::Http {
-            status: status.as_u16(),
-            message_ids: message_ids(body),
-            message: None,
         }
     }
 

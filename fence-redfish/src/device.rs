@@ -53,8 +53,6 @@ struct ResetAction {
     /// `@Redfish.ActionInfo` (DSP0266 1.8.1 §9.8.3): the resource that lists the allowed
     /// values instead, as OpenBMC's bmcweb gives them (`.../ResetActionInfo`).
     info: Option<String>,
-    /// Whether `info` was read (once per device, whatever it said).
-    info_read: bool,
 }
 
 impl ResetAction {
@@ -79,7 +77,6 @@ impl ResetAction {
             target,
             allowed,
             info,
-            info_read: false,
         })
     }
 
@@ -132,6 +129,8 @@ pub struct RedfishDevice {
     client: RedfishClient,
     system: tokio::sync::OnceCell<String>,
     reset: Mutex<Option<ResetAction>>,
+    /// An ActionInfo read (its URI) and the ResetTypes it allows.
+    action_info: Mutex<Option<(String, Option<Vec<String>>)>>,
 }
 
 impl fmt::Debug for RedfishDevice {
@@ -154,6 +153,7 @@ impl RedfishDevice {
             client,
             system: tokio::sync::OnceCell::new(),
             reset: Mutex::new(None),
+            action_info: Mutex::new(None),
         })
     }
 
@@ -226,15 +226,8 @@ impl RedfishDevice {
     async fn read_system(&self) -> Result<(String, Value)> {
         let uri = self.system_uri().await?.to_owned();
         let doc = self.client.get_json(&uri, Missing::Plug).await?;
-        let mut action = ResetAction::from_system(&doc);
+        let action = ResetAction::from_system(&doc);
         if let Ok(mut cached) = self.reset.lock() {
-            // Values read from the same ActionInfo before are kept: it is read once.
-            if let (Some(new), Some(old)) = (action.as_mut(), cached.as_ref()) {
-                if new.allowed.is_none() && new.info.is_some() && new.info == old.info {
-                    new.allowed.clone_from(&old.allowed);
-                    new.info_read = old.info_read;
-                }
-            }
             *cached = action;
         }
         Ok((uri, doc))
@@ -256,23 +249,33 @@ impl RedfishDevice {
                 })?
             }
         };
-        if action.allowed.is_none() && !action.info_read {
-            if let Some(info_uri) = action.info.clone() {
-                action.info_read = true;
-                // One more GET, once: without the list the first candidate is sent, which
-                // a service that allows only ForceOn or PowerCycle refuses.
-                match self.client.get_json(&info_uri, Missing::Misbehaved).await {
-                    Ok(info) => action.allowed = ResetAction::allowed_in_info(&info),
-                    Err(e) => {
-                        tracing::debug!(%info_uri, error = %e, "ActionInfo not read; sending the preferred ResetType")
-                    }
-                }
-                if let Ok(mut cached) = self.reset.lock() {
-                    *cached = Some(action.clone());
-                }
+        if action.allowed.is_none() {
+            if let Some(info_uri) = &action.info {
+                action.allowed = self.allowed_in(info_uri).await;
             }
         }
         Ok(action)
+    }
+
+    /// The ResetTypes the ActionInfo at `uri` allows: read once per device (one more GET,
+    /// whatever it says), then remembered. Without them the preferred type is sent, which a
+    /// service that allows only ForceOn or PowerCycle refuses.
+    async fn allowed_in(&self, uri: &str) -> Option<Vec<String>> {
+        let known = self.action_info.lock().ok().and_then(|c| c.clone());
+        if let Some((_, allowed)) = known.filter(|(read, _)| read == uri) {
+            return allowed;
+        }
+        let allowed = match self.client.get_json(uri, Missing::Misbehaved).await {
+            Ok(info) => ResetAction::allowed_in_info(&info),
+            Err(e) => {
+                tracing::debug!(%uri, error = %e, "ActionInfo not read; sending the preferred ResetType");
+                None
+            }
+        };
+        if let Ok(mut cached) = self.action_info.lock() {
+            *cached = Some((uri.to_owned(), allowed.clone()));
+        }
+        allowed
     }
 
     async fn reset(&self, reset: Reset) -> Result<()> {
@@ -377,7 +380,6 @@ mod tests {
             target: "/redfish/v1/Systems/1/Actions/ComputerSystem.Reset".into(),
             allowed: allowed.map(|a| a.iter().map(|s| (*s).to_owned()).collect()),
             info: None,
-            info_read: false,
         }
     }
 
@@ -420,7 +422,6 @@ mod tests {
                 target: "/t".into(),
                 allowed: Some(vec!["On".into(), "ForceOff".into()]),
                 info: None,
-                info_read: false,
             })
         );
         let bare = json!({"Actions": {"#ComputerSystem.Reset": {"target": "/t"}}});

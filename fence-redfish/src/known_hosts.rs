@@ -91,14 +91,7 @@ impl KnownHosts {
     /// What the file says of the DER certificate `der`.
     pub(crate) fn check(&self, der: &[u8]) -> Known {
         let entry = self.entry.lock().map(|e| e.clone()).unwrap_or(None);
-        match &entry {
-            None => Known::New,
-            Some((_, pin)) if pin.matches(der) => Known::Same,
-            Some((line, pin)) => Known::Changed {
-                line: *line,
-                pinned: pin.clone(),
-            },
-        }
+        known(entry.as_ref(), der)
     }
 
     /// After the peer proved it holds the key of `der`: the same check as [`Self::check`],
@@ -110,15 +103,9 @@ impl KnownHosts {
             .entry
             .lock()
             .map_err(|_| "the known-hosts state is poisoned".to_owned())?;
-        match entry.as_ref() {
-            Some((_, pin)) if pin.matches(der) => return Ok(Known::Same),
-            Some((line, pin)) => {
-                return Ok(Known::Changed {
-                    line: *line,
-                    pinned: pin.clone(),
-                });
-            }
-            None => {}
+        let verdict = known(entry.as_ref(), der);
+        if verdict != Known::New {
+            return Ok(verdict);
         }
         let Some(key) = crate::pin::pins_of(der).1 else {
             return Err("the certificate cannot be read".to_owned());
@@ -126,6 +113,18 @@ impl KnownHosts {
         files::append(&self.path, &format!("{} {key}\n", self.address))?;
         *entry = Some((self.lines + 1, key));
         Ok(Known::New)
+    }
+}
+
+/// What a recorded entry (line, pin) says of the DER certificate `der`.
+fn known(entry: Option<&(usize, Pin)>, der: &[u8]) -> Known {
+    match entry {
+        None => Known::New,
+        Some((_, pin)) if pin.matches(der) => Known::Same,
+        Some((line, pin)) => Known::Changed {
+            line: *line,
+            pinned: pin.clone(),
+        },
     }
 }
 

@@ -197,6 +197,9 @@ struct UdpShared {
     clients: Mutex<HashMap<SocketAddr, (usize, Arc<UdpSocket>)>>,
     /// Answer tasks, aborted with the relay.
     answers: Tasks,
+    /// Datagrams from clients since the start, for [`UdpFault::StopAfter`] (the counts
+    /// can be reset by `take`; the fault's count cannot).
+    from_clients: AtomicU64,
 }
 
 impl UdpShared {
@@ -266,6 +269,7 @@ impl UdpRelay {
             })),
             clients: Mutex::default(),
             answers: Arc::clone(&answers),
+            from_clients: AtomicU64::new(0),
         });
         let task = rt.spawn(udp_from_clients(shared));
         Ok(UdpRelay {
@@ -305,7 +309,8 @@ async fn udp_from_clients(shared: Arc<UdpShared>) {
             // An ICMP port unreachable from an earlier send to a client that went away.
             Err(_) => continue,
         };
-        let seen = shared.counters.up.fetch_add(1, Ordering::SeqCst) + 1;
+        shared.counters.up.fetch_add(1, Ordering::SeqCst);
+        let seen = shared.from_clients.fetch_add(1, Ordering::SeqCst) + 1;
         let Some((index, upstream)) = upstream_for(&shared, from).await else {
             continue;
         };
@@ -404,7 +409,7 @@ async fn udp_to_client(
         let passes = match shared.fault {
             UdpFault::Forward | UdpFault::Duplicate => true,
             UdpFault::BlackHole => false,
-            UdpFault::StopAfter(limit) => shared.counters.up.load(Ordering::SeqCst) <= limit,
+            UdpFault::StopAfter(limit) => shared.from_clients.load(Ordering::SeqCst) <= limit,
             UdpFault::Drop { .. } => !shared.lose(),
         };
         if !passes {
@@ -803,6 +808,8 @@ mod tests {
         for i in 0..2u8 {
             agent.send_to(&[i], relay.addr()).unwrap();
             assert_eq!(agent.recv(&mut buf).unwrap(), 1);
+            // Reading the counts does not restart the fault's count.
+            relay.take();
         }
         agent
             .set_read_timeout(Some(Duration::from_millis(300)))
