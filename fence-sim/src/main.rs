@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use fence_core::PowerState;
 use fence_sim::ipmi::{IpmiConfig, IpmiSim};
-use fence_sim::redfish::{RedfishConfig, RedfishSim};
+use fence_sim::redfish::{Profile, RedfishConfig, RedfishSim};
 use fence_sim::{Event, Faults, Observer};
 
 const USAGE: &str = "\
@@ -33,7 +33,8 @@ COMMON OPTIONS:
   --username USER     accepted user (default admin)
   --password PASS     accepted password (default password)
   --state on|off      initial power state (default on)
-  --delay-ms MS       delay before a power change takes effect (default 0)
+  --delay-ms MS       delay before a power change takes effect (default 0; Redfish:
+                      the profile's typical delay)
   --fault MODE[@I,J]  silent | drop=SHARE | refuse | lie; on all instances or on the
                       0-based instances listed (repeatable)
   --info-file PATH    also write the JSON readiness line to PATH
@@ -44,6 +45,9 @@ REDFISH OPTIONS:
   --services N        services, one port each (default 1)
   --systems M         systems per service, ids 1..M (default 1)
   --ca-file PATH      where to write the CA certificate (default: a temporary file)
+  --profile NAME      how the service is laid out and answers: generic (default), ilo5,
+                      idrac9, xcc, supermicro, openbmc (see the README of fence-sim,
+                      Vendor profiles)
 
 IPMI OPTIONS:
   --base-port P|auto  port of the first BMC, then P+1, ...; auto: a free consecutive
@@ -238,6 +242,17 @@ async fn until_stopped() -> Result<(), String> {
 
 async fn redfish(mut o: Opts) -> Result<(), String> {
     let (faults, faults_of) = o.faults();
+    let profile = match o.take("profile") {
+        None => Profile::named("generic"),
+        Some(name) => Profile::named(&name),
+    }
+    .ok_or_else(|| {
+        format!(
+            "--profile: unknown profile (expected one of {})",
+            Profile::names().join(", ")
+        )
+    })?;
+    let default_delay = u64::try_from(profile.typical_delay.as_millis()).unwrap_or(u64::MAX);
     let config = RedfishConfig {
         address: o.parsed::<IpAddr>("address", IpAddr::from([127, 0, 0, 1]))?,
         port: o.parsed("port", 0)?,
@@ -246,10 +261,11 @@ async fn redfish(mut o: Opts) -> Result<(), String> {
         username: o.take("username").unwrap_or_else(|| "admin".into()),
         password: o.take("password").unwrap_or_else(|| "password".into()),
         initial: o.state()?,
-        delay: Duration::from_millis(o.parsed("delay-ms", 0)?),
+        delay: Duration::from_millis(o.parsed("delay-ms", default_delay)?),
         faults,
         faults_of,
         observer: o.observer(),
+        profile,
     };
     let ca_file = o.take("ca-file").unwrap_or_else(|| {
         std::env::temp_dir()
