@@ -439,3 +439,52 @@ async fn fence_ipmi_lan_passes_the_conformance_suite_against_the_simulator() {
         );
     }
 }
+
+/// python-ipmi's native `rmcp` interface (IPMI v1.5 over LAN, its own Python code: ASF ping,
+/// Get Channel Authentication Capabilities, the strongest authentication type offered,
+/// Activate Session, Set Session Privilege Level): reads the chassis status and powers the
+/// machine off; a wrong password opens nothing (no answer, as from OpenIPMI's lanserv).
+/// python-ipmi has no RMCP+ (lanplus) of its own; ipmitool and FreeIPMI judge that above.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_ipmi_rmcp_reads_and_powers_off_over_v15() {
+    const SCRIPT: &str = r#"
+import sys, pyipmi, pyipmi.interfaces
+port, password, action = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+interface = pyipmi.interfaces.create_interface(
+    'rmcp', slave_address=0x81, host_target_address=0x20, keep_alive_interval=0)
+ipmi = pyipmi.create_connection(interface)
+ipmi.session.set_session_type_rmcp('127.0.0.1', port)
+ipmi.session.set_auth_type_user('admin', password)
+ipmi.target = pyipmi.Target(ipmb_address=0x20)
+with ipmi:
+    print("auth", ipmi.session.auth_type)
+    print("on", ipmi.get_chassis_status().power_on)
+    if action == "off":
+        ipmi.chassis_control_power_down()
+"#;
+    let venv = std::env::var("PEERS_VENV")
+        .expect("PEERS_VENV is not set: source the peers' peers.env (python-ipmi is a test peer)");
+    let python = format!("{venv}/bin/python");
+    let sim = sim(IpmiConfig::default()).await;
+    let bmc = &sim.bmcs()[0];
+    let port = bmc.addr.port().to_string();
+    let args = |password: &str, action: &str| -> Vec<String> {
+        ["-c", SCRIPT, &port, password, action]
+            .map(str::to_owned)
+            .to_vec()
+    };
+    let (ok, out) = run(&python, args("password", "off")).await;
+    assert!(ok, "{out}");
+    // Authentication type 2 is MD5 (IPMI 2.0 table 22-15), the strongest fence-sim offers.
+    assert_eq!(out.trim(), "auth 2\non True", "{out}");
+    assert_eq!(bmc.machine.power(), PowerState::Off);
+    let (ok, out) = run(&python, args("password", "status")).await;
+    assert!(ok, "{out}");
+    assert_eq!(out.trim(), "auth 2\non False");
+    let (ok, out) = run(&python, args("wrong", "status")).await;
+    assert!(!ok, "a wrong password opened a session: {out}");
+    assert!(out.contains("RetryError"), "{out}");
+    let c = &bmc.counters;
+    assert_eq!(c.sessions_opened.load(Ordering::SeqCst), 2);
+    assert_eq!(c.sessions_closed.load(Ordering::SeqCst), 2);
+}
