@@ -6,9 +6,12 @@
 //! (sushy-tools, ipmi_sim, pyghmi) remain the proof of interoperability.
 //!
 //! - [`redfish`]: Redfish over HTTPS with a certificate made at start, basic and session
-//!   authentication, any number of systems per service and of services per process.
+//!   authentication, any number of systems per service and of services per process, laid
+//!   out and answering as a vendor profile says (`generic`, `ilo5`, `idrac9`, `xcc`,
+//!   `supermicro`, `openbmc`); DMTF's validators accept it in each (fence-sim/README.md).
 //! - [`ipmi`]: IPMI v2.0 RMCP+ (cipher suite 3: RAKP-HMAC-SHA1, HMAC-SHA1-96, AES-CBC-128)
-//!   over UDP, one port per BMC, built on fence-ipmi's wire and crypto modules.
+//!   and IPMI v1.5 sessions (MD5, straight password) over UDP, one port per BMC, built on
+//!   fence-ipmi-proto's packet formats and crypto.
 //! - [`Machine`]: the simulated machine behind a BMC, and [`Faults`]: no answer, a share of
 //!   datagrams dropped, resets refused, a BMC that says Off was accepted and stays On.
 //!

@@ -139,10 +139,32 @@ impl Machine {
         s.power = power;
     }
 
-    /// Asks for `target`; it takes effect after the delay.
+    /// The state a change under way leads to, when it differs from the state now.
+    pub fn heading(&self) -> Option<PowerState> {
+        let s = self.settled();
+        s.pending
+            .iter()
+            .map(|&(to, _)| to)
+            .find(|&to| to != s.power)
+    }
+
+    /// Asks for `target`; it takes effect after the delay. Asking for the state the machine
+    /// is in, with nothing under way, changes nothing; asking again for the change under way
+    /// keeps its deadline (a client that repeats a reset does not postpone it).
     pub fn switch(&self, target: PowerState) {
+        self.switch_within(target, self.delay);
+    }
+
+    /// The same with its own delay (an OS that shuts down takes longer than a power cut).
+    pub fn switch_within(&self, target: PowerState, delay: Duration) {
         let mut s = self.settled();
-        let at = Instant::now() + self.delay;
+        if s.pending.is_empty() && s.power == target {
+            return;
+        }
+        if matches!(s.pending.as_slice(), [(to, _)] if *to == target) {
+            return;
+        }
+        let at = Instant::now() + delay;
         s.pending.clear();
         s.pending.push((target, at));
         drop(s);
@@ -175,6 +197,24 @@ mod tests {
         assert_eq!(m.power(), PowerState::Off);
         assert!(!m.in_transition());
         assert_eq!(m.changes(), 1);
+    }
+
+    #[test]
+    fn a_repeated_change_keeps_its_deadline_and_a_change_to_the_present_state_is_none() {
+        let m = Machine::new(PowerState::On, Duration::from_millis(200));
+        m.switch(PowerState::On);
+        assert!(!m.in_transition());
+        assert_eq!(m.heading(), None);
+        m.switch(PowerState::Off);
+        assert_eq!(m.heading(), Some(PowerState::Off));
+        std::thread::sleep(Duration::from_millis(120));
+        m.switch(PowerState::Off);
+        std::thread::sleep(Duration::from_millis(120));
+        assert_eq!(
+            m.power(),
+            PowerState::Off,
+            "the repeat did not postpone the change"
+        );
     }
 
     #[test]

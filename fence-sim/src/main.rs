@@ -266,6 +266,7 @@ async fn redfish(mut o: Opts) -> Result<(), String> {
         faults_of,
         observer: o.observer(),
         profile,
+        session_timeout: None,
     };
     let ca_file = o.take("ca-file").unwrap_or_else(|| {
         std::env::temp_dir()

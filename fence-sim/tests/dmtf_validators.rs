@@ -6,8 +6,8 @@
 //!
 //! Every validator must report no failure and must have passed a minimum of checks (a
 //! validator that reached nothing would report no failure either). What fence-sim does not
-//! implement is listed in fence-sim's README ("What the DMTF validators do not test") and
-//! stays NOT_TESTED here.
+//! implement is listed in fence-sim's README (section "DMTF's validators") and stays
+//! NOT_TESTED here, within a bound: a check that stops being reached fails.
 //!
 //! Peers: the validators in the peers' venv (`PEERS_VENV`, tests/scripts/install-deps.sh) and
 //! the DSP8010 CSDL schemas it unpacks into `$PEERS_VENV/share/dmtf-csdl`. Missing is a
@@ -24,6 +24,10 @@ use fence_test_support::agent::{Program, Run, temp_dir};
 
 /// The bound of one validator run (the Use Case Checkers wait for power changes).
 const BOUND: Duration = Duration::from_secs(300);
+
+/// One validator at a time (each runs against the six profiles at once): three times six
+/// Python processes on two cores would make their 30 s request timeouts a matter of luck.
+static ONE_VALIDATOR: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn venv() -> PathBuf {
     let venv = std::env::var_os("PEERS_VENV").map(PathBuf::from).expect(
@@ -63,6 +67,7 @@ async fn for_every_profile(
     args: impl Fn(&Profile, &str, &str, &Path, &Path) -> Vec<String>,
     program: &str,
 ) -> Vec<(&'static str, Run, PathBuf)> {
+    let _turn = ONE_VALIDATOR.lock().await;
     let venv = venv();
     let mut running = Vec::new();
     let mut sims = Vec::new();
@@ -136,8 +141,17 @@ fn lines_with(dir: &Path, needles: &[&str]) -> String {
     out
 }
 
-fn judge(name: &str, validator: &str, run: &Run, reports: &Path, min_pass: u64, needles: &[&str]) {
-    let [pass, _warn, fail, _not_tested] = counts(&run.stdout)
+/// No failure, at least `min_pass` checks passed and at most `max_not_tested` not tested
+/// (what fence-sim does not implement; a check that stops being reached fails here).
+fn judge(
+    name: &str,
+    validator: &str,
+    run: &Run,
+    reports: &Path,
+    (min_pass, max_not_tested): (u64, u64),
+    needles: &[&str],
+) {
+    let [pass, _warn, fail, not_tested] = counts(&run.stdout)
         .unwrap_or_else(|| panic!("{validator} ({name}) printed no summary:\n{}", run.all()));
     assert_eq!(
         fail,
@@ -146,8 +160,9 @@ fn judge(name: &str, validator: &str, run: &Run, reports: &Path, min_pass: u64, 
         lines_with(reports, needles)
     );
     assert!(
-        pass >= min_pass,
-        "{validator} passed only {pass} checks in profile {name} (at least {min_pass} expected):\n{}",
+        pass >= min_pass && not_tested <= max_not_tested,
+        "{validator} in profile {name}: {pass} passed (at least {min_pass} due), {not_tested} \
+         not tested (at most {max_not_tested}):\n{}",
         run.all()
     );
 }
@@ -178,13 +193,13 @@ async fn dmtf_protocol_validator_finds_no_failure_in_any_profile() {
     )
     .await;
     for (name, run, reports) in &runs {
-        // 273 assertions pass on fence-sim today (52 not tested: see the README).
+        // 273 assertions pass in every profile, 52 are not tested (the README lists them).
         judge(
             name,
             "Redfish Protocol Validator",
             run,
             reports,
-            250,
+            (273, 52),
             &["\tFAIL\t"],
         );
     }
@@ -221,13 +236,15 @@ async fn dmtf_service_validator_finds_no_failure_in_any_profile() {
     )
     .await;
     for (name, run, reports) in &runs {
-        // Every resource and property is checked against its schema: ~150-190 pass.
+        // Every resource and property is checked against its schema: 155 (ilo5, whose
+        // trailing slashes are warnings) to 187 pass; not tested are the schemas' optional
+        // properties that fence-sim leaves out (253-272).
         judge(
             name,
             "Redfish Service Validator",
             run,
             reports,
-            120,
+            (155, 280),
             &["ERROR - FAIL"],
         );
     }
@@ -273,7 +290,7 @@ async fn dmtf_use_case_checkers_pass_power_control_in_every_profile() {
             "Redfish Use Case Checkers",
             run,
             reports,
-            5,
+            (5, 10),
             &["ERROR"],
         );
     }

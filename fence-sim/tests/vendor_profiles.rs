@@ -170,7 +170,12 @@ async fn fence_redfish_fences_every_profile_for_every_action_as_the_python_agent
                 let r = fence(agent, s.addr.port(), &ca, step.action).await;
                 // "on" is done once PowerState is not "Off" (PoweringOn counts, as in
                 // fence-agents): the machine is on a delay later. "off" waits for "Off".
-                fence_test_support::agent::wait_until(DELAY * 3, || !machine.in_transition());
+                assert!(
+                    fence_test_support::agent::wait_until(DELAY * 3, || !machine.in_transition()),
+                    "{agent:?} on {}: the machine still changing after {:?}",
+                    profile.name,
+                    DELAY * 3
+                );
                 let got = (r.code, r.stdout.as_str(), machine.power());
                 let due = (step.code, step.stdout, step.after);
                 if agent == Agent::Python {
@@ -347,7 +352,9 @@ async fn a_session_limit_is_never_reached_by_fencing_and_is_reported_when_full()
     let dir = temp_dir("session-limit");
     let (sim, ca) = service(&IDRAC9, &dir, None).await;
     let s = &sim.services()[0];
-    for _ in 0..10 {
+    let (limit, _) = IDRAC9.session_limit.unwrap();
+    assert_eq!(limit, 8, "iDRAC 9's documented default");
+    for _ in 0..limit + 2 {
         let r = fence(Agent::Session, s.addr.port(), &ca, "status").await;
         assert_eq!(
             (r.code, r.stdout.as_str()),
@@ -356,10 +363,11 @@ async fn a_session_limit_is_never_reached_by_fencing_and_is_reported_when_full()
             r.all()
         );
     }
-    assert_eq!(s.counters.sessions_deleted.load(Ordering::SeqCst), 10);
+    let deleted = s.counters.sessions_deleted.load(Ordering::SeqCst);
+    assert_eq!(deleted, limit as u64 + 2);
     // Eight clients that never log out.
     let mut holders = Vec::new();
-    for _ in 0..8 {
+    for _ in 0..limit {
         let d = device(
             s.addr.port(),
             &ca,

@@ -29,9 +29,11 @@ pub(crate) fn reply(status: StatusCode, body: Option<(&'static str, Bytes)>) -> 
         }
         None => Bytes::new(),
     };
-    builder
-        .body(Full::new(body))
-        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+    builder.body(Full::new(body)).unwrap_or_else(|_| {
+        let mut r = Response::new(Full::new(Bytes::new()));
+        *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+        r
+    })
 }
 
 /// A JSON answer.
@@ -191,11 +193,19 @@ pub(crate) fn unacceptable(headers: &HeaderMap, offered: &str) -> Option<Reply> 
 fn accepts(accept: &str, offered: &str) -> bool {
     let (kind, _) = offered.split_once('/').unwrap_or((offered, ""));
     accept.split(',').any(|range| {
-        let media = range.split(';').next().unwrap_or("").trim();
-        media.is_empty()
-            || media == "*/*"
-            || media.eq_ignore_ascii_case(offered)
-            || media.eq_ignore_ascii_case(&format!("{kind}/*"))
+        let mut parts = range.split(';');
+        let media = parts.next().unwrap_or("").trim();
+        let refused = parts.any(|p| {
+            p.trim()
+                .strip_prefix("q=")
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .is_some_and(|q| q <= 0.0)
+        });
+        !refused
+            && (media.is_empty()
+                || media == "*/*"
+                || media.eq_ignore_ascii_case(offered)
+                || media.eq_ignore_ascii_case(&format!("{kind}/*")))
     })
 }
 
@@ -215,6 +225,7 @@ mod tests {
             assert!(accepts(a, "application/json"), "{a}");
         }
         assert!(!accepts("text/html", "application/json"));
+        assert!(!accepts("application/json;q=0", "application/json"));
         assert!(!accepts("application/xml", "application/json"));
     }
 

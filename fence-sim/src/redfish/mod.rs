@@ -61,6 +61,46 @@ use sessions::{Refused, Sessions};
 /// The reset types of the `generic` profile: every ResetType of the schema.
 pub const RESET_TYPES: &[&str] = profile::GENERIC.reset_types;
 
+/// What a ResetType does to the machine (DSP8010 ResetType descriptions).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Effect {
+    /// Into this state.
+    To(PowerState),
+    /// Into the other state (the power button).
+    Toggle,
+    /// Off, then on.
+    Cycle,
+    /// No power change (Nmi).
+    Nothing,
+}
+
+/// Who carries a ResetType out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum By {
+    /// The hardware, after the machine's delay.
+    Power,
+    /// The operating system: [`OS_SLOWER`] times the delay.
+    Os,
+    /// The operating system when the machine is on (the power button's ACPI request),
+    /// the hardware when it is off.
+    OsWhenOn,
+}
+
+/// How much longer an operating system's shutdown takes than a power cut.
+const OS_SLOWER: u32 = 5;
+
+const EFFECTS: [(&str, Effect, By); 9] = [
+    ("On", Effect::To(PowerState::On), By::Power),
+    ("ForceOn", Effect::To(PowerState::On), By::Power),
+    ("ForceOff", Effect::To(PowerState::Off), By::Power),
+    ("GracefulShutdown", Effect::To(PowerState::Off), By::Os),
+    ("ForceRestart", Effect::Cycle, By::Power),
+    ("GracefulRestart", Effect::Cycle, By::Os),
+    ("PowerCycle", Effect::Cycle, By::Power),
+    ("PushPowerButton", Effect::Toggle, By::OsWhenOn),
+    ("Nmi", Effect::Nothing, By::Power),
+];
+
 /// How to build a [`RedfishSim`].
 #[derive(Clone)]
 pub struct RedfishConfig {
@@ -87,8 +127,12 @@ pub struct RedfishConfig {
     pub faults_of: HashMap<usize, Faults>,
     /// Called on every connection and request.
     pub observer: Option<Observer>,
-    /// How the services are laid out and answer (default: [`profile::GENERIC`]).
+    /// How the services are laid out and answer (default: [`profile::GENERIC`]). The
+    /// profile's `typical_delay` is the command line's default; here `delay` is the delay.
     pub profile: &'static Profile,
+    /// The session idle timeout, when not the profile's (a test of a client's new login
+    /// after its session ended).
+    pub session_timeout: Option<Duration>,
 }
 
 impl std::fmt::Debug for RedfishConfig {
@@ -105,6 +149,7 @@ impl std::fmt::Debug for RedfishConfig {
             .field("faults", &self.faults)
             .field("faults_of", &self.faults_of)
             .field("profile", &self.profile.name)
+            .field("session_timeout", &self.session_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -124,6 +169,7 @@ impl Default for RedfishConfig {
             faults_of: HashMap::new(),
             observer: None,
             profile: &profile::GENERIC,
+            session_timeout: None,
         }
     }
 }
@@ -224,9 +270,12 @@ impl RedfishSim {
                 username: config.username.clone(),
                 password: config.password.clone(),
                 sessions: Sessions::new(
-                    config.profile.session_timeout,
+                    config
+                        .session_timeout
+                        .unwrap_or(config.profile.session_timeout),
                     config.profile.session_limit.map(|(n, _)| n),
                 ),
+                delay: config.delay,
                 uuid: format!("f3c1e7a0-0000-4000-8000-{:012x}", index + 1),
                 counters: Arc::clone(&counters),
                 observer: config.observer.clone(),
@@ -319,6 +368,7 @@ struct Service {
     password: String,
     sessions: Sessions,
     uuid: String,
+    delay: Duration,
     counters: Arc<Counters>,
     observer: Option<Observer>,
 }
@@ -468,14 +518,6 @@ impl Service {
     ) -> (Reply, String) {
         let none = String::new();
         let resource = self.layout.resolve(path);
-        let offered = if resource == Some(Resource::Metadata) {
-            "application/xml"
-        } else {
-            "application/json"
-        };
-        if let Some(refusal) = resource.and_then(|_| http::unacceptable(headers, offered)) {
-            return (refusal, " (headers refused)".into());
-        }
         let login = matches!(
             resource,
             Some(Resource::Sessions | Resource::SessionsMembers)
@@ -484,6 +526,14 @@ impl Service {
         let public = resource.is_some_and(|r| r.public() && read);
         if caller == Caller::Anonymous && !public && !login {
             return (http::unauthorized(self.profile().basic_auth), none);
+        }
+        let offered = if resource == Some(Resource::Metadata) {
+            "application/xml"
+        } else {
+            "application/json"
+        };
+        if let Some(refusal) = resource.and_then(|_| http::unacceptable(headers, offered)) {
+            return (refusal, " (headers refused)".into());
         }
         let Some(resource) = resource else {
             return (not_found(path), none);
@@ -554,12 +604,12 @@ impl Service {
     /// The PowerState word of system `n`, as the profile shows a change under way.
     fn power_word(&self, n: usize) -> &'static str {
         let machine = &self.systems[n - 1];
-        let changing = self.profile().transition == Transition::Reported && machine.in_transition();
-        match (machine.power(), changing) {
-            (PowerState::On, false) => "On",
-            (PowerState::Off, false) => "Off",
-            (PowerState::On, true) => "PoweringOff",
-            (PowerState::Off, true) => "PoweringOn",
+        let shown = self.profile().transition == Transition::Reported;
+        match (machine.power(), machine.heading().filter(|_| shown)) {
+            (PowerState::On, Some(PowerState::Off)) => "PoweringOff",
+            (PowerState::Off, Some(PowerState::On)) => "PoweringOn",
+            (PowerState::On, _) => "On",
+            (PowerState::Off, _) => "Off",
         }
     }
 
@@ -581,7 +631,7 @@ impl Service {
             return (
                 error(
                     StatusCode::UNAUTHORIZED,
-                    "InsufficientPrivilege",
+                    "ResourceAtUriUnauthorized",
                     "The credentials were not accepted.",
                 ),
                 " (login refused)".into(),
@@ -664,7 +714,7 @@ impl Service {
                 String::new(),
             );
         };
-        let note = format!(" {kind}");
+        let note = format!(" {kind:?}");
         if !self.profile().reset_types.contains(&kind) {
             return (
                 error(
@@ -687,15 +737,23 @@ impl Service {
                 format!("{note} (refused)"),
             );
         }
-        let target = match kind {
-            "On" | "ForceOn" => Some(PowerState::On),
-            "ForceOff" | "GracefulShutdown" => Some(PowerState::Off),
-            "PushPowerButton" => Some(machine.power().opposite()),
-            _ => None,
+        let Some(&(_, effect, by)) = EFFECTS.iter().find(|(name, _, _)| *name == kind) else {
+            return (
+                error(
+                    StatusCode::BAD_REQUEST,
+                    "ActionParameterNotSupported",
+                    "The ResetType is not supported by this service.",
+                ),
+                note,
+            );
         };
-        if let (Some(t), Some(already)) = (target, self.profile().already) {
-            let settled = !machine.in_transition() && machine.power() == t;
-            if settled && kind != "PushPowerButton" {
+        let target = match effect {
+            Effect::To(t) => Some(t),
+            Effect::Toggle => Some(machine.power().opposite()),
+            Effect::Cycle | Effect::Nothing => None,
+        };
+        if let (Effect::To(t), Some(already)) = (effect, self.profile().already) {
+            if machine.heading().is_none() && machine.power() == t {
                 let answer = match t {
                     PowerState::On => &already.on,
                     PowerState::Off => &already.off,
@@ -703,18 +761,19 @@ impl Service {
                 return (http::refusal(answer), format!("{note} (already {t:?})"));
             }
         }
-        match kind {
-            "ForceRestart" | "GracefulRestart" | "PowerCycle" if !self.faults.lie => {
-                machine.cycle();
-            }
-            _ => {}
-        }
-        match target {
-            Some(PowerState::Off) if self.faults.lie => {
+        // The operating system acts on a graceful request (and on a press of the power
+        // button of a running machine: ACPI) in its own time; a power cut is at once.
+        let delay = match (by, target) {
+            (By::Os, _) | (By::OsWhenOn, Some(PowerState::Off)) => self.delay * OS_SLOWER,
+            _ => self.delay,
+        };
+        match (effect, target) {
+            (Effect::Cycle, _) if !self.faults.lie => machine.cycle(),
+            (_, Some(PowerState::Off)) if self.faults.lie => {
                 return (self.accepted(), format!("{note} (lied)"));
             }
-            Some(t) => machine.switch(t),
-            None => {} // Nmi, and the restarts above.
+            (_, Some(t)) => machine.switch_within(t, delay),
+            _ => {} // Nmi; a restart while lying.
         }
         (self.accepted(), note)
     }

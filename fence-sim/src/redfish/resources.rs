@@ -2,7 +2,7 @@
 //!
 //! The documents follow the DMTF schemas (DSP8010) of the `@odata.type` versions they name,
 //! with every required property; DMTF's Redfish Service Validator checks them against those
-//! schemas in CI (tests/scripts/dmtf-validators.sh).
+//! schemas in CI (fence-sim/tests/dmtf_validators.rs).
 
 use serde_json::{Value, json};
 
