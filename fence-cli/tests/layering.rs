@@ -14,6 +14,7 @@ const FORBIDDEN: &[&str] = &[
     "fence_ipmi",
     "fence_redfish",
     "fence_vbox",
+    "fence_virsh",
     "ipmilan",
     "fence_ilo",
     "fence_imm",
@@ -23,6 +24,8 @@ const FORBIDDEN: &[&str] = &[
     "Redfish",
     "Vbox",
     "VirtualBox",
+    "Virsh",
+    "libvirt",
 ];
 
 /// `source` without comments and without the items marked `#[cfg(test)]` (a block up to

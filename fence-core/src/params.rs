@@ -690,6 +690,23 @@ pub mod common {
             "-t '/bin/bash -c \"PS1=\\\\[EXPECT\\\\]# HISTFILE=/dev/null /bin/bash --noprofile --norc\"'",
         )
         .desc("SSH options to use");
+    /// `command_prompt` (`cmd_prompt`) of fence-agents' SSH agents: accepted for
+    /// compatibility, not used by fence-rs's SSH layer (fence-ssh).
+    pub const COMMAND_PROMPT: ParamSpec = ParamSpec::new("command_prompt", ParamType::String)
+        .deprecated("cmd_prompt")
+        .short('c')
+        .long("command-prompt")
+        .hint("prompt")
+        .default_value("['\\\\[EXPECT\\\\]#']")
+        .desc("Force Python regex for command prompt")
+        .unused(
+            "commands run on SSH exec channels and their end is signalled by SSH; no prompt is matched",
+        );
+    /// `missing_as_off`: an unknown VM or domain reads as off.
+    pub const MISSING_AS_OFF: ParamSpec = ParamSpec::new("missing_as_off", ParamType::Boolean)
+        .long("missing-as-off")
+        .order(200)
+        .desc("Missing port returns OFF instead of failure");
     /// `ssh_path`: fence-agents' ssh program.
     pub const SSH_PATH: ParamSpec = ParamSpec::new("ssh_path", ParamType::String)
         .long("ssh-path")

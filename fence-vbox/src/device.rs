@@ -2,18 +2,15 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
 
 use async_trait::async_trait;
 use fence_core::{Answer, Capabilities, Error, FenceDevice, Outlet, PowerState, Result};
 
 use crate::config::VboxConfig;
-use crate::script::{self, Script, StepOutput};
-use crate::ssh::SshSession;
 use crate::state::{self, StateRow, Step};
 use crate::vboxmanage::{self, VBoxManage, Vm};
+use fence_ssh::{Counters, Remote, Script, StepOutput};
 
 /// A VirtualBox host reached over SSH.
 ///
@@ -27,18 +24,11 @@ pub struct VboxDevice {
     counters: Arc<Counters>,
 }
 
-#[derive(Default)]
-struct Counters {
-    logins: AtomicU64,
-    commands: AtomicU64,
-}
-
 /// What the blocking worker owns.
 struct Inner {
     vbox: VBoxManage,
-    session: Option<SshSession>,
-    /// The random tag of this device's completion markers.
-    tag: String,
+    /// The host, with the SSH session of this run.
+    remote: Remote,
     /// Plug -> UUID of the VM it matched, for every plug seen registered in this run.
     seen: HashMap<String, String>,
     /// UUID -> the state read last, which decides what a set sends.
@@ -60,16 +50,17 @@ impl VboxDevice {
     /// (a NUL in `vboxmanage_path`, an empty path). No I/O.
     pub fn new(config: VboxConfig) -> Result<VboxDevice> {
         let vbox = VBoxManage::new(&config)?;
+        let remote = Remote::new(config.ssh.clone(), config.host_os.shell());
+        let counters = remote.counters();
         Ok(VboxDevice {
             config: Arc::new(config),
             inner: Arc::new(Mutex::new(Inner {
                 vbox,
-                session: None,
-                tag: script::random_tag(),
+                remote,
                 seen: HashMap::new(),
                 last: HashMap::new(),
             })),
-            counters: Arc::default(),
+            counters,
         })
     }
 
@@ -80,13 +71,13 @@ impl VboxDevice {
 
     /// How many SSH logins this device has made (1 in a run without failures).
     pub fn logins(&self) -> u64 {
-        self.counters.logins.load(Ordering::Relaxed)
+        self.counters.logins()
     }
 
     /// How many remote commands (SSH channels) this device has run. One channel may run
     /// several `VBoxManage` commands (`list vms` and `list runningvms` together).
     pub fn remote_commands(&self) -> u64 {
-        self.counters.commands.load(Ordering::Relaxed)
+        self.counters.commands()
     }
 
     /// Runs `f` with the worker state on the blocking pool.
@@ -96,13 +87,11 @@ impl VboxDevice {
     ) -> Result<T> {
         let config = Arc::clone(&self.config);
         let inner = Arc::clone(&self.inner);
-        let counters = Arc::clone(&self.counters);
         tokio::task::spawn_blocking(move || {
             let mut guard = inner.lock().unwrap_or_else(PoisonError::into_inner);
             let mut worker = Worker {
                 config: &config,
                 inner: &mut guard,
-                counters: &counters,
             };
             f(&mut worker)
         })
@@ -114,61 +103,22 @@ impl VboxDevice {
 struct Worker<'a> {
     config: &'a VboxConfig,
     inner: &'a mut Inner,
-    counters: &'a Counters,
 }
 
 impl Worker<'_> {
     fn script(&self) -> Script {
-        Script::new(&self.inner.tag, self.inner.vbox.os())
+        self.inner.remote.script()
     }
 
     /// Runs a script on one channel (logging in first if needed) and returns each
     /// command's output; output without its completion markers is an error.
     fn run(&mut self, script: &Script) -> Result<Vec<StepOutput>> {
-        if self.inner.session.is_none() {
-            let session = SshSession::connect(self.config)?;
-            self.counters.logins.fetch_add(1, Ordering::Relaxed);
-            self.inner.session = Some(session);
-        }
-        let Some(session) = self.inner.session.as_ref() else {
-            return Err(Error::misbehaved("SSH session vanished"));
-        };
-        let shown = script.summary();
-        let started = Instant::now();
-        self.counters.commands.fetch_add(1, Ordering::Relaxed);
-        let out = match session.exec(&script.render(), script.bounds(), &shown) {
-            Ok(out) => out,
-            Err(e) => {
-                tracing::debug!(command = %shown, error = %e, "remote command failed; dropping the session");
-                self.inner.session = None;
-                return Err(e);
-            }
-        };
-        tracing::debug!(
-            command = %shown, status = out.status, elapsed = ?started.elapsed(),
-            "remote command"
-        );
-        script.split(&out).map_err(|what| {
-            tracing::debug!(
-                command = %shown,
-                stdout = %self.scrubbed(&out.stdout),
-                stderr = %self.scrubbed(&out.stderr),
-                "incomplete output"
-            );
-            Error::misbehaved(format!(
-                "{}: `{shown}` did not finish: {what} (the connection or the host's shell cut it short; nothing is read from it)",
-                self.config.address()
-            ))
-        })
+        self.inner.remote.run(script)
     }
 
-    /// Text from the host (a wrapper or sudo may echo anything), scrubbed of the password
-    /// where it enters a message or a log line; the data itself is parsed unscrubbed.
+    /// Text from the host, scrubbed of the password where it enters a message.
     fn scrubbed(&self, text: &str) -> String {
-        match &self.config.password {
-            Some(pw) => fence_core::secret::scrub_outside(text, [pw.expose()]),
-            None => text.to_owned(),
-        }
+        self.inner.remote.scrubbed(text)
     }
 
     /// VirtualBox's message from a failed command's stderr, scrubbed of the password.
@@ -178,10 +128,7 @@ impl Worker<'_> {
 
     /// Runs one command.
     fn run_one(&mut self, command: String) -> Result<StepOutput> {
-        let script = self.script().step(command);
-        let mut outs = self.run(&script)?;
-        outs.pop()
-            .ok_or_else(|| Error::misbehaved("a script returned no output"))
+        self.inner.remote.run_one(command)
     }
 
     /// The VMs of a `list` command's output; a failed list is an error.
@@ -458,9 +405,7 @@ impl FenceDevice for VboxDevice {
 
     async fn close(&self) -> Result<()> {
         self.blocking(|w| {
-            if let Some(session) = w.inner.session.take() {
-                session.disconnect();
-            }
+            w.inner.remote.disconnect();
             Ok(())
         })
         .await
@@ -470,7 +415,7 @@ impl FenceDevice for VboxDevice {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
 
     #[test]
     fn new_does_no_io_and_debug_hides_the_password() {

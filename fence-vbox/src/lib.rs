@@ -51,17 +51,16 @@
 #![forbid(unsafe_code)]
 #![warn(unreachable_pub)]
 
-mod base64;
 pub mod config;
 pub mod device;
-pub mod quote;
-mod script;
-mod ssh;
 mod state;
 mod vboxmanage;
 
-pub use config::{HostKeyCheck, HostOs, IpFamily, VboxConfig};
+pub use config::{HostOs, VboxConfig};
 pub use device::VboxDevice;
+/// The SSH layer's quoting (fence-ssh), where VM names become data for the host's shell.
+pub use fence_ssh::quote;
+pub use fence_ssh::{HostKeyCheck, IpFamily, SshTarget};
 
 use fence_core::FenceDevice;
 use fence_core::agent::{AgentFamily, FailureLine, FailureWording, Persona, Plugs};
@@ -106,16 +105,9 @@ fn build_device(options: &Options) -> fence_core::Result<Box<dyn FenceDevice>> {
 pub const HOST_OS_CHOICES: &[&str] = &["linux", "macos", "windows"];
 
 /// `command_prompt` (`cmd_prompt`): accepted for compatibility, not used.
-pub const COMMAND_PROMPT: ParamSpec = ParamSpec::new("command_prompt", ParamType::String)
-    .deprecated("cmd_prompt")
-    .short('c')
-    .long("command-prompt")
-    .hint("prompt")
-    .default_value("['\\\\[EXPECT\\\\]#']")
-    .desc("Force Python regex for command prompt")
-    .unused(
-        "commands run on SSH exec channels and their end is signalled by SSH; no prompt is matched",
-    );
+pub use fence_core::params::common::COMMAND_PROMPT;
+/// `missing_as_off`: an unknown VM reads as off.
+pub use fence_core::params::common::MISSING_AS_OFF;
 /// `host_os`: the operating system of the VirtualBox host.
 pub const HOST_OS: ParamSpec = ParamSpec::new("host_os", ParamType::Select(HOST_OS_CHOICES))
     .long("host-os")
@@ -123,11 +115,6 @@ pub const HOST_OS: ParamSpec = ParamSpec::new("host_os", ParamType::Select(HOST_
     .default_value("linux")
     .order(200)
     .desc("Operating system of the host");
-/// `missing_as_off`: an unknown VM reads as off.
-pub const MISSING_AS_OFF: ParamSpec = ParamSpec::new("missing_as_off", ParamType::Boolean)
-    .long("missing-as-off")
-    .order(200)
-    .desc("Missing port returns OFF instead of failure");
 /// `vboxmanage_path`: where VBoxManage is on the host.
 pub const VBOXMANAGE_PATH: ParamSpec = ParamSpec::new("vboxmanage_path", ParamType::String)
     .long("vboxmanage-path")

@@ -3,7 +3,6 @@
 use fence_core::{Error, Result};
 
 use crate::config::{HostOs, VboxConfig};
-use crate::quote;
 
 /// Builds `VBoxManage` command lines for one host (OS, path, sudo).
 #[derive(Clone, Debug)]
@@ -87,18 +86,10 @@ impl VBoxManage {
     pub(crate) fn discardstate(&self, vm: &str) -> Result<String> {
         Ok(format!("{} discardstate {}", self.program, self.quote(vm)?))
     }
-
-    /// The host's OS (how scripts are joined).
-    pub(crate) fn os(&self) -> HostOs {
-        self.os
-    }
 }
 
 fn quote_for(os: HostOs, arg: &str) -> Result<String> {
-    match os {
-        HostOs::Linux | HostOs::Macos => quote::posix(arg),
-        HostOs::Windows => quote::windows(arg),
-    }
+    os.shell().quote(arg)
 }
 
 /// Parses `list vms` / `list runningvms` output. Lines that are not `"name" {uuid}`

@@ -16,7 +16,8 @@ export DEBIAN_FRONTEND=noninteractive
 if [ "$(id -u)" != 0 ]; then echo "install-deps.sh: run as root (apt, useradd, sshd)" >&2; exit 1; fi
 PKGS=(openssh-server openssh-client ipmitool freeipmi-tools openipmi fence-agents
       pacemaker pacemaker-cli-utils corosync libxml2-utils xsltproc hyperfine curl openssl
-      iproute2 nftables procps python3-venv libssl-dev pkg-config zlib1g-dev time)
+      iproute2 nftables procps python3-venv libssl-dev pkg-config zlib1g-dev time
+      libvirt-clients libvirt-daemon)
 # Keep package postinst scripts from starting daemons (sshd on 0.0.0.0:22, corosync, ...).
 [ -e /usr/sbin/policy-rc.d ] || { printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; }
 missing=()

@@ -4,6 +4,9 @@
 #   IPMI      OpenIPMI ipmi_sim (admin/password, oper/password; use cipher suite 3)
 #   IPMI      pyghmi fake BMC   (admin/password; cipher suite 3 only)
 #   SSH       a private sshd (fenceuser/password or $SSH_KEY) with the fake VBoxManage on PATH
+#   libvirt   fenceuser's own libvirtd (session mode, a socket under $PEERS_DIR) with its test
+#             driver; LIBVIRT_DEFAULT_URI in the sshd's sessions points virsh at it, and one
+#             open connection keeps test:///default's domains between commands
 # Every start resets the simulated machines: Redfish node1 On and node2 Off, both BMCs off,
 # VMs vm1 (running), vm2 and "vm with space" (powered off).
 # Run as root after install-deps.sh. Stop with stop-peers.sh (by the PIDs in $PEERS_DIR/pids).
@@ -26,7 +29,7 @@ VENV=${FENCE_PEERS_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/fence-rs-peers-venv}
 die() { echo "start-peers: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "run as root (sshd, files for user fenceuser)"
 [ -x "$VENV/bin/python" ] || die "no Python venv at $VENV: run tests/scripts/install-deps.sh (or set FENCE_PEERS_VENV)"
-for tool in ipmi_sim ipmitool curl openssl ss ssh ssh-keygen runuser; do
+for tool in ipmi_sim ipmitool curl openssl ss ssh ssh-keygen runuser setpriv libvirtd virsh; do
   command -v "$tool" >/dev/null || die "$tool is missing: run tests/scripts/install-deps.sh"
 done
 [ -x /usr/sbin/sshd ] || die "/usr/sbin/sshd is missing: run tests/scripts/install-deps.sh"
@@ -159,6 +162,19 @@ set_working_mc 0x20
   user 3 true  "oper"  "password" operator 10  none md2 md5 straight
 CONF
 
+# ---- libvirt: fenceuser's session daemon, its runtime, config and cache under $R/libvirt
+# (fenceuser's home is not touched); the test driver's shared test:///default instance lives
+# as long as one connection to it is open (libvirt src/test/test_driver.c, defaultPrivconn).
+LV=$R/libvirt
+install -d -o fenceuser -g fenceuser -m 700 "$LV" "$LV/run" "$LV/config" "$LV/cache"
+LIBVIRT_SOCK=$LV/run/libvirt/libvirt-sock
+LIBVIRT_URI="test+unix:///default?socket=$LIBVIRT_SOCK"
+as_fenceuser() {
+  setpriv --reuid=fenceuser --regid=fenceuser --init-groups -- \
+    env -i HOME="$FU_HOME" PATH=/usr/bin:/bin XDG_RUNTIME_DIR="$LV/run" \
+    XDG_CONFIG_HOME="$LV/config" XDG_CACHE_HOME="$LV/cache" "$@"
+}
+
 # ---- sshd configuration: per-run host key, client key, authorized_keys and VM directory,
 # so parallel runs on one host do not disturb each other.
 SSHD=$R/ssh
@@ -182,7 +198,7 @@ KbdInteractiveAuthentication no
 AuthorizedKeysFile $SSHD/authorized_keys
 # the key file lives under the per-run directory, whose parents (/tmp) are world-writable
 StrictModes no
-SetEnv PATH=$FU_HOME/bin:/usr/local/bin:/usr/bin:/bin FAKEVBOX_DIR=$FAKEVBOX_DIR FAKEVBOX_DELAY=${FAKEVBOX_DELAY:-0}
+SetEnv PATH=$FU_HOME/bin:/usr/local/bin:/usr/bin:/bin FAKEVBOX_DIR=$FAKEVBOX_DIR FAKEVBOX_DELAY=${FAKEVBOX_DELAY:-0} LIBVIRT_DEFAULT_URI=$LIBVIRT_URI
 PrintMotd no
 MaxStartups 100:30:200
 CONF
@@ -213,7 +229,9 @@ vbox fake-create "vm with space" 4cf7c8c8-9e50-4f2c-bf3e-3d30a19f2c03 poweroff
     SSH_PORT "$SSH_PORT" \
     SSH_KEY "$SSHD/client_ed25519" \
     SSH_WRAPPER "$SSHD/ssh-wrapper" \
-    FAKEVBOX_DIR "$FAKEVBOX_DIR"
+    FAKEVBOX_DIR "$FAKEVBOX_DIR" \
+    LIBVIRT_URI "$LIBVIRT_URI" \
+    LIBVIRT_RUNTIME "$LV"
 } > "$R/peers.env"
 
 # ---- start
@@ -230,6 +248,10 @@ export IPMISIM_STATE # read by chassis_control.sh, which ipmi_sim runs
 echo $! > "$R/pids/ipmi_sim"
 install -d -m 755 /run/sshd
 /usr/sbin/sshd -f "$SSHD/sshd_config" -E "$R/logs/sshd.log" # daemonizes; PidFile has the PID
+# --timeout 0: the session daemon does not stop when idle. Its command line names $R/.
+as_fenceuser /usr/sbin/libvirtd --timeout 0 --pid-file "$LV/run/libvirtd.pid" \
+  > "$R/logs/libvirtd.log" 2>&1 < /dev/null &
+echo $! > "$R/pids/libvirtd"
 
 # ---- readiness, each wait bounded
 wait_ready() { # NAME PIDFILE-NAME TIMEOUT-S COMMAND...: poll COMMAND every 50 ms
@@ -259,4 +281,9 @@ wait_ready fakebmc-port fakebmc 15 port_taken udp "$FAKEBMC_PORT"
 wait_ready fakebmc-session fakebmc 10 ipmi_ok "$FAKEBMC_PORT"
 wait_ready redfish sushy 20 curl -sf --max-time 2 --cacert "$RF/ca.pem" -u admin:password \
   "https://127.0.0.1:$REDFISH_PORT/redfish/v1/Systems/$SYS_UUID"
+wait_ready libvirtd libvirtd 15 as_fenceuser virsh -c "$LIBVIRT_URI" uri
+# The connection that keeps test:///default's state (an event loop that never ends).
+as_fenceuser virsh -c "$LIBVIRT_URI" event --all --loop > "$R/logs/libvirt-holder.log" 2>&1 < /dev/null &
+echo $! > "$R/pids/libvirt-holder"
+wait_ready libvirt-holder libvirt-holder 10 test -e "$LIBVIRT_SOCK"
 echo "start-peers: all peers ready after $(($(now_ms) - T0)) ms; settings: . $R/peers.env"

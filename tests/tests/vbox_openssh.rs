@@ -452,8 +452,8 @@ async fn password_key_and_ipv6_logins() {
     pw_device.close().await.unwrap();
 
     let mut v6 = peer.config(&tmp.known_hosts());
-    v6.host = "::1".into();
-    v6.ip_family = fence_vbox::IpFamily::V6;
+    v6.ssh.host = "::1".into();
+    v6.ssh.ip_family = fence_vbox::IpFamily::V6;
     let v6_device = VboxDevice::new(v6).unwrap();
     assert_eq!(v6_device.address(), format!("[::1]:{}", peer.port));
     assert_eq!(
@@ -463,7 +463,7 @@ async fn password_key_and_ipv6_logins() {
     v6_device.close().await.unwrap();
     // A name goes through the resolver (within login_timeout) and is recorded as given.
     let mut by_name = peer.config(&tmp.known_hosts());
-    by_name.host = "localhost".into();
+    by_name.ssh.host = "localhost".into();
     let named = VboxDevice::new(by_name).unwrap();
     assert_eq!(named.power_state(&vm.name).await.unwrap(), PowerState::Off);
     named.close().await.unwrap();

@@ -18,6 +18,7 @@ pub const AGENTS: &[&str] = &[
     "fence_idrac",
     "fence_redfish",
     "fence_vbox",
+    "fence_virsh",
 ];
 
 /// Our binary.

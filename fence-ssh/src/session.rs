@@ -15,7 +15,7 @@ use fence_core::{Error, Result};
 use ssh2::{CheckResult, ErrorCode, HashType, KnownHostFileKind, KnownHosts, MethodType, Session};
 
 use crate::base64;
-use crate::config::{HostKeyCheck, IpFamily, VboxConfig};
+use crate::target::{HostKeyCheck, IpFamily, SshTarget};
 
 /// The most output kept from one command; the rest is read and dropped.
 const MAX_OUTPUT: usize = 4 << 20;
@@ -36,7 +36,7 @@ const LIBSSH2_ERROR_KEY_EXCHANGE_FAILURE: i32 = -8;
 
 /// What one remote command did.
 #[derive(Debug)]
-pub(crate) struct Output {
+pub struct Output {
     /// The exit status (`-1` when the command was killed by a signal).
     pub status: i32,
     /// Standard output (lossy UTF-8).
@@ -46,10 +46,19 @@ pub(crate) struct Output {
 }
 
 /// One logged-in SSH session.
-pub(crate) struct SshSession {
+pub struct SshSession {
     sess: Session,
     address: String,
     shell_timeout: Duration,
+}
+
+impl std::fmt::Debug for SshSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SshSession")
+            .field("address", &self.address)
+            .field("shell_timeout", &self.shell_timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 /// libssh2's timeout for the close of a channel or session given up after a failure.
@@ -90,7 +99,7 @@ fn is_transport(c: Option<i32>) -> bool {
 }
 
 /// Resolves the host within the time left, honouring `inet4_only` / `inet6_only`.
-fn resolve(cfg: &VboxConfig, address: &str, deadline: Instant) -> Result<Vec<SocketAddr>> {
+fn resolve(cfg: &SshTarget, address: &str, deadline: Instant) -> Result<Vec<SocketAddr>> {
     let all = if let Ok(ip) = cfg.host.parse::<IpAddr>() {
         vec![SocketAddr::new(ip, cfg.port)]
     } else {
@@ -98,7 +107,7 @@ fn resolve(cfg: &VboxConfig, address: &str, deadline: Instant) -> Result<Vec<Soc
         let host = cfg.host.clone();
         let port = cfg.port;
         std::thread::Builder::new()
-            .name("fence-vbox-resolve".into())
+            .name("fence-ssh-resolve".into())
             .spawn(move || {
                 let r = (host.as_str(), port)
                     .to_socket_addrs()
@@ -139,7 +148,7 @@ fn resolve(cfg: &VboxConfig, address: &str, deadline: Instant) -> Result<Vec<Soc
     Ok(wanted)
 }
 
-fn tcp_connect(cfg: &VboxConfig, address: &str, deadline: Instant) -> Result<TcpStream> {
+fn tcp_connect(cfg: &SshTarget, address: &str, deadline: Instant) -> Result<TcpStream> {
     let addrs = resolve(cfg, address, deadline)?;
     let mut last: Option<std::io::Error> = None;
     for addr in addrs {
@@ -174,7 +183,7 @@ fn tcp_connect(cfg: &VboxConfig, address: &str, deadline: Instant) -> Result<Tcp
 
 impl SshSession {
     /// Connects, checks the host key and logs in, all within `login_timeout`.
-    pub(crate) fn connect(cfg: &VboxConfig) -> Result<SshSession> {
+    pub fn connect(cfg: &SshTarget) -> Result<SshSession> {
         let address = cfg.address();
         let started = Instant::now();
         let deadline = deadline_after(cfg.login_timeout);
@@ -237,7 +246,7 @@ impl SshSession {
     ///
     /// The bound is `bounds` times `shell_timeout` (1 for every command line but a batch).
     /// `shown` is the command as messages name it.
-    pub(crate) fn exec(&self, command: &str, bounds: usize, shown: &str) -> Result<Output> {
+    pub fn exec(&self, command: &str, bounds: usize, shown: &str) -> Result<Output> {
         let n = u32::try_from(bounds.max(1)).unwrap_or(u32::MAX);
         let timeout = self.shell_timeout.saturating_mul(n);
         let deadline = deadline_after(timeout);
@@ -337,9 +346,9 @@ impl SshSession {
     }
 
     /// Says goodbye to the server (best effort, bounded by one second).
-    pub(crate) fn disconnect(self) {
+    pub fn disconnect(self) {
         self.sess.set_timeout(1000);
-        let _ = self.sess.disconnect(None, "fence-vbox: done", None);
+        let _ = self.sess.disconnect(None, "fence-rs: done", None);
     }
 }
 
@@ -357,7 +366,7 @@ impl ssh2::KeyboardInteractivePrompt for PasswordPrompt<'_> {
     }
 }
 
-fn authenticate(sess: &Session, cfg: &VboxConfig, address: &str) -> Result<()> {
+fn authenticate(sess: &Session, cfg: &SshTarget, address: &str) -> Result<()> {
     let user = cfg.username.as_str();
     let timeout = || {
         Error::unreachable(format!(
@@ -454,7 +463,7 @@ struct KnownHostsFile {
 }
 
 impl KnownHostsFile {
-    fn load(sess: &Session, cfg: &VboxConfig) -> Result<KnownHostsFile> {
+    fn load(sess: &Session, cfg: &SshTarget) -> Result<KnownHostsFile> {
         let path = cfg.known_hosts_path()?;
         let mut hosts = sess
             .known_hosts()
@@ -499,7 +508,7 @@ impl KnownHostsFile {
     /// The key types recorded for this host, as host key algorithms; when there are any,
     /// the handshake is limited to them (as OpenSSH does), so that a host cannot dodge its
     /// recorded key by offering another type. Returns the list when it was applied.
-    fn prefer_recorded_types(&self, sess: &Session, cfg: &VboxConfig) -> Option<String> {
+    fn prefer_recorded_types(&self, sess: &Session, cfg: &SshTarget) -> Option<String> {
         let entries = self.hosts.hosts().ok()?;
         let mut types: Vec<String> = Vec::new();
         for entry in entries {
@@ -535,7 +544,7 @@ impl KnownHostsFile {
         }
     }
 
-    fn check(&self, sess: &Session, cfg: &VboxConfig, address: &str) -> Result<()> {
+    fn check(&self, sess: &Session, cfg: &SshTarget, address: &str) -> Result<()> {
         let (key, _) = sess
             .host_key()
             .ok_or_else(|| Error::misbehaved(format!("{address}: the host sent no host key")))?;
@@ -638,7 +647,7 @@ mod tests {
         let port = closed.local_addr().unwrap().port();
         drop(closed);
         let huge = Duration::from_secs(10_000_000_000_000_000_000);
-        let cfg = VboxConfig::new("127.0.0.1", "u")
+        let cfg = SshTarget::new("127.0.0.1", "u")
             .port(port)
             .password("pw")
             .timeouts(huge, huge);
@@ -649,7 +658,7 @@ mod tests {
 
     #[test]
     fn append_adds_a_missing_newline_and_creates_directories() {
-        let dir = std::env::temp_dir().join(format!("fence-vbox-kh-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("fence-ssh-kh-{}", std::process::id()));
         let path = dir.join("sub").join("known_hosts");
         append_line(&path, "a ssh-ed25519 AAAA\n").unwrap();
         std::fs::write(&path, "a ssh-ed25519 AAAA").unwrap();

@@ -11,21 +11,40 @@
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 
-use crate::config::HostOs;
-use crate::ssh::Output;
+use crate::session::Output;
+
+/// The shell that runs a script on the host.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Shell {
+    /// A POSIX shell (Linux, macOS, the BSDs).
+    #[default]
+    Posix,
+    /// Windows' `cmd.exe`, OpenSSH for Windows' default shell.
+    Cmd,
+}
+
+impl Shell {
+    /// `arg` quoted for this shell ([`crate::quote`]).
+    pub fn quote(self, arg: &str) -> fence_core::Result<String> {
+        match self {
+            Shell::Posix => crate::quote::posix(arg),
+            Shell::Cmd => crate::quote::windows(arg),
+        }
+    }
+}
 
 /// One or more commands run on one SSH channel, each followed by its completion markers.
 #[derive(Clone, Debug)]
-pub(crate) struct Script {
+pub struct Script {
     tag: String,
-    os: HostOs,
+    os: Shell,
     steps: Vec<String>,
     bounds: usize,
 }
 
 /// What one step of a script did.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct StepOutput {
+pub struct StepOutput {
     /// The step's exit status (on Windows hosts only 0 or 1).
     pub status: i32,
     /// Its standard output.
@@ -35,7 +54,7 @@ pub(crate) struct StepOutput {
 }
 
 /// A random tag for one device's scripts: `fence-rs-done-` and 16 hex digits.
-pub(crate) fn random_tag() -> String {
+pub fn random_tag() -> String {
     // RandomState is seeded from the operating system's random source.
     let mut h = RandomState::new().build_hasher();
     h.write_u64(u64::from(std::process::id()));
@@ -43,8 +62,8 @@ pub(crate) fn random_tag() -> String {
 }
 
 impl Script {
-    /// An empty script for a host of this OS.
-    pub(crate) fn new(tag: &str, os: HostOs) -> Script {
+    /// An empty script for a host whose shell is `os`, marked with `tag` ([`random_tag`]).
+    pub fn new(tag: &str, os: Shell) -> Script {
         Script {
             tag: tag.to_owned(),
             os,
@@ -54,25 +73,25 @@ impl Script {
     }
 
     /// The script, bounded by `n` times `shell_timeout` instead of once (a batch of `n`
-    /// `showvminfo` commands).
-    pub(crate) fn bounded_by(mut self, n: usize) -> Script {
+    /// commands, such as `showvminfo` per VM).
+    pub fn bounded_by(mut self, n: usize) -> Script {
         self.bounds = n.max(1);
         self
     }
 
     /// How many `shell_timeout`s bound the whole script (1 unless [`Script::bounded_by`]).
-    pub(crate) fn bounds(&self) -> usize {
+    pub fn bounds(&self) -> usize {
         self.bounds
     }
 
     /// The script with one more command.
-    pub(crate) fn step(mut self, command: impl Into<String>) -> Script {
+    pub fn step(mut self, command: impl Into<String>) -> Script {
         self.steps.push(command.into());
         self
     }
 
     /// The commands, for messages and logs (without the markers).
-    pub(crate) fn summary(&self) -> String {
+    pub fn summary(&self) -> String {
         self.steps.join("; ")
     }
 
@@ -81,7 +100,7 @@ impl Script {
     }
 
     /// The command line sent to the host's shell.
-    pub(crate) fn render(&self) -> String {
+    pub fn render(&self) -> String {
         let parts: Vec<String> = self
             .steps
             .iter()
@@ -90,26 +109,26 @@ impl Script {
                 let m = self.marker(i);
                 match self.os {
                     // The marker starts a line of its own whatever the command printed last.
-                    HostOs::Linux | HostOs::Macos => format!(
+                    Shell::Posix => format!(
                         "{cmd}; printf '\\n%s %s\\n' {m} \"$?\"; printf '\\n%s \\n' {m} >&2"
                     ),
                     // cmd.exe: `%errorlevel%` would expand before the command runs, so the
                     // status is told by && / || (0 or 1).
-                    HostOs::Windows => {
+                    Shell::Cmd => {
                         format!("{cmd} && echo {m} 0 || echo {m} 1 & echo {m} 1>&2")
                     }
                 }
             })
             .collect();
         match self.os {
-            HostOs::Linux | HostOs::Macos => parts.join("; "),
-            HostOs::Windows => parts.join(" & "),
+            Shell::Posix => parts.join("; "),
+            Shell::Cmd => parts.join(" & "),
         }
     }
 
     /// Splits a channel's output into its steps; `Err` says what is missing when the
     /// output is incomplete.
-    pub(crate) fn split(&self, out: &Output) -> Result<Vec<StepOutput>, String> {
+    pub fn split(&self, out: &Output) -> Result<Vec<StepOutput>, String> {
         let mut stdout = out.stdout.as_str();
         let mut stderr = out.stderr.as_str();
         let mut steps = Vec::with_capacity(self.steps.len());
@@ -174,7 +193,7 @@ mod tests {
     }
 
     fn script() -> Script {
-        Script::new("T", HostOs::Linux)
+        Script::new("T", Shell::Posix)
             .step("VBoxManage list vms")
             .step("VBoxManage list runningvms")
     }
@@ -237,7 +256,7 @@ mod tests {
 
     #[test]
     fn a_marker_needs_the_exact_tag_and_step() {
-        let s = Script::new("T", HostOs::Linux).step("a");
+        let s = Script::new("T", Shell::Posix).step("a");
         assert!(s.split(&out("T-1 0\n", "\nT-0 \n")).is_err());
         assert!(s.split(&out("xT-0 0\n", "\nT-0 \n")).is_err());
         assert!(s.split(&out("T-0 x\n", "\nT-0 \n")).is_err());
@@ -248,7 +267,7 @@ mod tests {
 
     #[test]
     fn windows_script_uses_cmd_exe_operators() {
-        let s = Script::new("T", HostOs::Windows).step("a").step("b");
+        let s = Script::new("T", Shell::Cmd).step("a").step("b");
         assert_eq!(
             s.render(),
             "a && echo T-0 0 || echo T-0 1 & echo T-0 1>&2 & b && echo T-1 0 || echo T-1 1 & echo T-1 1>&2"
