@@ -14,7 +14,8 @@
 #    pcmk_host_map from made-up node names to the Redfish system, the IPMI BMC and the VMs
 # 3. with stonith_admin: reboot, off and on each mapped node through each device, each followed
 #    by an independent look at the machine (Redfish PowerState over HTTPS, ipmi_sim's power file
-#    and chassis.log, the fake VBoxManage's VM files and call log); fence_vbox with
+#    and chassis.log, the fake VBoxManage's VM files and call log, libvirt's own domstate for
+#    fence_virsh's domain of the peers' libvirtd); fence_vbox with
 #    pcmk_host_check=dynamic-list and =status; a node no device can fence; --metadata and
 #    --validate for every installed agent name; every device Started in crm_mon; a BMC that
 #    refuses the password (the reboot fails, is reported failed, the machine is untouched);
@@ -164,11 +165,11 @@ else
   [ -x "/usr/sbin/${PREFIX}acme" ] || fatal "/usr/sbin/${PREFIX}acme is not installed"
   pass "fence-acme-agent install --dir /usr/sbin --prefix $PREFIX (${PREFIX}acme -> $ACME_COPY)"
 fi
-for a in redfish ipmilan vbox; do
+for a in redfish ipmilan vbox virsh; do
   [ -x "/usr/sbin/$PREFIX$a" ] || fatal "/usr/sbin/$PREFIX$a is not installed"
 done
 AGENTS=$(cd /usr/sbin && for f in "$PREFIX"*; do [ -x "$f" ] && echo "$f"; done)
-[ "$PREFIX" = fence_ ] && AGENTS="fence_redfish fence_ipmilan fence_vbox"
+[ "$PREFIX" = fence_ ] && AGENTS="fence_redfish fence_ipmilan fence_vbox fence_virsh"
 note "agents: $(echo "$AGENTS" | tr '\n' ' ')"
 
 # ---------------------------------------------------------------- 2. peers
@@ -185,6 +186,17 @@ pass "peers started ($(($(ms) - t)) ms)"
 runuser -u fenceuser -- env FAKEVBOX_DIR="$FAKEVBOX_DIR" "$(getent passwd fenceuser | cut -d: -f6)/bin/VBoxManage" \
   fake-create vm3 5d08d9d9-af61-4a3d-8f4f-4e41b20a3d04 running
 VBOX_LOG=$FAKEVBOX_DIR/.log
+# A libvirt domain of the peers' libvirtd (test driver), fenced through fence_virsh.
+virsh_local() { # virsh as fenceuser on this machine, against the peers' libvirtd: the judge
+  setpriv --reuid=fenceuser --regid=fenceuser --init-groups -- env -i \
+    HOME="$(getent passwd fenceuser | cut -d: -f6)" PATH=/usr/bin:/bin LC_ALL=C \
+    XDG_RUNTIME_DIR="$LIBVIRT_RUNTIME/run" virsh -c "$LIBVIRT_URI" "$@"
+}
+printf "<domain type='test'><name>kvm1</name><memory>8192</memory><os><type>hvm</type></os></domain>" \
+  > "$WORK/kvm1.xml"
+chmod 644 "$WORK/kvm1.xml"
+{ virsh_local define "$WORK/kvm1.xml" && virsh_local start kvm1; } > "$WORK/kvm1.log" 2>&1 ||
+  { cat "$WORK/kvm1.log"; fatal "define the libvirt domain kvm1"; }
 CHASSIS_LOG=$IPMISIM_STATE/chassis.log
 # The vendor example's board: its own simulator, 1 s per power change (a reboot's Off phase
 # can be seen), the password in a file (never on a command line).
@@ -214,6 +226,8 @@ else
   VB_PARAMS+=("ssh_known_hosts_file=$WORK/known_hosts")
 fi
 IPMI_PARAMS=(ip=127.0.0.1 "ipport=$IPMISIM_PORT" username=admin password=password lanplus=1 cipher=3)
+# fence_virsh: the same sshd; virsh's default connection is the peers' libvirtd (sshd SetEnv).
+VS_PARAMS=("${VB_PARAMS[@]}")
 
 # as_opts NAME=VALUE...: sets OPTS to stonith_admin's "-o NAME=VALUE" arguments
 as_opts() {
@@ -240,6 +254,7 @@ ACME_NODE=acme-node-a
 RF_NODE=rf-node-a
 IPMI_NODE=bmc-node-a
 VM_NODE=vm-node-a
+KVM_NODE=kvm-node-a
 DYN_NODE=vm2        # no map: found by fd-vbox-dyn's list
 STATUS_NODE=st-node # found by fd-vbox-status's status call
 GHOST_NODE=ghost-node
@@ -250,10 +265,11 @@ DEVICES_XML="<resources>$(
   primitive fd-ipmi "${PREFIX}ipmilan" "${IPMI_PARAMS[@]}" "pcmk_host_map=$IPMI_NODE:ipmi-sim"
   primitive fd-vbox "${PREFIX}vbox" "${VB_PARAMS[@]}" "pcmk_host_map=$VM_NODE:vm1"
   primitive fd-vbox-dyn "${PREFIX}vbox" "${VB_PARAMS[@]}" pcmk_host_check=dynamic-list
+  primitive fd-virsh "${PREFIX}virsh" "${VS_PARAMS[@]}" "pcmk_host_map=$KVM_NODE:kvm1"
   [ "$PREFIX" != fence_ ] &&
     primitive fd-acme "${PREFIX}acme" "${ACME_PARAMS[@]}" "pcmk_host_map=$ACME_NODE:board"
 )</resources>"
-CIB_DEVICES="fd-redfish fd-ipmi fd-vbox fd-vbox-dyn"
+CIB_DEVICES="fd-redfish fd-ipmi fd-vbox fd-vbox-dyn fd-virsh"
 [ "$PREFIX" != fence_ ] && CIB_DEVICES+=" fd-acme"
 STATUS_DEVICE_XML=$(primitive fd-vbox-status "${PREFIX}vbox" "${VB_PARAMS[@]}" pcmk_host_check=status \
   "pcmk_host_map=$STATUS_NODE:vm3")
@@ -359,6 +375,13 @@ vm_state() { # On / Off, from the fake VBoxManage's state file of VM $1
   local u s
   read -r u s _ < "$FAKEVBOX_DIR/$1"
   case $s in running) echo On ;; poweroff) echo Off ;; *) echo "?($u $s)" ;; esac
+}
+kvm_state() { # On / Off, from libvirt itself (virsh domstate, run locally as fenceuser)
+  case $(virsh_local domstate "$1" 2> /dev/null | head -n 1) in
+    "shut off") echo Off ;;
+    running) echo On ;;
+    *) echo "?($(virsh_local domstate "$1" 2>&1 | head -n 1))" ;;
+  esac
 }
 acme_state() { # On / Off, asked of the board in its own line protocol by bash (not our client)
   local login status
@@ -481,6 +504,16 @@ expect_state "vbox vm1 after off" Off vm_state vm1
 fence on "$VM_NODE"
 expect_rc "vbox on $VM_NODE" 0 fd-vbox
 expect_state "vbox vm1 after on" On vm_state vm1
+
+# ---------------------------------------------------------------- 6b. KVM/libvirt over SSH
+expect_state "virsh kvm1 before reboot" On kvm_state kvm1
+fence_and_check virsh reboot "$KVM_NODE" fd-virsh On kvm_state kvm1
+fence_and_check virsh off "$KVM_NODE" fd-virsh Off kvm_state kvm1
+fence_and_check virsh on "$KVM_NODE" fd-virsh On kvm_state kvm1
+# A paused domain is not off: the fence destroys it.
+virsh_local suspend kvm1 > /dev/null 2>&1
+fence_and_check "virsh paused" off "$KVM_NODE" fd-virsh Off kvm_state kvm1
+fence_and_check virsh on "$KVM_NODE" fd-virsh On kvm_state kvm1
 
 # ---------------------------------------------------------------- 7. dynamic-list: the fencer runs list
 n=$(log_lines "$VBOX_LOG")
@@ -607,6 +640,8 @@ for a in $AGENTS; do
     params=("${RF_PARAMS[@]}" "systems_uri=$REDFISH_SYSTEMS_URI")
   elif grep -q 'name="vboxmanage_path"' "$WORK/meta-$a.xml"; then
     params=("${VB_PARAMS[@]}")
+  elif grep -q '<resource-agent name="[^"]*virsh"' "$WORK/meta-$a.xml"; then
+    params=("${VS_PARAMS[@]}")
   elif grep -q 'name="lanplus"' "$WORK/meta-$a.xml"; then
     params=("${IPMI_PARAMS[@]}")
   elif grep -q '<resource-agent name="[^"]*acme"' "$WORK/meta-$a.xml"; then
