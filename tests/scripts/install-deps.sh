@@ -1,7 +1,8 @@
 #!/bin/bash
 # Installs everything the test suite, the benchmarks and the end-to-end tests need on a
-# Debian 12 host, as root: Debian packages (the third-party peers, Pacemaker, the Python
-# fence-agents for side-by-side comparison, xmllint, build dependencies of ssh2) and a Python
+# Debian 12 host, as root: Debian packages (the third-party peers, among them libvirt's
+# daemon and virsh for fence_virsh, Pacemaker, the Python fence-agents for side-by-side
+# comparison, xmllint, build dependencies of ssh2) and a Python
 # venv with the Redfish emulator (sushy-tools), pyghmi's fake BMC, DMTF's validators (Redfish
 # Protocol Validator, Service Validator, Use Case Checkers), the independent Redfish and IPMI
 # clients (redfishtool, sushy, DMTF's python-redfish, python-ipmi), and the DSP8010 CSDL

@@ -169,6 +169,8 @@ LV=$R/libvirt
 install -d -o fenceuser -g fenceuser -m 700 "$LV" "$LV/run" "$LV/config" "$LV/cache"
 LIBVIRT_SOCK=$LV/run/libvirt/libvirt-sock
 LIBVIRT_URI="test+unix:///default?socket=$LIBVIRT_SOCK"
+VIRSH_CALL_LOG=$LV/virsh-calls.log
+install -o fenceuser -g fenceuser -m 644 /dev/null "$VIRSH_CALL_LOG"
 as_fenceuser() {
   setpriv --reuid=fenceuser --regid=fenceuser --init-groups -- \
     env -i HOME="$FU_HOME" PATH=/usr/bin:/bin XDG_RUNTIME_DIR="$LV/run" \
@@ -198,7 +200,7 @@ KbdInteractiveAuthentication no
 AuthorizedKeysFile $SSHD/authorized_keys
 # the key file lives under the per-run directory, whose parents (/tmp) are world-writable
 StrictModes no
-SetEnv PATH=$FU_HOME/bin:/usr/local/bin:/usr/bin:/bin FAKEVBOX_DIR=$FAKEVBOX_DIR FAKEVBOX_DELAY=${FAKEVBOX_DELAY:-0} LIBVIRT_DEFAULT_URI=$LIBVIRT_URI
+SetEnv PATH=$FU_HOME/bin:/usr/local/bin:/usr/bin:/bin FAKEVBOX_DIR=$FAKEVBOX_DIR FAKEVBOX_DELAY=${FAKEVBOX_DELAY:-0} LIBVIRT_DEFAULT_URI=$LIBVIRT_URI VIRSH_CALL_LOG=$VIRSH_CALL_LOG
 PrintMotd no
 MaxStartups 100:30:200
 CONF
@@ -209,6 +211,8 @@ exec /usr/bin/ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=$SSHD/known_
 WRAP
 chmod 755 "$SSHD/ssh-wrapper"
 vbox() { runuser -u fenceuser -- env FAKEVBOX_DIR="$FAKEVBOX_DIR" "$FU_HOME/bin/VBoxManage" "$@"; }
+# virsh in front of the real one (counts calls; tests/peers/virsh.wrapper)
+install -o fenceuser -g fenceuser -m 755 "$PEERS/virsh.wrapper" "$FU_HOME/bin/virsh"
 vbox fake-create vm1 2ad5a6a6-7c3e-4d0a-9d1c-1b1e8f7f0a01 running
 vbox fake-create vm2 3be6b7b7-8d4f-4e1b-ae2d-2c2f908f1b02 poweroff
 vbox fake-create "vm with space" 4cf7c8c8-9e50-4f2c-bf3e-3d30a19f2c03 poweroff
@@ -231,7 +235,8 @@ vbox fake-create "vm with space" 4cf7c8c8-9e50-4f2c-bf3e-3d30a19f2c03 poweroff
     SSH_WRAPPER "$SSHD/ssh-wrapper" \
     FAKEVBOX_DIR "$FAKEVBOX_DIR" \
     LIBVIRT_URI "$LIBVIRT_URI" \
-    LIBVIRT_RUNTIME "$LV"
+    LIBVIRT_RUNTIME "$LV" \
+    VIRSH_CALL_LOG "$VIRSH_CALL_LOG"
 } > "$R/peers.env"
 
 # ---- start
@@ -286,4 +291,11 @@ wait_ready libvirtd libvirtd 15 as_fenceuser virsh -c "$LIBVIRT_URI" uri
 as_fenceuser virsh -c "$LIBVIRT_URI" event --all --loop > "$R/logs/libvirt-holder.log" 2>&1 < /dev/null &
 echo $! > "$R/pids/libvirt-holder"
 wait_ready libvirt-holder libvirt-holder 10 test -e "$LIBVIRT_SOCK"
+# The benchmarks' domain, running.
+printf "<domain type='test'><name>kvm-bench</name><memory>8192</memory><os><type>hvm</type></os></domain>" \
+  > "$LV/kvm-bench.xml"
+chmod 644 "$LV/kvm-bench.xml"
+{ as_fenceuser virsh -c "$LIBVIRT_URI" define "$LV/kvm-bench.xml" &&
+  as_fenceuser virsh -c "$LIBVIRT_URI" start kvm-bench; } > "$R/logs/kvm-bench.log" 2>&1 ||
+  die "libvirt: cannot define the domain kvm-bench (see $R/logs/kvm-bench.log)"
 echo "start-peers: all peers ready after $(($(now_ms) - T0)) ms; settings: . $R/peers.env"

@@ -126,12 +126,15 @@ pub enum Trips {
         /// TCP connections, each a full TLS handshake.
         connections: u64,
     },
-    /// VirtualBox over SSH: sessions from sshd's log, commands from the fake VBoxManage's.
-    Vbox {
+    /// A hypervisor over SSH: sessions from sshd's log, commands from the host tool's call
+    /// log (the fake VBoxManage's, the virsh wrapper's).
+    Ssh {
         /// Authenticated SSH sessions ("Accepted ..." lines of sshd's log).
         sessions: u64,
-        /// VBoxManage calls (the fake VBoxManage's call log).
+        /// Calls of the host tool.
         commands: u64,
+        /// The host tool (`VBoxManage`, `virsh`).
+        tool: &'static str,
     },
 }
 
@@ -159,12 +162,16 @@ impl fmt::Display for Trips {
                 requests,
                 connections,
             } => write!(f, "{requests} HTTP req, {connections} TLS conn"),
-            Trips::Vbox { sessions, commands } => {
+            Trips::Ssh {
+                sessions,
+                commands,
+                tool,
+            } => {
                 write!(f, "{sessions} SSH session")?;
                 if sessions != 1 {
                     write!(f, "s")?;
                 }
-                write!(f, ", {commands} VBoxManage cmd")?;
+                write!(f, ", {commands} {tool} cmd")?;
                 if commands != 1 {
                     write!(f, "s")?;
                 }
@@ -204,11 +211,16 @@ impl Trips {
             (Trips::Redfish { connections, .. }, _) => {
                 Some(("1 TLS conn".into(), connections == 1))
             }
-            (Trips::Vbox { sessions, commands }, Op::Status) => Some((
+            (
+                Trips::Ssh {
+                    sessions, commands, ..
+                },
+                Op::Status,
+            ) => Some((
                 "1 SSH session, <= 2 cmds".into(),
                 sessions == 1 && commands <= 2,
             )),
-            (Trips::Vbox { sessions, .. }, _) => Some(("1 SSH session".into(), sessions == 1)),
+            (Trips::Ssh { sessions, .. }, _) => Some(("1 SSH session".into(), sessions == 1)),
             (Trips::Ipmi { sessions, .. }, _) => Some(("1 session".into(), sessions == 1)),
             (Trips::None { contacts }, _) => Some(("no device contact".into(), contacts == 0)),
         }
@@ -267,20 +279,63 @@ enum Kind {
         port: u16,
         chassis_log: Option<PathBuf>,
     },
-    Vbox {
+    Ssh {
+        host: &'static SshHost,
         port: u16,
         key: PathBuf,
         wrapper: PathBuf,
         known_hosts: PathBuf,
         sshd_log: PathBuf,
-        vbox_log: PathBuf,
+        call_log: PathBuf,
     },
 }
+
+/// A hypervisor host reached over SSH, as data: the benchmarked machine and the commands that
+/// read and set its state through the peer's own tool (not through an agent).
+#[derive(Debug)]
+struct SshHost {
+    /// The host tool, as the round-trip counts name it.
+    tool: &'static str,
+    /// The plug the agents fence.
+    plug: &'static str,
+    /// Reads the machine's state.
+    status: &'static str,
+    /// What `status` prints for a running machine, and for a stopped one.
+    on_word: &'static str,
+    off_word: &'static str,
+    /// Start and stop the machine.
+    on: &'static str,
+    off: &'static str,
+    /// The floor: one SSH command with the tool, as a shell user would run it.
+    floor: &'static str,
+}
+
+const VBOX_HOST: SshHost = SshHost {
+    tool: "VBoxManage",
+    plug: "vm1",
+    status: "VBoxManage showvminfo vm1 --machinereadable",
+    on_word: "VMState=\"running\"",
+    off_word: "VMState=\"poweroff\"",
+    on: "VBoxManage startvm vm1 --type headless",
+    off: "VBoxManage controlvm vm1 poweroff",
+    floor: "VBoxManage list runningvms",
+};
+
+const VIRSH_HOST: SshHost = SshHost {
+    tool: "virsh",
+    plug: "kvm-bench",
+    status: "virsh domstate kvm-bench",
+    on_word: "running",
+    off_word: "shut off",
+    on: "virsh start kvm-bench",
+    off: "virsh destroy kvm-bench",
+    floor: "virsh domstate kvm-bench",
+};
 
 /// One benchmarked agent against one peer.
 #[derive(Debug)]
 pub struct Target {
-    /// Short name used on the command line (`redfish`, `ipmisim`, `fakebmc`, `vbox`).
+    /// Short name used on the command line (`redfish`, `ipmisim`, `fakebmc`, `vbox`, `virsh`).
     pub key: &'static str,
     /// The agent name (`fence_redfish`); Debian's Python agent is `/usr/sbin/<agent>`.
     pub agent: &'static str,
@@ -395,18 +450,33 @@ impl Target {
                 "vbox",
                 "fence_vbox",
                 "sshd + fake VBoxManage",
-                Kind::Vbox {
+                Kind::Ssh {
+                    host: &VBOX_HOST,
                     port: PeerEnv::port("SSH_PORT")?,
                     key: PathBuf::from(PeerEnv::var("SSH_KEY")?),
                     wrapper: PathBuf::from(PeerEnv::var("SSH_WRAPPER")?),
                     known_hosts: peers.join("ssh/known_hosts"),
                     sshd_log: peers.join("logs/sshd.log"),
-                    vbox_log: PathBuf::from(PeerEnv::var("FAKEVBOX_DIR")?).join(".log"),
+                    call_log: PathBuf::from(PeerEnv::var("FAKEVBOX_DIR")?).join(".log"),
+                },
+            ),
+            "virsh" => (
+                "virsh",
+                "fence_virsh",
+                "sshd + libvirtd (test driver)",
+                Kind::Ssh {
+                    host: &VIRSH_HOST,
+                    port: PeerEnv::port("SSH_PORT")?,
+                    key: PathBuf::from(PeerEnv::var("SSH_KEY")?),
+                    wrapper: PathBuf::from(PeerEnv::var("SSH_WRAPPER")?),
+                    known_hosts: peers.join("ssh/known_hosts"),
+                    sshd_log: peers.join("logs/sshd.log"),
+                    call_log: PathBuf::from(PeerEnv::var("VIRSH_CALL_LOG")?),
                 },
             ),
             other => {
                 return Err(format!(
-                    "unknown target {other:?} (known: redfish, fencesim, ipmisim, fakebmc, vbox)"
+                    "unknown target {other:?} (known: redfish, fencesim, ipmisim, fakebmc, vbox, virsh)"
                 ));
             }
         };
@@ -455,7 +525,8 @@ impl Target {
                     .map(String::from),
                 );
             }
-            Kind::Vbox {
+            Kind::Ssh {
+                host,
                 port,
                 key,
                 wrapper,
@@ -466,12 +537,12 @@ impl Target {
                 o.push("username=fenceuser".to_owned());
                 o.push("ssh=1".to_owned());
                 o.push(format!("identity_file={}", key.display()));
-                // fence_vbox runs OpenSSH through this wrapper (a private known_hosts file);
-                // ours reads the same known_hosts file and ignores ssh_path. Python logs
+                // The Python agents run OpenSSH through this wrapper (a private known_hosts
+                // file); ours read the same known_hosts file and ignore ssh_path. Python logs
                 // the unknown ssh_known_hosts_file and goes on.
                 o.push(format!("ssh_path={}", wrapper.display()));
                 o.push(format!("ssh_known_hosts_file={}", known_hosts.display()));
-                o.push("plug=vm1".to_owned());
+                o.push(format!("plug={}", host.plug));
             }
         }
         o.extend(timing.map(String::from));
@@ -531,10 +602,17 @@ impl Target {
                 .map(String::from)
                 .to_vec(),
             ),
-            Kind::Vbox {
-                port, key, wrapper, ..
+            Kind::Ssh {
+                host,
+                port,
+                key,
+                wrapper,
+                ..
             } => (
-                "OpenSSH: ssh -i key host VBoxManage list runningvms",
+                match host.tool {
+                    "virsh" => "OpenSSH: ssh -i key host virsh domstate kvm-bench",
+                    _ => "OpenSSH: ssh -i key host VBoxManage list runningvms",
+                },
                 "",
                 vec![
                     wrapper.display().to_string(),
@@ -545,7 +623,7 @@ impl Target {
                     "-o".into(),
                     "BatchMode=yes".into(),
                     "fenceuser@127.0.0.1".into(),
-                    "VBoxManage list runningvms".into(),
+                    host.floor.into(),
                 ],
             ),
         };
@@ -570,7 +648,7 @@ impl Target {
 
     /// Whether observed runs of this target go through a relay.
     pub fn has_relay(&self) -> bool {
-        !matches!(self.kind, Kind::Vbox { .. })
+        !matches!(self.kind, Kind::Ssh { .. })
     }
 
     /// Sets the machine to `want` through the peer's own tools, and waits (bounded) until
@@ -624,14 +702,14 @@ impl Target {
                     Err(format!("ipmitool: unexpected answer {out:?}"))
                 }
             }
-            Kind::Vbox { .. } => {
-                let out = self.ssh("VBoxManage showvminfo vm1 --machinereadable")?;
-                if out.contains("VMState=\"running\"") {
+            Kind::Ssh { host, .. } => {
+                let out = self.ssh(host.status)?;
+                if out.contains(host.on_word) {
                     Ok(Power::On)
-                } else if out.contains("VMState=\"poweroff\"") {
+                } else if out.contains(host.off_word) {
                     Ok(Power::Off)
                 } else {
-                    Err(format!("VBoxManage showvminfo: unexpected answer {out:?}"))
+                    Err(format!("{}: unexpected answer {out:?}", host.status))
                 }
             }
         }
@@ -673,17 +751,17 @@ impl Target {
                 };
                 ipmitool(*port, &["chassis", "power", verb]).map(drop)
             }
-            Kind::Vbox { .. } => self
+            Kind::Ssh { host, .. } => self
                 .ssh(match want {
-                    Power::On => "VBoxManage startvm vm1 --type headless",
-                    Power::Off => "VBoxManage controlvm vm1 poweroff",
+                    Power::On => host.on,
+                    Power::Off => host.off,
                 })
                 .map(drop),
         }
     }
 
     fn ssh(&self, remote: &str) -> Result<String, String> {
-        let Kind::Vbox {
+        let Kind::Ssh {
             port, key, wrapper, ..
         } = &self.kind
         else {
@@ -725,9 +803,9 @@ impl Target {
                 sessions.take();
                 chassis_log.iter().cloned().collect()
             }
-            Kind::Vbox {
-                sshd_log, vbox_log, ..
-            } => vec![sshd_log.clone(), vbox_log.clone()],
+            Kind::Ssh {
+                sshd_log, call_log, ..
+            } => vec![sshd_log.clone(), call_log.clone()],
         };
         self.marks = paths.iter().map(|p| LogMark::new(p)).collect();
     }
@@ -782,12 +860,13 @@ impl Target {
                     bmc_forks,
                 }
             }
-            Kind::Vbox { .. } => Trips::Vbox {
+            Kind::Ssh { host, .. } => Trips::Ssh {
                 sessions: appended(0)?
                     .lines()
                     .filter(|l| l.starts_with("Accepted "))
                     .count() as u64,
                 commands: appended(1)?.lines().count() as u64,
+                tool: host.tool,
             },
         };
         Ok(match (op, trips) {
@@ -795,7 +874,7 @@ impl Target {
             (Op::Metadata, Trips::Redfish { connections, .. }) => Trips::None {
                 contacts: connections,
             },
-            (Op::Metadata, Trips::Vbox { sessions, .. }) => Trips::None { contacts: sessions },
+            (Op::Metadata, Trips::Ssh { sessions, .. }) => Trips::None { contacts: sessions },
             (_, t) => t,
         })
     }
@@ -923,7 +1002,11 @@ mod tests {
         };
         assert_eq!(rf(3, 1).target(Op::Off).map(|t| t.1), Some(true));
         assert_eq!(rf(3, 3).target(Op::Off).map(|t| t.1), Some(false));
-        let vb = |sessions, commands| Trips::Vbox { sessions, commands };
+        let vb = |sessions, commands| Trips::Ssh {
+            sessions,
+            commands,
+            tool: "VBoxManage",
+        };
         assert_eq!(vb(1, 2).target(Op::Status).map(|t| t.1), Some(true));
         assert_eq!(vb(1, 3).target(Op::Status).map(|t| t.1), Some(false));
     }

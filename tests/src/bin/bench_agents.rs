@@ -39,7 +39,7 @@ usage: bench_agents [--ours PATH] [--fence-sim PATH] [--python-dir DIR] [--targe
   --fence-sim PATH   fence-rs's simulator (target/release/fence-sim): adds the target
                      fencesim, fence_redfish against a keep-alive Redfish service
   --python-dir DIR   where Debian's Python agents are (default /usr/sbin)
-  --targets LIST     comma-separated: redfish,fencesim,ipmisim,fakebmc,vbox (default: all;
+  --targets LIST     comma-separated: redfish,fencesim,ipmisim,fakebmc,vbox,virsh (default: all;
                      fencesim only with --fence-sim)
   --ops LIST         comma-separated: metadata,status,off,on,reboot (default: all)
   --runs N           timed runs per implementation and action (default 15)
@@ -106,7 +106,7 @@ impl Args {
             }
         }
         if a.targets.is_empty() {
-            a.targets = ["redfish", "fencesim", "ipmisim", "fakebmc", "vbox"]
+            a.targets = ["redfish", "fencesim", "ipmisim", "fakebmc", "vbox", "virsh"]
                 .into_iter()
                 .filter(|t| *t != "fencesim" || a.fence_sim.is_some())
                 .map(String::from)
@@ -510,11 +510,14 @@ mod tests {
     fn defaults_and_overrides() {
         let a = parse("").unwrap();
         assert_eq!((a.runs, a.warmup, a.observe), (15, 2, 3));
-        assert_eq!(a.targets, ["redfish", "ipmisim", "fakebmc", "vbox"]);
+        assert_eq!(
+            a.targets,
+            ["redfish", "ipmisim", "fakebmc", "vbox", "virsh"]
+        );
         let a = parse("--fence-sim /x").unwrap();
         assert_eq!(
             a.targets,
-            ["redfish", "fencesim", "ipmisim", "fakebmc", "vbox"]
+            ["redfish", "fencesim", "ipmisim", "fakebmc", "vbox", "virsh"]
         );
         assert_eq!(a.ops, Op::ALL.to_vec());
         let a = parse("--runs 5 --ops status,off --targets vbox").unwrap();
