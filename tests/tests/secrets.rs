@@ -415,6 +415,69 @@ async fn vbox_success_and_failure_paths_show_no_secret() {
     }
 }
 
+fn virsh_lines(action: &str, password: &str, dir: &Path) -> Vec<String> {
+    vec![
+        format!("action={action}"),
+        "ip=127.0.0.1".into(),
+        format!("ipport={}", peer_port("SSH_PORT")),
+        "username=fenceuser".into(),
+        format!("password={password}"),
+        // The peers' libvirtd domain (tests/scripts/start-peers.sh).
+        "plug=kvm-bench".into(),
+        format!("ssh_known_hosts_file={}", dir.join("kh").display()),
+        "login_timeout=2".into(),
+        "shell_timeout=2".into(),
+        "power_timeout=2".into(),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn virsh_success_and_failure_paths_show_no_secret() {
+    let dir = temp_dir("secrets-virsh");
+    let key = format!("identity_file={}", fence_tests::peer_var("SSH_KEY"));
+    let mut lines = virsh_lines("status", PW, &dir);
+    lines.push(key.clone());
+    run_expecting(0, "fence_virsh", "virsh status", &lines, &dir).await;
+    run_expecting(
+        1,
+        "fence_virsh",
+        "virsh wrong password",
+        &virsh_lines("status", WRONG, &dir),
+        &dir,
+    )
+    .await;
+    let silent = TcpRelay::start(
+        ([127, 0, 0, 1], peer_port("SSH_PORT")).into(),
+        TcpFault::Silent,
+    )
+    .await
+    .unwrap();
+    let mut lines = virsh_lines("off", PW, &dir);
+    lines[2] = format!("ipport={}", silent.port());
+    run_expecting(1, "fence_virsh", "virsh unreachable", &lines, &dir).await;
+    // A host wrapper (in sudo's place) that echoes the password: scrubbed where it comes in.
+    use std::os::unix::fs::PermissionsExt as _;
+    let script = dir.join("sudo-echoes");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho 'error: the secret is {PW}' >&2\nexit 1\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut lines = virsh_lines("off", PW, &dir);
+    lines.push(key);
+    lines.push("use_sudo=1".into());
+    lines.push(format!("sudo_path={}", script.display()));
+    let all = run_expecting(1, "fence_virsh", "virsh echoes", &lines, &dir).await;
+    let [_, events, _, env] = side_files(&dir, "virsh echoes");
+    for text in [
+        std::fs::read_to_string(events).unwrap(),
+        std::fs::read_to_string(env).unwrap(),
+    ] {
+        assert!(text.contains("the secret is [redacted]"), "{text}\n{all}");
+    }
+}
+
 #[test]
 fn the_checks_see_what_they_look_for() {
     assert_eq!(base64(b"admin:password"), "YWRtaW46cGFzc3dvcmQ=");
