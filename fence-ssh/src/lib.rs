@@ -35,4 +35,4 @@ mod target;
 pub use remote::{Counters, Remote};
 pub use script::{Script, Shell, StepOutput, random_tag};
 pub use session::{Output, SshSession};
-pub use target::{HostKeyCheck, IpFamily, SshTarget, ZERO_TIMEOUT_CAP};
+pub use target::{HostKeyCheck, IpFamily, SshTarget, ZERO_TIMEOUT_CAP, params, sudo_path};

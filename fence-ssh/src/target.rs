@@ -58,6 +58,47 @@ pub enum IpFamily {
     V6,
 }
 
+/// The SSH rows of a fence-agents SSH agent, as fence-ssh serves them: connection and login
+/// (`ip`, `ipport` 22, `username`, `password`, `password_script`, `identity_file`,
+/// `inet4_only`, `inet6_only`), the compatibility-only rows of an agent that drove OpenSSH
+/// through an interactive shell (`command_prompt`, `ssh`, `ssh_options` with `ssh_options`'s
+/// default as given, `ssh_path`; all marked unused), fence-rs' host key rows, and sudo
+/// (`use_sudo`, `sudo_path`). A backend adds `plug` and its own rows.
+pub fn params(ssh_options_default: &'static str) -> Vec<fence_core::params::ParamSpec> {
+    vec![
+        common::IP,
+        common::IPPORT.default_value("22"),
+        common::USERNAME,
+        common::PASSWORD,
+        common::PASSWORD_SCRIPT,
+        common::COMMAND_PROMPT,
+        common::IDENTITY_FILE,
+        common::INET4_ONLY,
+        common::INET6_ONLY,
+        common::SSH.unused("the agent always uses SSH"),
+        common::SSH_OPTIONS.default_value(ssh_options_default).unused(
+            "SSH is spoken by the built-in client (libssh2), not by the ssh program, and no interactive shell is started",
+        ),
+        common::SSH_PATH
+            .unused("SSH is spoken by the built-in client (libssh2); no ssh program is run"),
+        common::SSH_KNOWN_HOSTS_FILE,
+        common::SSH_HOST_KEY_CHECK,
+        common::USE_SUDO,
+        common::SUDO_PATH,
+    ]
+}
+
+/// The path of `sudo` on the host when the host tool runs through sudo (`use_sudo`, with
+/// `sudo_path`, default `/usr/bin/sudo`); `None` without `use_sudo`.
+pub fn sudo_path(options: &Options) -> Option<String> {
+    options.flag(common::USE_SUDO.name).then(|| {
+        options
+            .non_empty(common::SUDO_PATH.name)
+            .unwrap_or("/usr/bin/sudo")
+            .to_owned()
+    })
+}
+
 /// How to reach one SSH host and log in.
 ///
 /// Build it from fence-agents options with [`SshTarget::from_options`], or with

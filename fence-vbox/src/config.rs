@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use crate::{HOST_OS, MISSING_AS_OFF, VBOXMANAGE_PATH};
 use fence_core::params::Options;
-use fence_core::params::common;
 use fence_core::{Error, InputProblem, Result, Secret};
 use fence_ssh::Shell;
 pub use fence_ssh::{HostKeyCheck, IpFamily, SshTarget, ZERO_TIMEOUT_CAP};
@@ -183,12 +182,7 @@ impl VboxConfig {
             Some(p) if options.is_set(VBOXMANAGE_PATH.name) => p.to_owned(),
             _ => host_os.default_vboxmanage_path().to_owned(),
         };
-        let sudo_path = options.flag(common::USE_SUDO.name).then(|| {
-            options
-                .non_empty(common::SUDO_PATH.name)
-                .unwrap_or("/usr/bin/sudo")
-                .to_owned()
-        });
+        let sudo_path = fence_ssh::sudo_path(options);
         Ok(VboxConfig {
             ssh,
             host_os,

@@ -126,32 +126,17 @@ pub const VBOXMANAGE_PATH: ParamSpec = ParamSpec::new("vboxmanage_path", ParamTy
 /// rows with fence_vbox's defaults (`ipport` 22), its own options, the compatibility-only
 /// options (marked unused), and fence-rs' host key options.
 pub fn params() -> Vec<ParamSpec> {
-    vec![
-        common::IP,
-        common::IPPORT.default_value("22"),
-        common::USERNAME,
-        common::PASSWORD,
-        common::PASSWORD_SCRIPT,
+    let mut rows = fence_ssh::params(
+        "-t '/bin/bash -c \"PS1=\\\\[EXPECT\\\\]# HISTFILE=/dev/null /bin/bash --noprofile --norc\"'",
+    );
+    rows.extend([
         common::PLUG,
         common::SEPARATOR,
-        COMMAND_PROMPT,
-        common::IDENTITY_FILE,
-        common::INET4_ONLY,
-        common::INET6_ONLY,
-        common::SSH.unused("fence_vbox always uses SSH"),
-        common::SSH_OPTIONS.unused(
-            "SSH is spoken by the built-in client (libssh2), not by the ssh program, and no interactive shell is started",
-        ),
-        common::SSH_PATH
-            .unused("SSH is spoken by the built-in client (libssh2); no ssh program is run"),
-        common::SSH_KNOWN_HOSTS_FILE,
-        common::SSH_HOST_KEY_CHECK,
         HOST_OS,
         MISSING_AS_OFF,
         VBOXMANAGE_PATH,
-        common::USE_SUDO,
-        common::SUDO_PATH,
-    ]
+    ]);
+    rows
 }
 
 #[cfg(test)]

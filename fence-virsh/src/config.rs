@@ -3,7 +3,7 @@
 use std::fmt;
 
 use fence_core::Result;
-use fence_core::params::{Options, common};
+use fence_core::params::Options;
 use fence_ssh::SshTarget;
 
 use crate::{LIBVIRT_URI, MISSING_AS_OFF};
@@ -40,7 +40,7 @@ impl fmt::Debug for VirshConfig {
 }
 
 impl VirshConfig {
-    /// A configuration with fence_virsh's defaults for `host`, logging in as `username`.
+    /// A configuration with fence_virsh's defaults for the host `ssh` reaches.
     pub fn new(ssh: SshTarget) -> Self {
         VirshConfig {
             ssh,
@@ -73,12 +73,7 @@ impl VirshConfig {
     /// `libvirt_uri`. Fails with [`fence_core::Error::InvalidInput`] naming the option.
     pub fn from_options(options: &Options) -> Result<VirshConfig> {
         let ssh = SshTarget::from_options(options)?;
-        let sudo_path = options.flag(common::USE_SUDO.name).then(|| {
-            options
-                .non_empty(common::SUDO_PATH.name)
-                .unwrap_or("/usr/bin/sudo")
-                .to_owned()
-        });
+        let sudo_path = fence_ssh::sudo_path(options);
         Ok(VirshConfig {
             ssh,
             sudo_path,

@@ -41,7 +41,7 @@ pub use device::VirshDevice;
 
 use fence_core::FenceDevice;
 use fence_core::agent::{AgentFamily, FailureLine, FailureWording, Persona, Plugs};
-use fence_core::params::common::{COMMAND_PROMPT, MISSING_AS_OFF};
+use fence_core::params::common::MISSING_AS_OFF;
 use fence_core::params::{Options, ParamSpec, ParamType, common};
 
 /// The agent this backend serves, for a fence-agents front end (fence-cli).
@@ -90,35 +90,11 @@ pub const LIBVIRT_URI: ParamSpec = ParamSpec::new("libvirt_uri", ParamType::Stri
 /// rows with fence_virsh's defaults (`ipport` 22, its `ssh_options`), its own options, the
 /// compatibility-only options (marked unused), and fence-rs' host key and URI options.
 pub fn params() -> Vec<ParamSpec> {
-    vec![
-        common::IP,
-        common::IPPORT.default_value("22"),
-        common::USERNAME,
-        common::PASSWORD,
-        common::PASSWORD_SCRIPT,
-        common::PLUG,
-        common::SEPARATOR,
-        COMMAND_PROMPT,
-        common::IDENTITY_FILE,
-        common::INET4_ONLY,
-        common::INET6_ONLY,
-        common::SSH.unused("fence_virsh always uses SSH"),
-        common::SSH_OPTIONS
-            .default_value(
-                "-t '/bin/bash -c \"PS1=\\\\[EXPECT\\\\]# /bin/bash --noprofile --norc\"'",
-            )
-            .unused(
-                "SSH is spoken by the built-in client (libssh2), not by the ssh program, and no interactive shell is started",
-            ),
-        common::SSH_PATH
-            .unused("SSH is spoken by the built-in client (libssh2); no ssh program is run"),
-        common::SSH_KNOWN_HOSTS_FILE,
-        common::SSH_HOST_KEY_CHECK,
-        MISSING_AS_OFF,
-        LIBVIRT_URI,
-        common::USE_SUDO,
-        common::SUDO_PATH,
-    ]
+    let mut rows = fence_ssh::params(
+        "-t '/bin/bash -c \"PS1=\\\\[EXPECT\\\\]# /bin/bash --noprofile --norc\"'",
+    );
+    rows.extend([common::PLUG, common::SEPARATOR, MISSING_AS_OFF, LIBVIRT_URI]);
+    rows
 }
 
 #[cfg(test)]
