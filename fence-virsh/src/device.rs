@@ -1,5 +1,6 @@
 //! The [`FenceDevice`] for one libvirt host: virsh over SSH.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -20,8 +21,16 @@ use crate::virsh::{self, Virsh};
 pub struct VirshDevice {
     config: Arc<VirshConfig>,
     virsh: Arc<Virsh>,
-    remote: Arc<Mutex<Remote>>,
+    remote: Arc<Mutex<Host>>,
     counters: Arc<Counters>,
+}
+
+/// What the blocking worker owns: the host, and the plugs seen as domains in this run.
+struct Host {
+    remote: Remote,
+    /// A transient domain (`virsh create`) is gone once destroyed: a plug seen in this run
+    /// and then unknown is off, not missing.
+    seen: HashSet<String>,
 }
 
 impl fmt::Debug for VirshDevice {
@@ -44,7 +53,10 @@ impl VirshDevice {
         Ok(VirshDevice {
             config: Arc::new(config),
             virsh: Arc::new(virsh),
-            remote: Arc::new(Mutex::new(remote)),
+            remote: Arc::new(Mutex::new(Host {
+                remote,
+                seen: HashSet::new(),
+            })),
             counters,
         })
     }
@@ -67,7 +79,7 @@ impl VirshDevice {
     /// Runs `f` with the host on the blocking pool.
     async fn blocking<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut Remote, &VirshConfig, &Virsh) -> Result<T> + Send + 'static,
+        f: impl FnOnce(&mut Host, &VirshConfig, &Virsh) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let remote = Arc::clone(&self.remote);
         let config = Arc::clone(&self.config);
@@ -94,40 +106,50 @@ fn failure(
         status: Some(out.status),
         stderr: message.clone(),
     };
-    let error = if virsh::is_no_domain(&out.stderr) {
-        Error::plug_not_found(plug, message)
-    } else {
-        Error::misbehaved(format!(
+    let detail = || {
+        format!(
             "{}: `{command}` failed (exit {}): {message}",
             config.address(),
             out.status
-        ))
+        )
+    };
+    let error = if virsh::is_no_domain(&out.stderr) {
+        Error::plug_not_found(plug, message.clone())
+    } else if virsh::is_transient(&out.stderr) {
+        Error::busy(detail())
+    } else {
+        Error::misbehaved(detail())
     };
     error.in_request(command).answered(answer)
 }
 
-/// `virsh domstate` of `plug`; `None` for an unknown domain with `missing_as_off`.
+/// `virsh domstate` of `plug`; `None` for an unknown domain with `missing_as_off`, and for
+/// one seen in this run that is gone (a transient domain, destroyed).
 fn domstate(
-    remote: &mut Remote,
+    host: &mut Host,
     config: &VirshConfig,
     virsh: &Virsh,
     plug: &str,
 ) -> Result<Option<DomainState>> {
     let command = virsh.domstate(plug)?;
-    let out = remote.run_one(command.clone())?;
+    let out = host.remote.run_one(command.clone())?;
     if out.status != 0 {
-        if config.missing_as_off && virsh::is_no_domain(&out.stderr) {
+        let gone = virsh::is_no_domain(&out.stderr);
+        if gone && (config.missing_as_off || host.seen.contains(plug)) {
             return Ok(None);
         }
-        return Err(failure(remote, config, plug, &command, &out));
+        return Err(failure(&host.remote, config, plug, &command, &out));
     }
     let line = out.stdout.lines().map(str::trim).find(|l| !l.is_empty());
     match line.and_then(DomainState::parse) {
-        Some(state) => Ok(Some(state)),
+        Some(state) => {
+            host.seen.insert(plug.to_owned());
+            Ok(Some(state))
+        }
         None => Err(Error::misbehaved(format!(
             "{}: `{command}` printed no domain state: {:?}",
             config.address(),
-            remote.scrubbed(line.unwrap_or(""))
+            host.remote.scrubbed(line.unwrap_or(""))
         ))
         .in_request(&command)),
     }
@@ -148,31 +170,33 @@ impl FenceDevice for VirshDevice {
     }
 
     /// On for every state but `shut off` (see [`crate::state`]); Off for an unknown domain
-    /// with `missing_as_off`.
+    /// with `missing_as_off`, and for a domain read earlier in the run that is gone (a
+    /// transient domain, after `destroy`).
     async fn power_state(&self, plug: &str) -> Result<PowerState> {
         let plug = plug.to_owned();
-        self.blocking(move |remote, config, virsh| {
-            let state = domstate(remote, config, virsh, &plug)?;
+        self.blocking(move |host, config, virsh| {
+            let state = domstate(host, config, virsh, &plug)?;
             tracing::debug!(%plug, state = state.map(DomainState::word), "domain state");
             Ok(state.map_or(PowerState::Off, DomainState::power))
         })
         .await
     }
 
-    /// `virsh start` for on, `virsh destroy` for off (also of a paused, suspended, crashed
-    /// or shutting-down domain, which is not off).
+    /// `virsh start --force-boot` for on (never a managed-save image's resume), `virsh
+    /// destroy` for off (also of a paused, suspended, crashed or shutting-down domain, which
+    /// is not off). A refusal that passes by itself (a state change lock held) is `Busy`.
     async fn set_power(&self, plug: &str, state: PowerState) -> Result<()> {
         let plug = plug.to_owned();
-        self.blocking(move |remote, config, virsh| {
+        self.blocking(move |host, config, virsh| {
             let command = match state {
                 PowerState::On => virsh.start(&plug)?,
                 PowerState::Off => virsh.destroy(&plug)?,
             };
-            let out = remote.run_one(command.clone())?;
+            let out = host.remote.run_one(command.clone())?;
             if out.status == 0 {
                 Ok(())
             } else {
-                Err(failure(remote, config, &plug, &command, &out))
+                Err(failure(&host.remote, config, &plug, &command, &out))
             }
         })
         .await
@@ -181,11 +205,11 @@ impl FenceDevice for VirshDevice {
     /// `virsh list --all`: every domain with its state (the name is the plug; the alias is
     /// empty, as fence_virsh prints it).
     async fn list(&self) -> Result<Vec<Outlet>> {
-        self.blocking(move |remote, config, virsh| {
+        self.blocking(move |host, config, virsh| {
             let command = virsh.list();
-            let out = remote.run_one(command.clone())?;
+            let out = host.remote.run_one(command.clone())?;
             if out.status != 0 {
-                return Err(failure(remote, config, "", &command, &out));
+                return Err(failure(&host.remote, config, "", &command, &out));
             }
             Ok(virsh::parse_list(&out.stdout)
                 .into_iter()
@@ -200,8 +224,8 @@ impl FenceDevice for VirshDevice {
     }
 
     async fn close(&self) -> Result<()> {
-        self.blocking(|remote, _, _| {
-            remote.disconnect();
+        self.blocking(|host, _, _| {
+            host.remote.disconnect();
             Ok(())
         })
         .await

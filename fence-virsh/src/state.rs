@@ -42,7 +42,7 @@ pub enum DomainState {
     PmSuspended,
 }
 
-/// Every state with virsh's word for it (longest words first where one ends another).
+/// Every state with virsh's word for it.
 const WORDS: [(&str, DomainState); 8] = [
     ("no state", DomainState::NoState),
     ("running", DomainState::Running),

@@ -21,8 +21,9 @@ impl Virsh {
         // The C locale: virsh translates the state words (virsh-domain-monitor.c: _()).
         let mut prefix = String::from("LC_ALL=C ");
         if let Some(sudo) = &config.sudo_path {
+            // -n: never wait for a password prompt (sudo refuses at once instead).
             prefix.push_str(&q(sudo)?);
-            prefix.push(' ');
+            prefix.push_str(" -n ");
         }
         prefix.push_str("virsh");
         if let Some(uri) = &config.uri {
@@ -37,28 +38,26 @@ impl Virsh {
         format!("{} list --all", self.prefix)
     }
 
-    /// `virsh domstate DOMAIN` (a name or a UUID).
+    /// `virsh domstate --domain DOMAIN` (a name or a UUID; `--domain` so that a plug such
+    /// as `--help` is a domain name, not an option).
     pub(crate) fn domstate(&self, domain: &str) -> Result<String> {
-        Ok(format!(
-            "{} domstate {}",
-            self.prefix,
-            Shell::Posix.quote(domain)?
-        ))
+        self.on_domain("domstate", domain)
     }
 
-    /// `virsh start DOMAIN`.
+    /// `virsh start --force-boot --domain DOMAIN`: a fresh boot, never the resume of a
+    /// managed-save image (which would bring back the fenced node's memory as it was).
     pub(crate) fn start(&self, domain: &str) -> Result<String> {
-        Ok(format!(
-            "{} start {}",
-            self.prefix,
-            Shell::Posix.quote(domain)?
-        ))
+        self.on_domain("start --force-boot", domain)
     }
 
-    /// `virsh destroy DOMAIN`.
+    /// `virsh destroy --domain DOMAIN`.
     pub(crate) fn destroy(&self, domain: &str) -> Result<String> {
+        self.on_domain("destroy", domain)
+    }
+
+    fn on_domain(&self, command: &str, domain: &str) -> Result<String> {
         Ok(format!(
-            "{} destroy {}",
+            "{} {command} --domain {}",
             self.prefix,
             Shell::Posix.quote(domain)?
         ))
@@ -97,10 +96,24 @@ pub(crate) fn parse_list(stdout: &str) -> Vec<(String, DomainState)> {
     rows
 }
 
-/// virsh's refusal of a domain it does not know (`error: failed to get domain 'x'`,
-/// libvirt's VIR_ERR_NO_DOMAIN: "Domain not found").
+/// virsh's refusal of a domain it does not know: a line `error: failed to get domain '...'`
+/// (virsh's own lookup, virsh-util.c) or `error: Domain not found` (libvirt's
+/// VIR_ERR_NO_DOMAIN), at the start of a line of its error output.
 pub(crate) fn is_no_domain(stderr: &str) -> bool {
-    stderr.contains("failed to get domain") || stderr.contains("Domain not found")
+    stderr.lines().map(str::trim_start).any(|l| {
+        l.starts_with("error: failed to get domain '") || l.starts_with("error: Domain not found")
+    })
+}
+
+/// A refusal that passes by itself: another operation holds the domain (libvirt's
+/// "cannot acquire state change lock", VIR_ERR_OPERATION_TIMEOUT "Timed out during
+/// operation"), or the hypervisor is busy.
+pub(crate) fn is_transient(stderr: &str) -> bool {
+    stderr.lines().map(str::trim_start).any(|l| {
+        l.starts_with("error:")
+            && (l.contains("cannot acquire state change lock")
+                || l.contains("Timed out during operation"))
+    })
 }
 
 /// virsh's message from a failed command: its `error:` lines, joined.
@@ -138,13 +151,17 @@ mod tests {
         .unwrap();
         assert_eq!(
             v.domstate("web; rm -rf /").unwrap(),
-            "LC_ALL=C /usr/bin/sudo virsh --connect qemu:///system domstate 'web; rm -rf /'"
+            "LC_ALL=C /usr/bin/sudo -n virsh --connect qemu:///system domstate --domain 'web; rm -rf /'"
         );
         let plain = Virsh::new(&VirshConfig::new(SshTarget::new("h", "u"))).unwrap();
         assert_eq!(plain.list(), "LC_ALL=C virsh list --all");
         assert_eq!(
             plain.destroy("a'b").unwrap(),
-            r"LC_ALL=C virsh destroy 'a'\''b'"
+            r"LC_ALL=C virsh destroy --domain 'a'\''b'"
+        );
+        assert_eq!(
+            plain.start("--help").unwrap(),
+            "LC_ALL=C virsh start --force-boot --domain --help"
         );
         assert!(plain.start("a\0b").is_err());
     }
@@ -173,6 +190,13 @@ mod tests {
     fn errors_are_virshs_error_lines() {
         let e = "error: failed to get domain 'nope'\n";
         assert!(is_no_domain(e));
+        assert!(!is_no_domain(
+            "error: failed to start domain 'Domain not found x'\n"
+        ));
+        assert!(is_transient(
+            "error: Timed out during operation: cannot acquire state change lock\n"
+        ));
+        assert!(!is_transient(e));
         assert_eq!(error_message(e), "failed to get domain 'nope'");
         assert_eq!(error_message("plain text\n"), "plain text");
     }

@@ -512,6 +512,8 @@ fence_and_check virsh off "$KVM_NODE" fd-virsh Off kvm_state kvm1
 fence_and_check virsh on "$KVM_NODE" fd-virsh On kvm_state kvm1
 # A paused domain is not off: the fence destroys it.
 virsh_local suspend kvm1 > /dev/null 2>&1
+kvm1_paused() { [ "$(virsh_local domstate kvm1 2> /dev/null | head -n 1)" = paused ]; }
+check "virsh kvm1 is paused before the fence" kvm1_paused
 fence_and_check "virsh paused" off "$KVM_NODE" fd-virsh Off kvm_state kvm1
 fence_and_check virsh on "$KVM_NODE" fd-virsh On kvm_state kvm1
 

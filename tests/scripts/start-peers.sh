@@ -176,6 +176,13 @@ as_fenceuser() {
     env -i HOME="$FU_HOME" PATH=/usr/bin:/bin XDG_RUNTIME_DIR="$LV/run" \
     XDG_CONFIG_HOME="$LV/config" XDG_CACHE_HOME="$LV/cache" "$@"
 }
+# The same for a daemon started in the background: exec'd, so that $! is its PID (not a
+# subshell's) and stop-peers.sh finds it by the $R/ on its command line.
+spawn_as_fenceuser() {
+  exec setpriv --reuid=fenceuser --regid=fenceuser --init-groups -- \
+    env -i HOME="$FU_HOME" PATH=/usr/bin:/bin XDG_RUNTIME_DIR="$LV/run" \
+    XDG_CONFIG_HOME="$LV/config" XDG_CACHE_HOME="$LV/cache" "$@"
+}
 
 # ---- sshd configuration: per-run host key, client key, authorized_keys and VM directory,
 # so parallel runs on one host do not disturb each other.
@@ -200,7 +207,7 @@ KbdInteractiveAuthentication no
 AuthorizedKeysFile $SSHD/authorized_keys
 # the key file lives under the per-run directory, whose parents (/tmp) are world-writable
 StrictModes no
-SetEnv PATH=$FU_HOME/bin:/usr/local/bin:/usr/bin:/bin FAKEVBOX_DIR=$FAKEVBOX_DIR FAKEVBOX_DELAY=${FAKEVBOX_DELAY:-0} LIBVIRT_DEFAULT_URI=$LIBVIRT_URI VIRSH_CALL_LOG=$VIRSH_CALL_LOG
+SetEnv PATH=$R/bin:$FU_HOME/bin:/usr/local/bin:/usr/bin:/bin FAKEVBOX_DIR=$FAKEVBOX_DIR FAKEVBOX_DELAY=${FAKEVBOX_DELAY:-0} LIBVIRT_DEFAULT_URI=$LIBVIRT_URI VIRSH_CALL_LOG=$VIRSH_CALL_LOG
 PrintMotd no
 MaxStartups 100:30:200
 CONF
@@ -212,7 +219,8 @@ WRAP
 chmod 755 "$SSHD/ssh-wrapper"
 vbox() { runuser -u fenceuser -- env FAKEVBOX_DIR="$FAKEVBOX_DIR" "$FU_HOME/bin/VBoxManage" "$@"; }
 # virsh in front of the real one (counts calls; tests/peers/virsh.wrapper)
-install -o fenceuser -g fenceuser -m 755 "$PEERS/virsh.wrapper" "$FU_HOME/bin/virsh"
+install -d -m 755 "$R/bin"
+install -m 755 "$PEERS/virsh.wrapper" "$R/bin/virsh"
 vbox fake-create vm1 2ad5a6a6-7c3e-4d0a-9d1c-1b1e8f7f0a01 running
 vbox fake-create vm2 3be6b7b7-8d4f-4e1b-ae2d-2c2f908f1b02 poweroff
 vbox fake-create "vm with space" 4cf7c8c8-9e50-4f2c-bf3e-3d30a19f2c03 poweroff
@@ -254,7 +262,7 @@ echo $! > "$R/pids/ipmi_sim"
 install -d -m 755 /run/sshd
 /usr/sbin/sshd -f "$SSHD/sshd_config" -E "$R/logs/sshd.log" # daemonizes; PidFile has the PID
 # --timeout 0: the session daemon does not stop when idle. Its command line names $R/.
-as_fenceuser /usr/sbin/libvirtd --timeout 0 --pid-file "$LV/run/libvirtd.pid" \
+(spawn_as_fenceuser /usr/sbin/libvirtd --timeout 0 --pid-file "$LV/run/libvirtd.pid") \
   > "$R/logs/libvirtd.log" 2>&1 < /dev/null &
 echo $! > "$R/pids/libvirtd"
 
@@ -288,14 +296,18 @@ wait_ready redfish sushy 20 curl -sf --max-time 2 --cacert "$RF/ca.pem" -u admin
   "https://127.0.0.1:$REDFISH_PORT/redfish/v1/Systems/$SYS_UUID"
 wait_ready libvirtd libvirtd 15 as_fenceuser virsh -c "$LIBVIRT_URI" uri
 # The connection that keeps test:///default's state (an event loop that never ends).
-as_fenceuser virsh -c "$LIBVIRT_URI" event --all --loop > "$R/logs/libvirt-holder.log" 2>&1 < /dev/null &
+(spawn_as_fenceuser virsh -c "$LIBVIRT_URI" event --all --loop) \
+  > "$R/logs/libvirt-holder.log" 2>&1 < /dev/null &
 echo $! > "$R/pids/libvirt-holder"
-wait_ready libvirt-holder libvirt-holder 10 test -e "$LIBVIRT_SOCK"
-# The benchmarks' domain, running.
+# The benchmarks' domain, running. Each virsh call is its own connection: the domain is read
+# back running by a later one only once the holder's connection keeps the instance.
 printf "<domain type='test'><name>kvm-bench</name><memory>8192</memory><os><type>hvm</type></os></domain>" \
   > "$LV/kvm-bench.xml"
 chmod 644 "$LV/kvm-bench.xml"
-{ as_fenceuser virsh -c "$LIBVIRT_URI" define "$LV/kvm-bench.xml" &&
-  as_fenceuser virsh -c "$LIBVIRT_URI" start kvm-bench; } > "$R/logs/kvm-bench.log" 2>&1 ||
-  die "libvirt: cannot define the domain kvm-bench (see $R/logs/kvm-bench.log)"
+kvm_bench_kept() {
+  as_fenceuser virsh -c "$LIBVIRT_URI" define "$LV/kvm-bench.xml" > /dev/null 2>&1
+  as_fenceuser virsh -c "$LIBVIRT_URI" start kvm-bench > /dev/null 2>&1
+  [ "$(as_fenceuser virsh -c "$LIBVIRT_URI" domstate kvm-bench 2> /dev/null | head -n 1)" = running ]
+}
+wait_ready libvirt-holder libvirt-holder 10 kvm_bench_kept
 echo "start-peers: all peers ready after $(($(now_ms) - T0)) ms; settings: . $R/peers.env"

@@ -208,6 +208,54 @@ fn a_paused_domain_is_on_and_off_destroys_it() {
 }
 
 #[test]
+fn a_transient_domain_is_off_once_destroyed() {
+    // `virsh create`: a domain without a definition, which `destroy` removes altogether.
+    let name = format!("fr-transient-{}", std::process::id());
+    let dir = temp_dir("virsh-transient");
+    let xml = dir.join("domain.xml");
+    std::fs::write(
+        &xml,
+        format!(
+            "<domain type='test'><name>{name}</name><memory>8192</memory>\
+             <os><type>hvm</type></os></domain>"
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&xml, std::fs::Permissions::from_mode(0o644)).unwrap();
+    virsh_ok(&["create", &xml.display().to_string()]);
+    assert_eq!(state(&name), "running");
+    expect(&ours(&name, "off", &[]), 0, "Success: Powered OFF\n");
+    let out = virsh(&["domstate", &name]);
+    assert!(!out.status.success(), "libvirt no longer knows the domain");
+}
+
+#[test]
+fn on_boots_afresh_instead_of_resuming_a_managed_save_image() {
+    let d = Domain::new("managedsave");
+    virsh_ok(&["managedsave", &d.name]);
+    assert_eq!(state(&d.name), "shut off");
+    assert!(virsh_ok(&["dominfo", &d.name]).contains("Managed save:   yes"));
+    expect(&ours(&d.name, "on", &[]), 0, "Success: Powered ON\n");
+    assert_eq!(state(&d.name), "running");
+    // libvirt's test driver boots either way, so the judge is what reached virsh: the peers'
+    // wrapper logs every call's arguments (tests/peers/virsh.wrapper).
+    let calls = std::fs::read_to_string(peer_path("VIRSH_CALL_LOG")).unwrap();
+    let starts: Vec<&str> = calls
+        .lines()
+        .filter(|l| l.split_whitespace().any(|w| w == "start") && l.ends_with(&d.name))
+        .collect();
+    assert!(
+        !starts.is_empty()
+            && starts
+                .iter()
+                .all(|l| l.contains("start --force-boot --domain")),
+        "a start without --force-boot would resume the saved memory: {starts:?}"
+    );
+}
+
+#[test]
 fn an_unknown_domain_fails_unless_missing_as_off() {
     let name = format!("fr-nosuch-{}", std::process::id());
     let r = ours(&name, "status", &[]);

@@ -308,6 +308,8 @@ struct SshHost {
     off: &'static str,
     /// The floor: one SSH command with the tool, as a shell user would run it.
     floor: &'static str,
+    /// The floor, as the table names it.
+    floor_label: &'static str,
 }
 
 const VBOX_HOST: SshHost = SshHost {
@@ -319,6 +321,7 @@ const VBOX_HOST: SshHost = SshHost {
     on: "VBoxManage startvm vm1 --type headless",
     off: "VBoxManage controlvm vm1 poweroff",
     floor: "VBoxManage list runningvms",
+    floor_label: "OpenSSH: ssh -i key host VBoxManage list runningvms",
 };
 
 const VIRSH_HOST: SshHost = SshHost {
@@ -330,6 +333,7 @@ const VIRSH_HOST: SshHost = SshHost {
     on: "virsh start kvm-bench",
     off: "virsh destroy kvm-bench",
     floor: "virsh domstate kvm-bench",
+    floor_label: "OpenSSH: ssh -i key host virsh domstate kvm-bench",
 };
 
 /// One benchmarked agent against one peer.
@@ -609,10 +613,7 @@ impl Target {
                 wrapper,
                 ..
             } => (
-                match host.tool {
-                    "virsh" => "OpenSSH: ssh -i key host virsh domstate kvm-bench",
-                    _ => "OpenSSH: ssh -i key host VBoxManage list runningvms",
-                },
+                host.floor_label,
                 "",
                 vec![
                     wrapper.display().to_string(),
