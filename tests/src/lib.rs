@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bench;
+pub mod libvirt;
 
 use std::path::PathBuf;
 

@@ -415,49 +415,18 @@ async fn vbox_success_and_failure_paths_show_no_secret() {
     }
 }
 
-/// This test's libvirt domain, defined and started once (fenceuser's virsh, against the
-/// peers' libvirtd).
+/// This test's libvirt domain (transient, running), made once against the peers' libvirtd.
 fn secrets_domain() -> String {
-    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    NAME.get_or_init(|| {
-        let name = format!("fr-secrets-{}", std::process::id());
-        let dir = temp_dir("secrets-domain");
-        let xml = dir.join("domain.xml");
-        std::fs::write(
-            &xml,
-            format!(
-                "<domain type='test'><name>{name}</name><memory>8192</memory>\
-                 <os><type>hvm</type></os></domain>"
-            ),
-        )
-        .unwrap();
-        use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-        std::fs::set_permissions(&xml, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let runtime = fence_tests::peer_path("LIBVIRT_RUNTIME");
-        let uri = fence_tests::peer_var("LIBVIRT_URI");
-        // `virsh create`: a running domain that is gone when the libvirtd instance ends.
-        let out = std::process::Command::new("setpriv")
-            .args([
-                "--reuid=fenceuser",
-                "--regid=fenceuser",
-                "--init-groups",
-                "--",
-            ])
-            .args(["env", "-i", "PATH=/usr/bin:/bin"])
-            .arg(format!("XDG_RUNTIME_DIR={}", runtime.join("run").display()))
-            .args(["virsh", "-c", &uri, "create"])
-            .arg(&xml)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        name
-    })
-    .clone()
+    static DOMAIN: std::sync::OnceLock<fence_tests::libvirt::Domain> = std::sync::OnceLock::new();
+    DOMAIN
+        .get_or_init(|| {
+            fence_tests::libvirt::Domain::created(
+                format!("fr-secrets-{}", std::process::id()),
+                &temp_dir("secrets-domain"),
+            )
+        })
+        .name
+        .clone()
 }
 
 fn virsh_lines(action: &str, password: &str, dir: &Path) -> Vec<String> {

@@ -12,102 +12,17 @@
 use std::path::PathBuf;
 
 use fence_test_support::agent::{Program, Run, temp_dir};
+use fence_tests::libvirt::{self, fenceuser_home, state, virsh_at, virsh_ok};
 use fence_tests::{peer_path, peer_port, peer_var};
 
-/// fenceuser's home directory (its passwd entry).
-fn fenceuser_home() -> String {
-    std::fs::read_to_string("/etc/passwd")
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("fenceuser:").map(str::to_owned))
-        .and_then(|rest| rest.split(':').nth(4).map(str::to_owned))
-        .unwrap()
+/// A domain of the test driver for one test, defined and started.
+fn domain(tag: &str) -> libvirt::Domain {
+    named_domain(format!("fr-{tag}-{}", std::process::id()))
 }
 
-/// virsh as fenceuser on this machine, against the peers' libvirtd: the judge.
-fn virsh(args: &[&str]) -> std::process::Output {
-    let runtime = peer_path("LIBVIRT_RUNTIME");
-    let uri = peer_var("LIBVIRT_URI");
-    let home = fenceuser_home();
-    std::process::Command::new("setpriv")
-        .args([
-            "--reuid=fenceuser",
-            "--regid=fenceuser",
-            "--init-groups",
-            "--",
-        ])
-        .arg("env")
-        .arg("-i")
-        .arg(format!("HOME={home}"))
-        .arg("PATH=/usr/bin:/bin")
-        .arg("LC_ALL=C")
-        .arg(format!("XDG_RUNTIME_DIR={}", runtime.join("run").display()))
-        .arg("virsh")
-        .arg("-c")
-        .arg(&uri)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn virsh_ok(args: &[&str]) -> String {
-    let out = virsh(args);
-    assert!(
-        out.status.success(),
-        "virsh {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-/// The domain's state as libvirt reports it.
-fn state(name: &str) -> String {
-    virsh_ok(&["domstate", name])
-}
-
-/// A domain of the test driver, defined and started; undefined when dropped.
-struct Domain {
-    name: String,
-}
-
-impl Domain {
-    fn new(tag: &str) -> Domain {
-        let name = format!("fr-{tag}-{}", std::process::id());
-        Domain::named(name)
-    }
-
-    fn named(name: String) -> Domain {
-        let dir = temp_dir("virsh-domain");
-        let xml = dir.join("domain.xml");
-        let escaped = name
-            .replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('\'', "&apos;");
-        std::fs::write(
-            &xml,
-            format!(
-                "<domain type='test'><name>{escaped}</name><memory>8192</memory>\
-                 <os><type>hvm</type></os></domain>"
-            ),
-        )
-        .unwrap();
-        // fenceuser's virsh reads the file.
-        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .unwrap();
-        std::fs::set_permissions(&xml, std::os::unix::fs::PermissionsExt::from_mode(0o644))
-            .unwrap();
-        virsh_ok(&["define", &xml.display().to_string()]);
-        virsh_ok(&["start", &name]);
-        Domain { name }
-    }
-}
-
-impl Drop for Domain {
-    fn drop(&mut self) {
-        let _ = virsh(&["destroy", &self.name]);
-        let _ = virsh(&["undefine", &self.name]);
-    }
+/// The same with this name.
+fn named_domain(name: String) -> libvirt::Domain {
+    libvirt::Domain::defined(name, &temp_dir("virsh-domain"))
 }
 
 fn known_hosts() -> PathBuf {
@@ -173,7 +88,7 @@ fn expect(r: &Run, code: i32, stdout: &str) {
 
 #[test]
 fn fence_virsh_fences_a_running_domain_and_libvirt_agrees() {
-    let d = Domain::new("basic");
+    let d = domain("basic");
     expect(&ours(&d.name, "status", &[]), 0, "Status: ON\n");
     expect(&ours(&d.name, "off", &[]), 0, "Success: Powered OFF\n");
     assert_eq!(state(&d.name), "shut off");
@@ -198,7 +113,7 @@ fn fence_virsh_fences_a_running_domain_and_libvirt_agrees() {
 
 #[test]
 fn a_paused_domain_is_on_and_off_destroys_it() {
-    let d = Domain::new("paused");
+    let d = domain("paused");
     virsh_ok(&["suspend", &d.name]);
     assert_eq!(state(&d.name), "paused");
     // A paused guest resumes with its disks open: it is not off.
@@ -210,30 +125,20 @@ fn a_paused_domain_is_on_and_off_destroys_it() {
 #[test]
 fn a_transient_domain_is_off_once_destroyed() {
     // `virsh create`: a domain without a definition, which `destroy` removes altogether.
-    let name = format!("fr-transient-{}", std::process::id());
-    let dir = temp_dir("virsh-transient");
-    let xml = dir.join("domain.xml");
-    std::fs::write(
-        &xml,
-        format!(
-            "<domain type='test'><name>{name}</name><memory>8192</memory>\
-             <os><type>hvm</type></os></domain>"
-        ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::set_permissions(&xml, std::fs::Permissions::from_mode(0o644)).unwrap();
-    virsh_ok(&["create", &xml.display().to_string()]);
+    let d = libvirt::Domain::created(
+        format!("fr-transient-{}", std::process::id()),
+        &temp_dir("virsh-transient"),
+    );
+    let name = d.name.clone();
     assert_eq!(state(&name), "running");
     expect(&ours(&name, "off", &[]), 0, "Success: Powered OFF\n");
-    let out = virsh(&["domstate", &name]);
+    let out = virsh_at(None, &["domstate", &name]);
     assert!(!out.status.success(), "libvirt no longer knows the domain");
 }
 
 #[test]
 fn on_boots_afresh_instead_of_resuming_a_managed_save_image() {
-    let d = Domain::new("managedsave");
+    let d = domain("managedsave");
     virsh_ok(&["managedsave", &d.name]);
     assert_eq!(state(&d.name), "shut off");
     assert!(virsh_ok(&["dominfo", &d.name]).contains("Managed save:   yes"));
@@ -275,7 +180,7 @@ fn an_unknown_domain_fails_unless_missing_as_off() {
 
 #[test]
 fn list_shows_the_domains_with_their_state() {
-    let d = Domain::new("listed");
+    let d = domain("listed");
     virsh_ok(&["suspend", &d.name]);
     let r = ours(&d.name, "list-status", &[]);
     assert_eq!(r.code, 0, "{}", r.all());
@@ -297,10 +202,10 @@ fn hostile_domain_names_reach_virsh_as_data() {
     // libvirt refuses '/' in a name, so the marker is relative: it would land in the login
     // shell's directory, fenceuser's home.
     let marker = format!("fr-virsh-pwned-{}", std::process::id());
-    let home = PathBuf::from(fenceuser_home());
+    let home = fenceuser_home();
     let _ = std::fs::remove_file(home.join(&marker));
     let name = format!("x$(touch {marker}) ; touch {marker} # `touch {marker}` 'q\"");
-    let d = Domain::named(name);
+    let d = named_domain(name);
     expect(&ours(&d.name, "status", &[]), 0, "Status: ON\n");
     expect(&ours(&d.name, "off", &[]), 0, "Success: Powered OFF\n");
     assert_eq!(state(&d.name), "shut off");
@@ -319,7 +224,7 @@ fn hostile_domain_names_reach_virsh_as_data() {
 
 #[test]
 fn python_fence_virsh_side_by_side_on_the_same_host() {
-    let d = Domain::new("python");
+    let d = domain("python");
     // Both agents read the same states the same way for these (fence_virsh.py: running,
     // paused are on; shut off is off).
     for (run, who) in [
@@ -348,7 +253,7 @@ fn python_fence_virsh_side_by_side_on_the_same_host() {
 async fn virsh_device_passes_the_conformance_suite_on_one_login() {
     use fence_core::FenceDevice;
     use fence_core::testkit::conformance::{self, fast_timing};
-    let d = Domain::new("conformance");
+    let d = domain("conformance");
     let target = fence_ssh::SshTarget::new("127.0.0.1", "fenceuser")
         .port(peer_port("SSH_PORT"))
         .password("password")
@@ -395,7 +300,9 @@ fn suspended_crashed_and_shutting_down_domains_are_on() {
     let uri = format!("test://{}", file.display());
     for (name, _, word) in states {
         // libvirt's own word for the state, first.
-        let out = virsh_at(&uri, &["domstate", name]);
+        let out = String::from_utf8_lossy(&virsh_at(Some(&uri), &["domstate", name]).stdout)
+            .trim()
+            .to_owned();
         assert_eq!(out, word, "libvirt reads {name} as {word}");
         expect(
             &ours(name, "status", &["--libvirt-uri", &uri]),
@@ -433,33 +340,4 @@ fn suspended_crashed_and_shutting_down_domains_are_on() {
             r.all()
         );
     }
-}
-
-/// virsh as fenceuser against `uri`.
-fn virsh_at(uri: &str, args: &[&str]) -> String {
-    let out = std::process::Command::new("setpriv")
-        .args([
-            "--reuid=fenceuser",
-            "--regid=fenceuser",
-            "--init-groups",
-            "--",
-        ])
-        .args([
-            "env",
-            "-i",
-            "PATH=/usr/bin:/bin",
-            "LC_ALL=C",
-            "virsh",
-            "-c",
-            uri,
-        ])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
