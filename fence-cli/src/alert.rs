@@ -357,43 +357,13 @@ pub(crate) fn install_main(args: &[String]) -> i32 {
     }
 }
 
-/// Creates the link `DIR/NAME` to this executable; returns the line to print.
+/// Installs a copy of this executable in `DIR` with the link `DIR/NAME` to it (the
+/// machinery of `install`, so `uninstall --dir DIR` removes both); returns the lines to
+/// print.
 pub(crate) fn install(opts: &InstallAlert) -> Result<String, String> {
-    let exe = std::env::current_exe()
-        .and_then(|p| p.canonicalize())
-        .map_err(|e| format!("install-alert: cannot find this executable: {e}"))?;
-    if !opts.dir.is_dir() {
-        return Err(format!(
-            "install-alert: {} is not a directory",
-            opts.dir.display()
-        ));
-    }
-    let path = opts.dir.join(&opts.name);
-    let ours = path
-        .symlink_metadata()
-        .is_ok_and(|m| m.file_type().is_symlink())
-        && path.canonicalize().is_ok_and(|p| p == exe);
-    if ours {
-        return Ok(format!(
-            "{} -> {} (already there)",
-            path.display(),
-            exe.display()
-        ));
-    }
-    if path.symlink_metadata().is_ok() {
-        if !opts.force {
-            return Err(format!(
-                "install-alert: {} exists and is not a link to {}; not replacing it without --force",
-                path.display(),
-                exe.display()
-            ));
-        }
-        std::fs::remove_file(&path)
-            .map_err(|e| format!("install-alert: cannot remove {}: {e}", path.display()))?;
-    }
-    std::os::unix::fs::symlink(&exe, &path)
-        .map_err(|e| format!("install-alert: cannot create {}: {e}", path.display()))?;
-    Ok(format!("{} -> {}", path.display(), exe.display()))
+    crate::install::install_names(&opts.dir, std::slice::from_ref(&opts.name), opts.force)
+        .map(|lines| lines.join("\n"))
+        .map_err(|e| e.replacen("install:", "install-alert:", 1))
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ mod input;
 mod install;
 mod log_file;
 mod logging;
+mod manpage;
 mod metadata;
 mod registry;
 mod run;
@@ -49,7 +50,7 @@ pub fn main_with(families: &[&'static AgentFamily]) -> i32 {
 /// The usage text of the program called `me`; the descriptions start in one column, after
 /// the widest command that shares a line with its description.
 fn usage(me: &str) -> String {
-    let rows: [(String, &str); 7] = [
+    let rows: [(String, &str); 9] = [
         (
             format!("{me} AGENT [agent options]"),
             "run as AGENT (options on argv, or on stdin when none)",
@@ -61,6 +62,14 @@ fn usage(me: &str) -> String {
         (
             format!("{me} install --dir DIR [--prefix fence_rs_] [--force]"),
             "create one link per agent in DIR",
+        ),
+        (
+            format!("{me} uninstall --dir DIR [--prefix fence_rs_]"),
+            "remove what install made in DIR",
+        ),
+        (
+            format!("{me} man [NAME]"),
+            "print the man page of agent NAME (or of this program)",
         ),
         (
             format!("{me} alert"),
@@ -138,6 +147,19 @@ fn real_main() -> i32 {
                 1
             }
         },
+        "uninstall" => match install::parse(&args[1..]).and_then(|o| install::uninstall(&o)) {
+            Ok(lines) => {
+                for l in lines {
+                    println!("{l}");
+                }
+                0
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                1
+            }
+        },
+        "man" => man_main(&program, &args[1..]),
         "--list-agents" | "list-agents" => {
             for a in agents::all() {
                 println!("{}", a.name);
@@ -160,5 +182,35 @@ fn real_main() -> i32 {
                 1
             }
         },
+    }
+}
+
+/// `man [NAME]`: the page of agent NAME (an agent name or an installed one such as
+/// `fence_rs_ipmilan`), or of this program without NAME.
+fn man_main(program: &str, args: &[String]) -> i32 {
+    let version = env!("CARGO_PKG_VERSION");
+    match args {
+        [] => {
+            print!("{}", manpage::render_main(&usage("fence-agent"), version));
+            0
+        }
+        [name] if name == "fence-agent" || name == program => {
+            print!("{}", manpage::render_main(&usage("fence-agent"), version));
+            0
+        }
+        [name] => match Agent::from_program_name(name) {
+            Some(agent) => {
+                print!("{}", manpage::render(&agent, name, version));
+                0
+            }
+            None => {
+                eprintln!("Failed: man: unknown agent '{name}' (see {program} --list-agents)");
+                1
+            }
+        },
+        _ => {
+            eprintln!("Failed: man: one agent name at most (usage: {program} man [NAME])");
+            1
+        }
     }
 }

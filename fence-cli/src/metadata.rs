@@ -59,7 +59,7 @@ fn strip_troff(text: &str) -> String {
 }
 
 /// One `<parameter>` of metadata: (name, extra attribute, row).
-fn entries(table: &ParamTable) -> Vec<(String, String, &ParamSpec)> {
+pub(crate) fn entries(table: &ParamTable) -> Vec<(String, String, &ParamSpec)> {
     let mut list = Vec::new();
     for row in table.rows() {
         match row.deprecated_name {
