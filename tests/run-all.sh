@@ -15,8 +15,12 @@
 #                                       unset), so every run draws the same cases
 #   5. cargo build --release -p fence-cli -p fence-acme (exported to the suites as
 #      FENCE_AGENT_BIN, FENCE_ACME_BIN and FENCE_ACME_SIM), then
+#      the packages (packaging/build-rpm.sh, build-deb.sh; tests/scripts/package-check.sh):
+#      the RPM inspected (rpm -qlp), the .deb installed with dpkg -i and checked (agents, man
+#      pages, the alert agent, fence-rs-standard-names), then
 #      every executable tests/e2e/*.sh, in name order (run with bash), with the peer settings
-#      still exported. Hook for further suites: add an executable script there (a file that a
+#      still exported, against the installed package (FENCE_E2E_INSTALLED=1,
+#      FENCE_AGENT_BIN=/usr/sbin/fence-agent); last, dpkg -r must leave the machine as before. Hook for further suites: add an executable script there (a file that a
 #      suite sources stays non-executable). A suite must exit non-zero when anything failed,
 #      and should end its output with a line "N passed, M failed".
 # Prints the test counts and a summary; the exit status is non-zero when any step failed.
@@ -24,6 +28,7 @@
 #
 # Env: FENCE_SKIP_INSTALL=1  do not run install-deps.sh (dependencies are known to be present)
 #      FENCE_E2E_PROFILE     release (default) or debug: the build of the CLI the e2e suites install
+#      FENCE_PACKAGE=0       no packages: the e2e suites install the build themselves
 #      FENCE_PEERS_VENV      the peers' venv (default ${XDG_CACHE_HOME:-$HOME/.cache}/fence-rs-peers-venv)
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -112,10 +117,10 @@ cargo_test() {
   return "$rc"
 }
 
-run_suite() { # SCRIPT: an end-to-end suite; its "N passed, M failed" line is added to the counts
+run_suite() { # SCRIPT [ARGS]: a suite; its "N passed, M failed" line is added to the counts
   local log
-  log="$LOGS/$(basename "$1" .sh).log"
-  bash "$1" 2>&1 | tee "$log"
+  log="$LOGS/$(basename "$1" .sh)${2:+-$2}.log"
+  bash "$@" 2>&1 | tee "$log"
   local rc=${PIPESTATUS[0]} counts
   counts=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
   if [ -n "$counts" ]; then
@@ -169,6 +174,30 @@ if [ -n "${E2E_BIN_DIR:-}" ]; then
   export FENCE_AGENT_BIN=$E2E_BIN_DIR/fence-agent
   export FENCE_ACME_BIN=$E2E_BIN_DIR/fence-acme-agent FENCE_ACME_SIM=$E2E_BIN_DIR/fence-acme-sim
 fi
+# 6. the packages: the .deb and the .rpm are built (from the release build above) and
+# inspected; the .deb is installed with dpkg, the end-to-end suites run against the
+# installed agents (FENCE_E2E_INSTALLED=1), and dpkg -r must leave the machine as it was
+# (tests/scripts/package-check.sh). FENCE_PACKAGE=0 skips this and the suites use the build.
+export FENCE_PACKAGES_DIR=$LOGS/packages
+PACKAGE_INSTALLED=
+build_package() { # KIND: packaging/build-KIND.sh, its last line (the package) to $LOGS/KIND.path
+  bash "packaging/build-$1.sh" > "$LOGS/build-$1.log" 2>&1
+  local rc=$?
+  tail -n 20 "$LOGS/build-$1.log"
+  tail -n 1 "$LOGS/build-$1.log" > "$LOGS/$1.path"
+  return "$rc"
+}
+if [ -n "${E2E_BIN_DIR:-}" ] && [ "${FENCE_PACKAGE:-1}" != 0 ]; then
+  export FENCE_PACKAGE_STATE=$LOGS/package-state
+  if step "package: build the .rpm" build_package rpm; then
+    step "package: rpm -qlp and the RPM's contents" run_suite tests/scripts/package-check.sh rpm "$(cat "$LOGS/rpm.path")"
+  fi
+  if step "package: build the .deb" build_package deb &&
+    step "package: dpkg -i and the installed agents" run_suite tests/scripts/package-check.sh install "$(cat "$LOGS/deb.path")"; then
+    PACKAGE_INSTALLED=1
+    export FENCE_E2E_INSTALLED=1 FENCE_AGENT_BIN=/usr/sbin/fence-agent
+  fi
+fi
 for suite in tests/e2e/*.sh; do
   [ -f "$suite" ] || continue
   if [ ! -x "$suite" ]; then # a part that a suite sources, not a suite of its own
@@ -177,3 +206,6 @@ for suite in tests/e2e/*.sh; do
   fi
   step "$suite" run_suite "$suite"
 done
+if [ -n "${FENCE_PACKAGE_STATE:-}" ] && [ -f "$FENCE_PACKAGE_STATE/before" ]; then
+  step "package: dpkg -r leaves the machine as it was" run_suite tests/scripts/package-check.sh remove
+fi

@@ -4,10 +4,11 @@
 #
 #   sudo bash tests/e2e/pacemaker.sh        (tests/run-all.sh runs it after cargo test)
 #
-# 1. builds the CLI (release), copies it to /usr/local/libexec/fence-rs/fence-agent and installs
-#    it from there into the fencer's agent directory as
-#    /usr/sbin/fence_rs_* (`fence-agent install --dir /usr/sbin --prefix fence_rs_`); the
-#    installed agents stay in place afterwards (Debian's Python fence_* are not touched)
+# 1. builds the CLI (release) and installs it into the fencer's agent directory as
+#    /usr/sbin/fence_rs_* (`fence-agent install --dir /usr/sbin --prefix fence_rs_`: a copy of
+#    the binary and links to it), or, with FENCE_E2E_INSTALLED=1, uses the agents of the
+#    installed fence-rs package as they are; the vendor example is installed the same way; what
+#    this script installed is uninstalled at the end (Debian's Python fence_* are not touched)
 # 2. starts its own peers (tests/scripts/start-peers.sh, Redfish power changes delayed by 2 s so
 #    that the off phase of a reboot can be seen) and a one-node cluster without systemd, from a
 #    seeded CIB (dc-deadtime 2s) holding one stonith device per backend, each with a
@@ -28,6 +29,9 @@
 # Env: FENCE_E2E_PREFIX=fence_rs_  agent name prefix; "fence_" runs the same scenarios against
 #                                  Debian's Python fence-agents (no build, no install)
 #      FENCE_AGENT_BIN=path        use this fence-agent binary instead of building one
+#      FENCE_E2E_INSTALLED=1       the fence-rs package is installed (tests/scripts/package-check.sh):
+#                                  its /usr/sbin/fence_rs_* and alert agent are used, nothing of
+#                                  fence-agent is built or installed
 #      FENCE_ACME_BIN, FENCE_ACME_SIM  the vendor example's agent and board simulator
 #                                  (default: built with fence-agent, or next to FENCE_AGENT_BIN)
 #      FENCE_E2E_KEEP=1            keep the work directory (logs) also after a passing run
@@ -70,6 +74,7 @@ ACME_SIM_PID=
 COROSYNC_CONF=/etc/corosync/corosync.conf
 CIB_DIR=/var/lib/pacemaker/cib
 CLUSTER_TOUCHED=
+UNINSTALL=() # "BINARY DIR" pairs: what `install` made here, uninstalled at the end
 stop_pid() { # PID SECONDS: SIGTERM, wait, then SIGKILL
   local pid=$1 limit=$(($2 * 10)) i
   [ -n "$pid" ] && kill -0 "$pid" 2> /dev/null || return 0
@@ -92,6 +97,12 @@ cleanup() {
     PEERS_DIR=$WORK/peers bash "$ROOT/tests/scripts/stop-peers.sh" > "$WORK/stop-peers.log" 2>&1 ||
       cat "$WORK/stop-peers.log"
   fi
+  for p in "${UNINSTALL[@]}"; do
+    # shellcheck disable=SC2086 # "BINARY DIR"
+    set -- $p
+    "$1" uninstall --dir "$2" > "$WORK/uninstall.log" 2>&1 ||
+      { fail "$1 uninstall --dir $2: $(cat "$WORK/uninstall.log")"; }
+  done
   if [ -n "$CLUSTER_TOUCHED" ]; then
     if [ -f "$WORK/corosync.conf.orig" ]; then
       cp -p "$WORK/corosync.conf.orig" "$COROSYNC_CONF"
@@ -135,12 +146,19 @@ for d in corosync pacemakerd pacemaker-fence; do # process names (15 characters 
 done
 
 # ---------------------------------------------------------------- 1. build and install
-AGENT_COPY=/usr/local/libexec/fence-rs/fence-agent
+AGENT_COPY=/usr/sbin/fence-agent
+ALERT_DIR=/usr/local/libexec/fence-rs # the alert agent, outside the fencer's directory
 if [ "$PREFIX" = fence_ ]; then
   note "FENCE_E2E_PREFIX=fence_: the scenarios run against Debian's Python fence-agents"
 else
   BIN=${FENCE_AGENT_BIN:-}
-  if [ -z "$BIN" ]; then
+  if [ "${FENCE_E2E_INSTALLED:-0}" = 1 ]; then
+    [ "$PREFIX" = fence_rs_ ] || fatal "FENCE_E2E_INSTALLED=1 runs the package's fence_rs_* agents only"
+    dpkg -S "$AGENT_COPY" 2> /dev/null | grep -q '^fence-rs:' || fatal "the fence-rs package is not installed ($AGENT_COPY)"
+    ALERT_DIR=/usr/libexec/fence-rs
+    [ -n "$BIN" ] || BIN=$AGENT_COPY
+    pass "the installed fence-rs package: $(dpkg-query -W -f='${Package} ${Version}' fence-rs), $AGENT_COPY"
+  elif [ -z "$BIN" ]; then
     t=$(ms)
     (cd "$ROOT" && cargo build --release --locked -p fence-cli -p fence-acme) > "$WORK/build.log" 2>&1 ||
       { tail -n 30 "$WORK/build.log"; fatal "cargo build --release -p fence-cli -p fence-acme"; }
@@ -151,16 +169,18 @@ else
   ACME_SIM=${FENCE_ACME_SIM:-$(dirname "$BIN")/fence-acme-sim}
   [ -x "$ACME_BIN" ] && [ -x "$ACME_SIM" ] ||
     fatal "the vendor example is not built ($ACME_BIN, $ACME_SIM): cargo build --release -p fence-acme"
-  # The links point at the binary that runs `install`: a copy outside the work tree keeps the
-  # installed agents working after this checkout (and its target/) is gone.
-  install -D -m 0755 "$BIN" "$AGENT_COPY" || fatal "copy $BIN to $AGENT_COPY"
-  "$AGENT_COPY" install --dir /usr/sbin --prefix "$PREFIX" --force > "$WORK/install.log" 2>&1 ||
-    { cat "$WORK/install.log"; fatal "fence-agent install --dir /usr/sbin --prefix $PREFIX"; }
-  pass "fence-agent install --dir /usr/sbin --prefix $PREFIX ($(grep -c -- '->' "$WORK/install.log") links to $AGENT_COPY)"
+  if [ "${FENCE_E2E_INSTALLED:-0}" != 1 ]; then
+    # install copies the binary into /usr/sbin: the agents keep working after this checkout
+    # (and its target/) is gone.
+    UNINSTALL+=("$AGENT_COPY /usr/sbin")
+    "$BIN" install --dir /usr/sbin --prefix "$PREFIX" --force > "$WORK/install.log" 2>&1 ||
+      { cat "$WORK/install.log"; fatal "fence-agent install --dir /usr/sbin --prefix $PREFIX"; }
+    pass "fence-agent install --dir /usr/sbin --prefix $PREFIX ($(grep -c -- '->' "$WORK/install.log") links to $AGENT_COPY)"
+  fi
   # The vendor's binary installs its own agent the same way, through the same library.
-  ACME_COPY=/usr/local/libexec/fence-rs/fence-acme-agent
-  install -D -m 0755 "$ACME_BIN" "$ACME_COPY" || fatal "copy $ACME_BIN to $ACME_COPY"
-  "$ACME_COPY" install --dir /usr/sbin --prefix "$PREFIX" --force > "$WORK/install-acme.log" 2>&1 ||
+  ACME_COPY=/usr/sbin/$(basename "$ACME_BIN")
+  UNINSTALL+=("$ACME_COPY /usr/sbin")
+  "$ACME_BIN" install --dir /usr/sbin --prefix "$PREFIX" --force > "$WORK/install-acme.log" 2>&1 ||
     { cat "$WORK/install-acme.log"; fatal "fence-acme-agent install --dir /usr/sbin --prefix $PREFIX"; }
   [ -x "/usr/sbin/${PREFIX}acme" ] || fatal "/usr/sbin/${PREFIX}acme is not installed"
   pass "fence-acme-agent install --dir /usr/sbin --prefix $PREFIX (${PREFIX}acme -> $ACME_COPY)"

@@ -2,10 +2,10 @@
 # Section 12 of tests/e2e/pacemaker.sh (issue 11): fencing events and the Pacemaker alert
 # agent. Sourced by pacemaker.sh inside its running one-node cluster; it uses that script's
 # helpers and variables (pass/fail/note, fence, expect_rc, wait_until, started, primitive,
-# ipmi_state, IPMI_PARAMS, PREFIX, WORK, AGENT_COPY) and is not meant to be run alone.
+# ipmi_state, IPMI_PARAMS, PREFIX, WORK, AGENT_COPY, ALERT_DIR, UNINSTALL) and is not meant to be run alone.
 #
-# 1. installs the alert agent next to the installed binary (`fence-agent install-alert`,
-#    /usr/local/libexec/fence-rs/fence_rs_alert) and checks that the hacluster user, which
+# 1. installs the alert agent (`fence-agent install-alert`, /usr/local/libexec/fence-rs/fence_rs_alert;
+#    with FENCE_E2E_INSTALLED=1 the package's /usr/libexec/fence-rs/fence_rs_alert) and checks that the hacluster user, which
 #    Pacemaker runs alert agents as, can run it and write the event file
 # 2. configures an alert in the CIB whose recipient is that file, and a stonith device
 #    (fd-ipmi-ev, the ipmi_sim BMC) whose event_log is the same file
@@ -19,15 +19,24 @@ else
   EVLOG=$WORK/fence-events.jsonl
   EV_NODE=ev-node
   EV_BAD_NODE=ev-bad-node
-  ALERT_DIR=$(dirname "$AGENT_COPY")
   ALERT_BIN=$ALERT_DIR/fence_rs_alert
   # Agents run as root under pacemaker-fenced, alert agents as hacluster: the file belongs
   # to hacluster and its group.
   install -o hacluster -g haclient -m 0660 /dev/null "$EVLOG"
-  if "$AGENT_COPY" install-alert --dir "$ALERT_DIR" --force > "$WORK/install-alert.log" 2>&1; then
-    pass "fence-agent install-alert --dir $ALERT_DIR: $(cat "$WORK/install-alert.log")"
+  if [ "${FENCE_E2E_INSTALLED:-0}" = 1 ]; then
+    if [ "$(readlink "$ALERT_BIN")" = ../../sbin/fence-agent ]; then
+      pass "the package's alert agent $ALERT_BIN -> ../../sbin/fence-agent"
+    else
+      fail "the package's alert agent $ALERT_BIN is not a link to /usr/sbin/fence-agent"
+    fi
   else
-    fail "fence-agent install-alert --dir $ALERT_DIR: $(cat "$WORK/install-alert.log")"
+    mkdir -p "$ALERT_DIR"
+    UNINSTALL+=("$ALERT_DIR/fence-agent $ALERT_DIR")
+    if "$AGENT_COPY" install-alert --dir "$ALERT_DIR" --force > "$WORK/install-alert.log" 2>&1; then
+      pass "fence-agent install-alert --dir $ALERT_DIR: $(tr '\n' ' ' < "$WORK/install-alert.log")"
+    else
+      fail "fence-agent install-alert --dir $ALERT_DIR: $(cat "$WORK/install-alert.log")"
+    fi
   fi
   # The hacluster user can run the alert agent and append to the file (a synthetic alert).
   if runuser -u hacluster -- env -i CRM_alert_version=probe CRM_alert_kind=node \

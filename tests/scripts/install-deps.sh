@@ -19,6 +19,9 @@ PKGS=(openssh-server openssh-client ipmitool freeipmi-tools openipmi fence-agent
       pacemaker pacemaker-cli-utils corosync libxml2-utils xsltproc hyperfine curl openssl
       iproute2 nftables procps python3-venv libssl-dev pkg-config zlib1g-dev time
       libvirt-clients libvirt-daemon)
+# The packages of fence-rs (packaging/build-deb.sh, build-rpm.sh) and their checks
+# (tests/scripts/package-check.sh: man pages, rpm -qlp, rpm2cpio | cpio).
+PKGS+=(debhelper dpkg-dev rpm cpio groff-base man-db)
 # Keep package postinst scripts from starting daemons (sshd on 0.0.0.0:22, corosync, ...).
 [ -e /usr/sbin/policy-rc.d ] || { printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; }
 missing=()

@@ -1,0 +1,53 @@
+#!/bin/bash
+# Lays out the files of the fence-rs package under DESTDIR: the one layout both the Debian
+# package (debian/rules) and the RPM (packaging/rpm/fence-rs.spec) ship.
+#
+#   packaging/stage.sh DESTDIR BIN
+#
+# BIN is the built (release) fence-agent; it is copied, not linked, and it renders the man
+# pages from each agent's own parameter table (`fence-agent man NAME`).
+#
+#   /usr/sbin/fence-agent                     the multi-call binary
+#   /usr/sbin/fence_rs_<agent>                one relative link per agent name (fence_rs_ipmilan,
+#                                             ..._ilo3, ..._redfish, ..._vbox, ..._virsh, ...)
+#   /usr/sbin/fence-rs-standard-names         enable|disable|status: our binary under fence-agents'
+#                                             names through dpkg-divert (Debian) or aside copies
+#   /usr/libexec/fence-rs/fence_rs_alert      the Pacemaker alert agent (not in /usr/sbin: the
+#                                             fencer would list it as a fence agent)
+#   /usr/share/man/man8/*.8.gz                fence-agent(8), fence_rs_<agent>(8),
+#                                             fence-rs-standard-names(8)
+#   /usr/share/doc/fence-rs/                  README.md, docs/*.md, examples/
+set -euo pipefail
+[ $# -eq 2 ] || { echo "usage: $0 DESTDIR BIN" >&2; exit 2; }
+DEST=$1
+BIN=$2
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+[ -x "$BIN" ] || { echo "stage.sh: $BIN is not an executable" >&2; exit 1; }
+PREFIX=fence_rs_
+
+install -d "$DEST/usr/sbin" "$DEST/usr/libexec/fence-rs" "$DEST/usr/share/man/man8" \
+  "$DEST/usr/share/doc/fence-rs/docs" "$DEST/usr/share/doc/fence-rs/examples"
+install -m 0755 "$BIN" "$DEST/usr/sbin/fence-agent"
+install -m 0755 "$ROOT/packaging/fence-rs-standard-names" "$DEST/usr/sbin/fence-rs-standard-names"
+ln -sfn ../../sbin/fence-agent "$DEST/usr/libexec/fence-rs/fence_rs_alert"
+
+man_page() { # NAME: the page of NAME, compressed as Debian and Fedora ship them
+  "$BIN" man "$1" | gzip -9n > "$DEST/usr/share/man/man8/$1.8.gz"
+}
+man_page fence-agent
+mapfile -t AGENTS < <("$BIN" --list-agents)
+[ "${#AGENTS[@]}" -gt 0 ] || { echo "stage.sh: $BIN --list-agents printed nothing" >&2; exit 1; }
+for agent in "${AGENTS[@]}"; do
+  name=$PREFIX${agent#fence_}
+  ln -sfn fence-agent "$DEST/usr/sbin/$name"
+  man_page "$name"
+done
+gzip -9nc "$ROOT/packaging/fence-rs-standard-names.8" > "$DEST/usr/share/man/man8/fence-rs-standard-names.8.gz"
+
+install -m 0644 "$ROOT/README.md" "$DEST/usr/share/doc/fence-rs/README.md"
+install -m 0644 "$ROOT"/docs/*.md "$DEST/usr/share/doc/fence-rs/docs/"
+install -m 0644 "$ROOT"/packaging/examples/* "$DEST/usr/share/doc/fence-rs/examples/"
+for f in LICENSE-APACHE LICENSE-MIT; do
+  [ -f "$ROOT/$f" ] && install -m 0644 "$ROOT/$f" "$DEST/usr/share/doc/fence-rs/$f"
+done
+echo "staged $(find "$DEST" -type f -o -type l | wc -l) files and links under $DEST"
