@@ -20,5 +20,5 @@ mkdir -p "$OUT"
 for f in "../fence-rs_${version}_${arch}.deb" "../fence-rs_${version}_${arch}.buildinfo" "../fence-rs_${version}_${arch}.changes"; do
   [ -e "$f" ] && mv -f "$f" "$OUT/"
 done
-rm -rf debian/fence-rs debian/.debhelper debian/files debian/fence-rs.substvars debian/debhelper-build-stamp
+rm -rf debian/fence-rs debian/.debhelper debian/files debian/*.substvars debian/*.debhelper.log debian/debhelper-build-stamp
 echo "$OUT/fence-rs_${version}_${arch}.deb"
