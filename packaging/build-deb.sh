@@ -5,7 +5,8 @@
 #
 # dpkg-buildpackage -b -us -uc underneath (binary only, unsigned); needs debhelper, dpkg-dev
 # and the cargo on PATH. FENCE_PACKAGES_DIR defaults to target/packages; CARGO_TARGET_DIR is
-# honoured (an existing release build is reused). Prints the path of the .deb last.
+# honoured; FENCE_PREBUILT_BIN=path packages that binary instead of building one.
+# Prints the path of the .deb last.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${FENCE_PACKAGES_DIR:-$ROOT/target/packages}

@@ -5,7 +5,8 @@
 #
 # Needs rpmbuild (Debian: apt-get install rpm) and the cargo on PATH. On a Debian build
 # machine the BuildRequires are Debian packages, not RPMs, so they are not checked
-# (--nodeps); on Fedora/RHEL drop FENCE_RPM_NODEPS. Prints the path of the .rpm last.
+# (--nodeps); on Fedora/RHEL drop FENCE_RPM_NODEPS. FENCE_PREBUILT_BIN=path packages that
+# binary instead of building one. Prints the path of the .rpm last.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${FENCE_PACKAGES_DIR:-$ROOT/target/packages}
