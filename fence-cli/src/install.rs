@@ -236,17 +236,24 @@ pub(crate) fn install_names(
         ));
     }
     let mut record = Record::load(dir)?;
+    let target = dir.join(&copy);
+    let same_file = target.canonicalize().is_ok_and(|t| t == exe);
+    // A file of the copy's name that install did not make (a package's binary) is foreign too.
+    let foreign_copy = !same_file
+        && target.symlink_metadata().is_ok()
+        && !record.made.contains(&Made::Copy(copy.clone()));
     // Every foreign file first, so a refusal changes nothing.
-    let foreign: Vec<&String> = names
-        .iter()
-        .filter(|n| {
+    let foreign: Vec<&String> = foreign_copy
+        .then_some(&copy)
+        .into_iter()
+        .chain(names.iter().filter(|n| {
             let p = dir.join(n);
             p.symlink_metadata().is_ok() && !is_link_to(&p, &copy)
-        })
+        }))
         .collect();
     if !foreign.is_empty() && !force {
         return Err(format!(
-            "Failed: install: {} exist{} in {} and {} not a link to {copy}; not replacing without \
+            "Failed: install: {} exist{} in {} and {} not made by install; not replacing without \
              --force (which keeps each as .NAME.fence-rs-saved for uninstall to restore)",
             foreign
                 .iter()
@@ -259,8 +266,17 @@ pub(crate) fn install_names(
         ));
     }
     let mut lines = Vec::new();
-    let target = dir.join(&copy);
-    let same_file = target.canonicalize().is_ok_and(|t| t == exe);
+    if foreign_copy {
+        let saved = dir.join(saved_name(&copy));
+        std::fs::rename(&target, &saved).map_err(|e| {
+            format!(
+                "Failed: install: cannot move {} aside: {e}",
+                target.display()
+            )
+        })?;
+        record.made.insert(Made::Saved(copy.clone()));
+        lines.push(format!("{} kept as {}", target.display(), saved.display()));
+    }
     if !same_file {
         let bytes = std::fs::read(&exe)
             .map_err(|e| format!("Failed: install: cannot read {}: {e}", exe.display()))?;
@@ -366,6 +382,12 @@ pub(crate) fn uninstall(opts: &InstallOptions) -> Result<Vec<String>, String> {
                     path.display()
                 ));
             }
+        }
+        if record.made.remove(&Made::Saved(copy.clone())) {
+            std::fs::rename(dir.join(saved_name(&copy)), &path).map_err(|e| {
+                format!("Failed: uninstall: cannot restore {}: {e}", path.display())
+            })?;
+            lines.push(format!("restored {}", path.display()));
         }
     }
     record.save()?;

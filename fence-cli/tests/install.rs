@@ -170,6 +170,38 @@ fn uninstall_removes_exactly_what_install_made_and_restores_what_force_replaced(
 }
 
 #[test]
+fn a_binary_that_install_did_not_make_is_not_replaced_without_force() {
+    // A package's /usr/sbin/fence-agent, say: ours to replace only with --force, and back
+    // after uninstall.
+    let dir = temp_dir("install-packaged");
+    let d = dir.display().to_string();
+    let packaged = dir.join("fence-agent");
+    std::fs::write(&packaged, "packaged binary").expect("write");
+    let before = listing(&dir);
+    let out = run(&bin(), "install", &["--dir", &d]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("fence-agent") && err.contains("not made by install"),
+        "{err}"
+    );
+    assert_eq!(listing(&dir), before);
+    let printed = ok(&run(&bin(), "install", &["--dir", &d, "--force"]));
+    assert!(printed.contains("kept as"), "{printed}");
+    assert_eq!(
+        std::fs::read(&packaged).expect("copy"),
+        std::fs::read(bin()).expect("binary")
+    );
+    ok(&run(&bin(), "uninstall", &["--dir", &d]));
+    assert_eq!(listing(&dir), before);
+    assert_eq!(
+        std::fs::read_to_string(&packaged).expect("back"),
+        "packaged binary"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
 fn uninstall_leaves_a_link_that_someone_changed() {
     let dir = temp_dir("install-changed");
     let d = dir.display().to_string();
