@@ -46,9 +46,20 @@ TESTS_FAILED=0
 TESTS_IGNORED=0
 PEERS_DIR=
 
+# package_installed: dpkg says the fence-rs package is installed
+package_installed() {
+  dpkg-query -W -f='${db:Status-Status}' fence-rs 2> /dev/null | grep -qx installed
+}
+
 finish() {
   local rc=$?
   trap - EXIT INT TERM
+  # A run cut short after dpkg -i still removes the package (and what it diverted).
+  if [ -n "${FENCE_PACKAGE_STATE:-}" ] && [ -f "$FENCE_PACKAGE_STATE/before" ] && package_installed; then
+    echo "removing the fence-rs package installed by this run"
+    bash "$ROOT/tests/scripts/package-check.sh" remove > "$LOGS/package-remove-at-exit.log" 2>&1 ||
+      { FAILED=1; SUMMARY+=("FAIL  package: dpkg -r at exit (see $LOGS/package-remove-at-exit.log)"); }
+  fi
   if [ -n "$PEERS_DIR" ] && [ -d "$PEERS_DIR/pids" ]; then
     PEERS_DIR=$PEERS_DIR bash "$ROOT/tests/scripts/stop-peers.sh" > "$LOGS/stop-peers.log" 2>&1 ||
       { echo "stopping the peers failed:"; cat "$LOGS/stop-peers.log"; }
@@ -179,7 +190,6 @@ fi
 # installed agents (FENCE_E2E_INSTALLED=1), and dpkg -r must leave the machine as it was
 # (tests/scripts/package-check.sh). FENCE_PACKAGE=0 skips this and the suites use the build.
 export FENCE_PACKAGES_DIR=$LOGS/packages
-PACKAGE_INSTALLED=
 build_package() { # KIND: packaging/build-KIND.sh, its last line (the package) to $LOGS/KIND.path
   bash "packaging/build-$1.sh" > "$LOGS/build-$1.log" 2>&1
   local rc=$?
@@ -191,13 +201,16 @@ if [ -n "${E2E_BIN_DIR:-}" ] && [ "${FENCE_PACKAGE:-1}" != 0 ]; then
   export FENCE_PACKAGE_STATE=$LOGS/package-state
   # The binary the tests above ran is the one packaged (the packagers' own compiler flags
   # would rebuild it twice more, ~4 min each on 2 cores).
-  export FENCE_PREBUILT_BIN=$E2E_BIN_DIR/fence-agent
+  export FENCE_PREBUILT_BIN=$E2E_BIN_DIR/fence-agent FENCE_BUILD_BIN=$E2E_BIN_DIR/fence-agent
   if step "package: build the .rpm" build_package rpm; then
     step "package: rpm -qlp and the RPM's contents" run_suite tests/scripts/package-check.sh rpm "$(cat "$LOGS/rpm.path")"
   fi
-  if step "package: build the .deb" build_package deb &&
-    step "package: dpkg -i and the installed agents" run_suite tests/scripts/package-check.sh install "$(cat "$LOGS/deb.path")"; then
-    PACKAGE_INSTALLED=1
+  if step "package: build the .deb" build_package deb; then
+    step "package: dpkg -i and the installed agents" run_suite tests/scripts/package-check.sh install "$(cat "$LOGS/deb.path")"
+  fi
+  # Installed (even when a check above failed): the suites run against it, never against a
+  # build installed over it.
+  if package_installed; then
     export FENCE_E2E_INSTALLED=1 FENCE_AGENT_BIN=/usr/sbin/fence-agent
   fi
 fi
@@ -209,6 +222,6 @@ for suite in tests/e2e/*.sh; do
   fi
   step "$suite" run_suite "$suite"
 done
-if [ -n "${FENCE_PACKAGE_STATE:-}" ] && [ -f "$FENCE_PACKAGE_STATE/before" ]; then
+if [ -n "${FENCE_PACKAGE_STATE:-}" ] && [ -f "$FENCE_PACKAGE_STATE/before" ] && package_installed; then
   step "package: dpkg -r leaves the machine as it was" run_suite tests/scripts/package-check.sh remove
 fi

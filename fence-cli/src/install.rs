@@ -90,6 +90,9 @@ enum Made {
 }
 
 impl Made {
+    /// One line of the record; `None` for anything else, and for a name that is not a
+    /// plain file name in DIR (no `/`, no leading `.`), so a tampered record cannot name a
+    /// file elsewhere.
     fn parse(line: &str) -> Option<Made> {
         let mut words = line.split(' ');
         let made = match (words.next(), words.next(), words.next()) {
@@ -106,6 +109,7 @@ impl Made {
         (words.next().is_none() && names_ok).then_some(made)
     }
 
+    /// The record's line for this entry.
     fn line(&self) -> String {
         match self {
             Made::Copy(n) => format!("copy {n}"),
@@ -123,6 +127,7 @@ struct Record {
 }
 
 impl Record {
+    /// Reads `dir`'s record (empty when there is none).
     fn load(dir: &Path) -> Result<Record, String> {
         let path = dir.join(RECORD);
         let made = match std::fs::read_to_string(&path) {
@@ -216,6 +221,7 @@ fn is_link_to(path: &Path, copy: &str) -> bool {
             .is_ok_and(|t| t.file_name().is_some_and(|n| n.to_string_lossy() == copy))
 }
 
+/// The name a replaced file is kept under: hidden, so Pacemaker does not list it.
 fn saved_name(name: &str) -> String {
     format!(".{name}.fence-rs-saved")
 }
@@ -265,54 +271,88 @@ pub(crate) fn install_names(
             if foreign.len() == 1 { "is" } else { "are" },
         ));
     }
+    // Each step keeps the name in place (a hard link keeps the replaced file, a rename puts
+    // the new one over it) and is recorded at once, so an error half way leaves a record
+    // that uninstall can undo.
     let mut lines = Vec::new();
     if foreign_copy {
-        let saved = dir.join(saved_name(&copy));
-        std::fs::rename(&target, &saved).map_err(|e| {
-            format!(
-                "Failed: install: cannot move {} aside: {e}",
-                target.display()
-            )
-        })?;
-        record.made.insert(Made::Saved(copy.clone()));
-        lines.push(format!("{} kept as {}", target.display(), saved.display()));
+        keep(dir, &copy, &mut record)?;
+        lines.push(format!(
+            "{} kept as {}",
+            target.display(),
+            dir.join(saved_name(&copy)).display()
+        ));
     }
     if !same_file {
         let bytes = std::fs::read(&exe)
             .map_err(|e| format!("Failed: install: cannot read {}: {e}", exe.display()))?;
         write_replacing(&target, &bytes, 0o755)?;
         record.made.insert(Made::Copy(copy.clone()));
+        record.save()?;
         lines.push(format!("{} (copy of {})", target.display(), exe.display()));
     }
     for name in names {
         let path = dir.join(name);
-        if is_link_to(&path, &copy)
-            && std::fs::read_link(&path).is_ok_and(|t| t == Path::new(&copy))
-        {
-            lines.push(format!("{} -> {copy} (already there)", path.display()));
+        if std::fs::read_link(&path).is_ok_and(|t| t == Path::new(&copy)) {
+            if !record
+                .made
+                .contains(&Made::Link(name.clone(), copy.clone()))
+            {
+                // A link of the same shape that install did not make (a package's): not ours
+                // to record, so uninstall leaves it.
+                lines.push(format!(
+                    "{} -> {copy} (already there, not recorded)",
+                    path.display()
+                ));
+            } else {
+                lines.push(format!("{} -> {copy} (already there)", path.display()));
+            }
             continue;
         }
-        if path.symlink_metadata().is_ok() {
-            if is_link_to(&path, &copy) {
-                std::fs::remove_file(&path).map_err(|e| {
-                    format!("Failed: install: cannot remove {}: {e}", path.display())
-                })?;
-            } else {
-                let saved = dir.join(saved_name(name));
-                std::fs::rename(&path, &saved).map_err(|e| {
-                    format!("Failed: install: cannot move {} aside: {e}", path.display())
-                })?;
-                record.made.insert(Made::Saved(name.clone()));
-                lines.push(format!("{} kept as {}", path.display(), saved.display()));
-            }
+        if path.symlink_metadata().is_ok() && !is_link_to(&path, &copy) {
+            keep(dir, name, &mut record)?;
+            lines.push(format!(
+                "{} kept as {}",
+                path.display(),
+                dir.join(saved_name(name)).display()
+            ));
         }
-        std::os::unix::fs::symlink(&copy, &path)
-            .map_err(|e| format!("Failed: install: cannot create {}: {e}", path.display()))?;
+        link_replacing(&copy, &path)?;
         record.made.insert(Made::Link(name.clone(), copy.clone()));
+        record.save()?;
         lines.push(format!("{} -> {copy}", path.display()));
     }
-    record.save()?;
     Ok(lines)
+}
+
+/// Keeps `dir/name` as `dir/.name.fence-rs-saved` (a hard link: the name stays in place
+/// until its replacement is renamed over it) and records it.
+fn keep(dir: &Path, name: &str, record: &mut Record) -> Result<(), String> {
+    let path = dir.join(name);
+    let saved = dir.join(saved_name(name));
+    let _ = std::fs::remove_file(&saved); // a leftover of an earlier, unrecorded run
+    std::fs::hard_link(&path, &saved)
+        .map_err(|e| format!("Failed: install: cannot keep {}: {e}", path.display()))?;
+    record.made.insert(Made::Saved(name.to_owned()));
+    record.save()
+}
+
+/// Makes `path` a symlink to `target` through a temporary link renamed over it, so the
+/// name never goes missing (a fence operation at that moment still finds an agent).
+fn link_replacing(target: &str, path: &Path) -> Result<(), String> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.link.{}", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(target, &tmp)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            format!("Failed: install: cannot create {}: {e}", path.display())
+        })
 }
 
 /// `install`: every agent name with the prefix.
@@ -329,7 +369,7 @@ pub(crate) fn install(opts: &InstallOptions) -> Result<Vec<String>, String> {
 /// when given; every link, the alert agent's too, without),
 /// restores the files they replaced, and removes the copy once no recorded link uses it.
 pub(crate) fn uninstall(opts: &InstallOptions) -> Result<Vec<String>, String> {
-    let (_, copy) = this_executable()?;
+    let (_, copy) = this_executable().map_err(|e| e.replacen("install:", "uninstall:", 1))?;
     let dir = &opts.dir;
     let mut record = Record::load(dir)?;
     let mut lines = Vec::new();

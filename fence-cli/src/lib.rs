@@ -135,30 +135,12 @@ fn real_main() -> i32 {
     match first.as_str() {
         "alert" => alert::run(&args[1..]),
         "install-alert" => alert::install_main(&args[1..]),
-        "install" => match install::parse(&args[1..]).and_then(|o| install::install(&o)) {
-            Ok(lines) => {
-                for l in lines {
-                    println!("{l}");
-                }
-                0
-            }
-            Err(e) => {
-                eprintln!("{e}");
-                1
-            }
-        },
-        "uninstall" => match install::parse(&args[1..]).and_then(|o| install::uninstall(&o)) {
-            Ok(lines) => {
-                for l in lines {
-                    println!("{l}");
-                }
-                0
-            }
-            Err(e) => {
-                eprintln!("{e}");
-                1
-            }
-        },
+        "install" => report(install::parse(&args[1..]).and_then(|o| install::install(&o))),
+        "uninstall" => report(
+            install::parse(&args[1..])
+                .map_err(|e| e.replacen("install:", "uninstall:", 1))
+                .and_then(|o| install::uninstall(&o)),
+        ),
         "man" => man_main(&program, &args[1..]),
         "--list-agents" | "list-agents" => {
             for a in agents::all() {
@@ -182,6 +164,27 @@ fn real_main() -> i32 {
                 1
             }
         },
+    }
+}
+
+/// Prints what install or uninstall did (a closed stdout, `| head`, is not an error:
+/// the work is done), or the failure; returns the exit code.
+fn report(result: Result<Vec<String>, String>) -> i32 {
+    use std::io::Write as _;
+    match result {
+        Ok(lines) => {
+            let mut out = std::io::stdout().lock();
+            for l in lines {
+                if writeln!(out, "{l}").is_err() {
+                    break;
+                }
+            }
+            0
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            1
+        }
     }
 }
 

@@ -30,17 +30,21 @@ fn escape(text: &str) -> String {
         .join("\n")
 }
 
-/// The longdesc as a paragraph body: its troff markup stays, lines are trimmed of trailing
-/// blanks and empty lines dropped (an empty line in troff is a blank output line).
+/// The longdesc as a paragraph body: its troff requests (`.P`) and font escapes stay,
+/// lines are trimmed of trailing blanks and empty lines dropped (an empty line in troff is
+/// a blank output line); a `-` in text becomes `\-`, so `-m/method` stays a minus that can
+/// be copied into a shell.
 fn longdesc_body(text: &str) -> String {
     text.lines()
         .map(str::trim_end)
         .filter(|l| !l.is_empty())
         .map(|l| {
-            if l.starts_with('\'') {
-                format!("\\&{l}")
-            } else {
+            if l.starts_with('.') {
                 l.to_owned()
+            } else if l.starts_with('\'') {
+                format!("\\&{}", l.replace('-', "\\-"))
+            } else {
+                l.replace('-', "\\-")
             }
         })
         .collect::<Vec<_>>()
@@ -195,5 +199,6 @@ mod tests {
     #[test]
     fn longdesc_keeps_its_markup_and_drops_blank_lines() {
         assert_eq!(longdesc_body("a  \n\n.P\nb\n"), "a\n.P\nb");
+        assert_eq!(longdesc_body("use -m/method\n"), "use \\-m/method");
     }
 }

@@ -103,6 +103,8 @@ cleanup() {
     "$1" uninstall --dir "$2" > "$WORK/uninstall.log" 2>&1 ||
       { fail "$1 uninstall --dir $2: $(cat "$WORK/uninstall.log")"; }
   done
+  # the alert agent's directory, when install-alert made it here and it is empty again
+  [ -n "${ALERT_DIR_MADE:-}" ] && rmdir "$ALERT_DIR_MADE" 2> /dev/null
   if [ -n "$CLUSTER_TOUCHED" ]; then
     if [ -f "$WORK/corosync.conf.orig" ]; then
       cp -p "$WORK/corosync.conf.orig" "$COROSYNC_CONF"

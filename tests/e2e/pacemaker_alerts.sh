@@ -30,7 +30,7 @@ else
       fail "the package's alert agent $ALERT_BIN is not a link to /usr/sbin/fence-agent"
     fi
   else
-    mkdir -p "$ALERT_DIR"
+    [ -d "$ALERT_DIR" ] || { mkdir -p "$ALERT_DIR" && ALERT_DIR_MADE=$ALERT_DIR; }
     UNINSTALL+=("$ALERT_DIR/fence-agent $ALERT_DIR")
     if "$AGENT_COPY" install-alert --dir "$ALERT_DIR" --force > "$WORK/install-alert.log" 2>&1; then
       pass "fence-agent install-alert --dir $ALERT_DIR: $(tr '\n' ' ' < "$WORK/install-alert.log")"

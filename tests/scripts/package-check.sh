@@ -2,7 +2,10 @@
 # The packages of fence-rs, checked the way an admin uses them (tests/run-all.sh runs it):
 #
 #   package-check.sh rpm RPM      the RPM's file list, scripts and dependencies (rpm -qlp ...)
-#   package-check.sh install DEB  records the machine, dpkg -i DEB, checks what it installed:
+#   package-check.sh install DEB  records the machine; dpkg -i and -r after what admins do on top
+#                                 (install --prefix fence_ --force over it, standard names with a
+#                                 name removed, a build-folder install before it: FENCE_BUILD_BIN);
+#                                 then dpkg -i DEB and checks what it installed:
 #                                 every agent name runs from /usr/sbin, `man fence_rs_ipmilan`,
 #                                 the alert agent, fence-rs-standard-names enable/disable
 #                                 (fence-agents' files diverted and restored bit for bit)
@@ -62,10 +65,17 @@ case "${1:-}" in
       pass "no build path in the RPM, the alert agent outside /usr/sbin"
     fi
     check "rpm -qp --scripts: preun gives fence-agents' names back" \
-      sh -c "rpm -qp --scripts '$rpm' | grep -A3 '^preuninstall' | grep -q 'fence-rs-standard-names disable'"
-    check "rpm -qp --requires: the shared libraries of the binary" sh -c "rpm -qp --requires '$rpm' | grep -q 'libc.so.6'"
+      sh -c "rpm -qp --scripts '$rpm' | grep -A8 '^preuninstall' | grep -q 'fence-rs-standard-names disable'"
     rpm2cpio "$rpm" | (cd "$STATE" && rm -rf rpm-root && mkdir rpm-root && cd rpm-root && cpio -idm --quiet) ||
       fail "rpm2cpio | cpio"
+    needed=$(readelf -d "$STATE/rpm-root/usr/sbin/fence-agent" 2> /dev/null | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
+    rpm -qp --requires "$rpm" > "$STATE/rpm-requires" 2>&1
+    missing=$(for lib in $needed; do grep -q "^$lib" "$STATE/rpm-requires" || echo "$lib"; done)
+    if [ -n "$needed" ] && [ -z "$missing" ]; then
+      pass "rpm -qp --requires names every shared library the binary needs: $(echo $needed)"
+    else
+      fail "rpm -qp --requires misses [$missing] of the binary's NEEDED [$needed]"
+    fi
     check "the RPM's fence_rs_ipmilan is a link to the RPM's fence-agent, which runs" \
       sh -c "[ \"\$(readlink '$STATE/rpm-root/usr/sbin/fence_rs_ipmilan')\" = fence-agent ] &&
              '$STATE/rpm-root/usr/sbin/fence_rs_ipmilan' -o metadata | grep -q '<resource-agent name=\"fence_rs_ipmilan\"'"
@@ -78,8 +88,12 @@ case "${1:-}" in
       echo "note: fence-rs is installed already: dpkg -r fence-rs first, so that the record is of a machine without it"
       dpkg -r fence-rs > "$STATE/first-remove.log" 2>&1 || { fail "dpkg -r fence-rs: $(cat "$STATE/first-remove.log")"; finish; }
     fi
-    # Our own earlier test installs (links to a file named fence-agent that no package owns)
-    # would be taken over by dpkg and then be missing after remove: cleared first.
+    # Our own earlier test installs would be taken over by dpkg and then be missing after
+    # remove: undone first, by their own uninstall where they left a record, else removed.
+    if [ -f /usr/sbin/.fence-rs-install ] && [ -x /usr/sbin/fence-agent ]; then
+      echo "note: /usr/sbin/fence-agent uninstall --dir /usr/sbin (an earlier install from a build folder)"
+      /usr/sbin/fence-agent uninstall --dir /usr/sbin || { fail "uninstalling the earlier install"; finish; }
+    fi
     for f in /usr/sbin/fence-agent /usr/sbin/fence_rs_* /usr/sbin/.fence-rs-install; do
       [ -e "$f" ] || [ -L "$f" ] || continue
       if ! dpkg -S "$f" > /dev/null 2>&1; then
@@ -92,6 +106,25 @@ case "${1:-}" in
     done
     snapshot "$STATE/before"
     zcat /usr/share/man/man8/fence_ipmilan.8.gz | sha256sum > "$STATE/man-before"
+    # Removal after what admins do on top of the package: each must end as recorded above.
+    as_before() { # WHAT: the machine is as recorded before install
+      snapshot "$STATE/now"
+      if diff -u "$STATE/before" "$STATE/now" > "$STATE/diff"; then pass "$1: then dpkg -r leaves the machine as before"
+      else fail "$1: dpkg -r left the machine changed: $(grep '^[-+][^-+]' "$STATE/diff" | head -n 10)"; fi
+    }
+    quiet() { "$@" > "$STATE/step.log" 2>&1 || { echo "      $* failed: $(tail -n 5 "$STATE/step.log")"; return 1; }; }
+    quiet dpkg -i "$deb" && quiet /usr/sbin/fence-agent install --dir /usr/sbin --prefix fence_ --force &&
+      quiet dpkg -r fence-rs
+    as_before "fence-agent install --prefix fence_ --force over the package's binary (its prerm uninstalls it)"
+    quiet dpkg -i "$deb" && quiet /usr/sbin/fence-rs-standard-names enable && rm -f /usr/sbin/fence_vbox &&
+      quiet dpkg -r fence-rs
+    as_before "standard names enabled, then an admin removes /usr/sbin/fence_vbox"
+    build_bin=${FENCE_BUILD_BIN:-}
+    if [ -n "$build_bin" ] && [ -x "$build_bin" ]; then
+      quiet "$build_bin" install --dir /usr/sbin && quiet dpkg -i "$deb" && quiet dpkg -V fence-rs &&
+        [ ! -e /usr/sbin/.fence-rs-install ] && quiet dpkg -r fence-rs
+      as_before "an install from the build folder, then dpkg -i (its preinst uninstalls it; dpkg -V clean)"
+    fi
     check "dpkg -i $(basename "$deb")" dpkg -i "$deb"
     check "dpkg -s fence-rs: installed" sh -c "dpkg-query -W -f='\${db:Status-Status}' fence-rs | grep -qx installed"
     for a in $(/usr/sbin/fence-agent --list-agents); do
