@@ -501,6 +501,42 @@ mod tests {
         assert!(lost < 0.005, "{sends} transmissions: {lost}");
     }
 
+    /// The figures documented for the defaults (IpmiConfig::lanplus, RetryPolicy::schedule,
+    /// the READMEs): sent at 0, 0.3, 0.9, 1.5, ... 4.5 s, 9 transmissions in a 5 s bound;
+    /// after an answer with 1 ms round trips every 0.2 s up to 4.8 s.
+    #[test]
+    fn the_documented_default_schedule_is_the_code_s() {
+        let c = IpmiConfig::lanplus("bmc", "admin", "pw");
+        let ms = |v: &[u64]| {
+            v.iter()
+                .copied()
+                .map(Duration::from_millis)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            c.retry.schedule(),
+            ms(&[0, 300, 900, 1500, 2100, 2700, 3300, 3900, 4500])
+        );
+        assert_eq!(c.retry.bound(), Duration::from_secs(5));
+        let after = c.retry.schedule_after_answer(Duration::from_millis(1));
+        assert_eq!(after.first(), Some(&Duration::ZERO));
+        assert_eq!(after.get(1), Some(&Duration::from_millis(200)));
+        assert_eq!(after.last(), Some(&Duration::from_millis(4800)));
+        assert_eq!(c.retry.interval, DEFAULT_RETRANSMIT);
+        assert_eq!(c.port, 623);
+    }
+
+    #[test]
+    fn credentials_are_taken_as_impl_into_secret_and_kg_is_checked_when_the_device_is_made() {
+        let c = IpmiConfig::lanplus("bmc", "admin", String::from("pw")).with_kg("0102");
+        assert_eq!(c.password.expose(), "pw");
+        assert!(crate::IpmiDevice::new(c.clone()).is_ok());
+        let bad = c.with_kg("not hex");
+        assert!(crate::IpmiDevice::new(bad).is_err());
+        let secret = IpmiConfig::lanplus("bmc", "admin", Secret::new("pw2"));
+        assert_eq!(secret.password.expose(), "pw2");
+    }
+
     /// Regression: a `request_timeout` set by hand to `Duration::MAX` made `schedule` loop
     /// until the sum of its waits overflowed (a panic, after exhausting memory).
     #[test]
