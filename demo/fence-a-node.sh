@@ -93,9 +93,16 @@ note "Redfish: https://127.0.0.1:$REDFISH_PORT, systems 1-3, CA $WORK/ca.pem (ma
 note "IPMI:    127.0.0.1:$IPMI_PORT (UDP, RMCP+ cipher suite 3)"
 note "each power change takes effect ${DELAY_MS} ms after it is asked for"
 
+# The last power state a simulator reported in EVENTS (its event lines of one call): a
+# Redfish PowerState (On, Off, PoweringOn, PoweringOff) or an IPMI chassis state (on, off).
+last_state() {
+    printf '%s\n' "$1" | sed -n 's/^GET [^ ]* (\([A-Za-z]*\)) -> .*/\1/p; s/^Get Chassis Status: \([a-z]*\).*/\1/p' | tail -n 1
+}
+
 # Runs one agent call; prints the command, its output, exit code, time, and the simulator
 # events it caused.
 LAST_RC=0
+LAST_STATE=
 agent() {
     local sim=$1
     shift
@@ -124,6 +131,8 @@ agent() {
             ;;
     esac
     LAST_RC=$rc
+    LAST_STATE=$(last_state "$events")
+    [ -z "$LAST_STATE" ] || note "the last state read: $LAST_STATE"
 }
 
 # The same with the options on stdin (name=value lines), as pacemaker-fenced runs agents.
@@ -145,8 +154,12 @@ agent_stdin() {
     after=$(wc -l <"$log")
     printf '%s\n' "$out" | sed 's/^/     /'
     note "exit code $rc, $ms ms; the simulator saw:"
-    sed -n "$((before + 1)),${after}p" "$log" | sed 's/^[a-z]* #[0-9]*: //' | sed 's/^/       /'
+    local events
+    events=$(sed -n "$((before + 1)),${after}p" "$log" | sed 's/^[a-z]* #[0-9]*: //')
+    printf '%s\n' "$events" | sed 's/^/       /'
     LAST_RC=$rc
+    LAST_STATE=$(last_state "$events")
+    [ -z "$LAST_STATE" ] || note "the last state read: $LAST_STATE"
 }
 
 expect_rc() {
@@ -187,6 +200,20 @@ password=password
 ssl_ca_file=$WORK/ca.pem
 systems_uri=/redfish/v1/Systems/2"
 expect_rc 0 "on, verified by a status read"
+case $LAST_STATE in
+    On) note "node 2 is on again: the board reports On" ;;
+    PoweringOn)
+        # fence-agents' fixed "Success: Powered ON" (tools match on it) means: not off any
+        # more. Redfish's PoweringOn counts as on, as in fence_redfish.
+        note "power-on requested, the board reports PoweringOn (which counts as on, as in"
+        note "fence_redfish; 'Success: Powered ON' is fence-agents' fixed wording for it)."
+        note "A status read once the ${DELAY_MS} ms power-change delay has passed:"
+        sleep "$(( DELAY_MS / 1000 + 1 ))"
+        agent redfish "${RF[@]}" --action status
+        expect_rc 0 "status of a node that is on"
+        ;;
+    *) note "the board reports ${LAST_STATE:-no state}" ;;
+esac
 
-bold "Both nodes fenced: each 'off' succeeded only after a status read said Off."
+bold "Done: node 2 (Redfish) and the IPMI node were fenced, each 'off' only after a status read said Off; node 2 was powered on again (last read: $LAST_STATE), the IPMI node stays off."
 note "Next: 'bash tests/bench/fence_many.sh' fences 1,000 simulated IPMI BMCs at once (docs/fence-many.md)."

@@ -8,7 +8,9 @@
 #                                       what is missing (root: apt, useradd, sshd)
 #   2. cargo fmt --all -- --check
 #   3. cargo clippy --workspace --all-targets --locked -- -D warnings, then
-#      RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps (broken doc links fail)
+#      RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps (broken doc links fail),
+#      then tests/scripts/check-crates.sh: license files, cargo package of every
+#      publishable crate, their docs in dependency order and a link check of the HTML
 #   4. cargo test --workspace --locked --no-fail-fast  against the third-party peers (tests/scripts/start-peers.sh;
 #                                       their settings are exported from $PEERS_DIR/peers.env);
 #                                       property tests use a fixed seed (FENCE_PROPTEST_SEED
@@ -157,6 +159,7 @@ fi
 step "cargo fmt" cargo fmt --all -- --check
 step "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo doc" env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+step "crates and docs" bash tests/scripts/check-crates.sh
 
 # 4. unit, conformance and interop tests against the peers (compiled first, so the peers do
 # not sit idle during the build)

@@ -51,11 +51,14 @@ pub(crate) enum Spelling {
 }
 
 impl Spelling {
-    /// `option` set to `value`, spelt this way (`option` by its canonical name).
+    /// `option` set to `value`, spelt this way (`option` by its canonical name). An empty
+    /// `value` sets a boolean: `--lanplus` on a command line, `lanplus=1` on stdin.
     pub(crate) fn setting(self, option: &str, value: &str) -> String {
-        match self {
-            Spelling::Flags => format!("--{}={value}", option.replace('_', "-")),
-            Spelling::Stdin => format!("{option}={value}"),
+        match (self, value) {
+            (Spelling::Flags, "") => format!("--{}", option.replace('_', "-")),
+            (Spelling::Flags, _) => format!("--{}={value}", option.replace('_', "-")),
+            (Spelling::Stdin, "") => format!("{option}=1"),
+            (Spelling::Stdin, _) => format!("{option}={value}"),
         }
     }
 }

@@ -1,20 +1,10 @@
-//! The fence-agents protocol as a library: argv/stdin parsing, metadata XML, help, man
-//! page, exit codes, messages, logging, events and `install`, for a set of agent families
-//! ([`fence_core::agent::AgentFamily`]) that the caller registers.
+#![doc = include_str!("../README.md")]
 //!
-//! `fence-agent` (src/main.rs) registers the built-in backends; a vendor's binary registers
-//! its own, with or without ours, the same way:
+//! ## Where to start
 //!
-//! ```no_run
-//! let code = fence_cli::main_with(&[&fence_ipmi::AGENTS, &fence_vbox::AGENTS]);
-//! std::process::exit(code);
-//! ```
-//!
-//! The persona comes from the program name (`basename(argv[0])`): an agent name, or one of
-//! the installed names `<prefix><agent without fence_>` such as `fence_rs_ipmilan`. Called
-//! by its own name, the first argument names the agent (`fence-agent fence_ipmilan -o
-//! status ...`), or is one of `install`, `--list-agents`, `--help`, `--version`. See
-//! README.md. Nothing here names a backend.
+//! [`main_with`] runs the fence-agents protocol for the agent families ([`AgentFamily`])
+//! it is given, and returns the exit code: the whole `main` of an agent binary. Nothing
+//! here names a backend.
 #![forbid(unsafe_code)]
 #![warn(unreachable_pub)]
 

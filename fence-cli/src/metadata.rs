@@ -153,8 +153,12 @@ pub(crate) fn render(agent: &Agent, invoked: &str, manpage: bool) -> String {
     x
 }
 
-/// Python's `textwrap` as fence-agents' `_join_wrap` uses it: width 85, first line
-/// indented by `first`, the others by 40 spaces, breaking only at spaces.
+/// The widest line of `--help`: 80 columns (fence-agents' `_join_wrap` uses 85, which
+/// overflows an 80-column terminal).
+pub(crate) const HELP_WIDTH: usize = 80;
+
+/// Python's `textwrap` as fence-agents' `_join_wrap` uses it, at [`HELP_WIDTH`]: first
+/// line indented by `first`, the others by 40 spaces, breaking only at spaces.
 fn wrap(text: &str, first: usize) -> String {
     // Chunks of spaces and of non-spaces, as textwrap splits them (whitespace becomes
     // spaces first).
@@ -175,7 +179,7 @@ fn wrap(text: &str, first: usize) -> String {
     let mut i = 0;
     while i < chunks.len() {
         let indent = if lines.is_empty() { first } else { 40 };
-        let width = 85 - indent;
+        let width = HELP_WIDTH - indent;
         if !lines.is_empty() && chunks[i].starts_with(' ') {
             i += 1;
             continue;
@@ -251,15 +255,38 @@ pub(crate) fn usage(agent: &Agent, invoked: &str) -> String {
     for row in rows {
         let _ = writeln!(out, "   {}", wrap(&help_text(row, agent), 3));
     }
-    out.push_str(
-        "\nTimeouts: power_timeout bounds the wait for the power state after a command \
-(default 20 s). When run by Pacemaker (PCMK_service=pacemaker-fenced) without \
+    out.push('\n');
+    out.push_str(&wrap_paragraph(TIMEOUTS, HELP_WIDTH));
+    out.push('\n');
+    out
+}
+
+/// The closing paragraph of `--help`.
+const TIMEOUTS: &str = "Timeouts: power_timeout bounds the wait for the power state after a \
+command (default 20 s). When run by Pacemaker (PCMK_service=pacemaker-fenced) without \
 disable_timeout, that wait is unbounded as in fence-agents and Pacemaker's own action \
 timeout applies; every single network request still keeps its own timeout \
 (login_timeout, shell_timeout, the backend's per-request bounds), so a lost packet never \
-hangs the agent.\n",
-    );
-    out
+hangs the agent.";
+
+/// `text` broken at spaces into lines of at most `width` columns (a longer word stands
+/// on a line of its own).
+fn wrap_paragraph(text: &str, width: usize) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.len() + 1 + word.len() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines.join("\n")
 }
 
 #[cfg(test)]
@@ -277,12 +304,29 @@ mod tests {
         let lines: Vec<&str> = w.lines().collect();
         assert_eq!(
             lines[0],
-            "-v, --verbose                  Verbose mode. Multiple -v flags can be stacked on"
+            "-v, --verbose                  Verbose mode. Multiple -v flags can be stacked"
         );
         assert_eq!(
             lines[1],
-            "                                        the command line (e.g., -vvv) to increase"
+            "                                        on the command line (e.g., -vvv) to"
         );
+        assert_eq!(
+            lines[2],
+            "                                        increase verbosity."
+        );
+    }
+
+    #[test]
+    fn paragraphs_break_at_spaces_within_the_width() {
+        let p = wrap_paragraph(TIMEOUTS, HELP_WIDTH);
+        assert!(p.lines().count() > 1, "{p}");
+        for line in p.lines() {
+            assert!(line.len() <= HELP_WIDTH, "{line:?}");
+        }
+        let words: Vec<&str> = p.split_whitespace().collect();
+        assert_eq!(words, TIMEOUTS.split_whitespace().collect::<Vec<_>>());
+        assert_eq!(wrap_paragraph("aaaa bbbb cc", 9), "aaaa bbbb\ncc");
+        assert_eq!(wrap_paragraph("aaaaaaaaaaa b", 5), "aaaaaaaaaaa\nb");
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::agents::{Agent, is_sensitive};
 use crate::input::{Input, Spelling, parse_args, parse_stdin};
 use crate::logging::{self, LogConfig, early, fail, fail_usage, flush_early};
 use crate::script::ShellScript;
-use crate::wording::{EC_LOGIN_DENIED, EC_STATUS, EC_TIMED_OUT, failed_line};
+use crate::wording::{EC_LOGIN_DENIED, EC_STATUS, EC_TIMED_OUT, REPEATED_BELOW, failed_line};
 use crate::{metadata, validate};
 use fence_core::agent::FailureLine;
 
@@ -436,7 +436,8 @@ fn print_outcome(options: &Options, action: Action, outcome: &Outcome) -> i32 {
 }
 
 /// Logs a failure: the line naming the cause, then the message fence-agents' agent prints
-/// for the same situation (so that tools matching on it keep working).
+/// for the same situation (so that tools matching on it keep working), announced as a
+/// repetition of that failure ([`REPEATED_BELOW`]).
 fn report_failure(
     agent: &Agent,
     e: &Error,
@@ -449,14 +450,27 @@ fn report_failure(
         ErrorKind::PowerTimeout => fail(&failed_line(e, spelling)),
         ErrorKind::InvalidInput => fail_usage(&failed_line(e, spelling)),
         kind => {
-            tracing::error!("{}\n", failed_line(e, spelling));
-            match agent.family.failure.line(kind, cycle) {
-                FailureLine::Status => fail(EC_STATUS),
-                FailureLine::LoginDenied => fail(EC_LOGIN_DENIED),
-                FailureLine::TimedOut => fail(EC_TIMED_OUT),
+            let line = failed_line(e, spelling);
+            let failure = agent.family.failure.line(kind, cycle);
+            let repeated = match failure {
+                FailureLine::Status => Some(EC_STATUS),
+                FailureLine::LoginDenied => Some(EC_LOGIN_DENIED),
+                FailureLine::TimedOut => Some(EC_TIMED_OUT),
+                FailureLine::Usage(_) | FailureLine::Nothing => None,
+            };
+            if let Some(message) = repeated {
+                // Our line, the announcement, then fence-agents' line exactly as
+                // fence-agents prints it.
+                tracing::error!("{line}");
+                tracing::error!("{REPEATED_BELOW}\n");
+                fail(message);
+                return;
+            }
+            tracing::error!("{line}\n");
+            match failure {
                 FailureLine::Usage("") => fail_usage(""),
                 FailureLine::Usage(text) => fail_usage(&format!("Failed: {text}")),
-                FailureLine::Nothing => {}
+                _ => {}
             }
         }
     }

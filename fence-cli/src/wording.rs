@@ -15,6 +15,13 @@ pub(crate) const EC_LOGIN_DENIED: &str = "Unable to connect/login to fencing dev
 /// fence-agents' `EC_TIMED_OUT` message.
 pub(crate) const EC_TIMED_OUT: &str = "Connection timed out";
 
+/// The line between our `Failed: ...` line and fence-agents' fixed message for the same
+/// situation: that message repeats the failure, it is not a second one. fence-agents'
+/// message itself stays exactly as fence-agents prints it (tools match on the whole line,
+/// and the CLI tests compare it with the Python agents' last line).
+pub(crate) const REPEATED_BELOW: &str =
+    "The next line is fence-agents' message for the same failure (for tools that match on it).";
+
 /// The `Failed: ...` (or, for an option that is ignored, `Parse error: ...`) line naming
 /// the cause of an error, followed by the options that would resolve it (the error's
 /// remedies), spelt as the user gave options.
@@ -123,6 +130,25 @@ mod tests {
 
     fn failed_line_flags(e: &Error) -> String {
         failed_line(e, Spelling::Flags)
+    }
+
+    #[test]
+    fn a_boolean_remedy_is_a_flag_or_one() {
+        let e = Error::unsupported("bmc:623: the BMC does not offer MD5").with_remedy(Remedy::new(
+            "the BMC may require IPMI v2.0",
+            "lanplus",
+            "",
+        ));
+        assert_eq!(
+            failed_line(&e, Spelling::Flags),
+            "Failed: Unsupported: bmc:623: the BMC does not offer MD5 (the BMC may require IPMI \
+             v2.0: --lanplus)"
+        );
+        assert_eq!(
+            failed_line(&e, Spelling::Stdin),
+            "Failed: Unsupported: bmc:623: the BMC does not offer MD5 (the BMC may require IPMI \
+             v2.0: lanplus=1)"
+        );
     }
 
     #[test]

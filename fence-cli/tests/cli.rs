@@ -202,6 +202,17 @@ fn help_and_version() {
             rs.stdout.contains("pacemaker-fenced"),
             "the timeout rule is documented"
         );
+        // Every line fits an 80-column terminal (a tab counts to the next multiple of 8).
+        for line in rs.stdout.lines() {
+            let columns = line.chars().fold(0, |col, c| {
+                if c == '\t' {
+                    (col / 8 + 1) * 8
+                } else {
+                    col + 1
+                }
+            });
+            assert!(columns <= 80, "{agent} -h: {columns} columns: {line:?}");
+        }
         let rs = ours(agent, &["--version"]);
         assert_eq!(rs.code, 0);
         assert_eq!(rs.stdout.trim(), env!("CARGO_PKG_VERSION"));

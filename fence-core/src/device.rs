@@ -140,7 +140,22 @@ pub trait FenceDevice: Send + Sync + fmt::Debug {
     }
 
     /// Releases what the device holds open (an IPMI session, a Redfish session, an SSH
-    /// connection). Best effort; called once at the end of a run, also after failures.
+    /// connection). Best effort; the CLI calls it once at the end of a run, also after
+    /// failures.
+    ///
+    /// **The device stays usable.** `close` leaves no state behind that a later call
+    /// trips over: the next call on the same device opens a new session or connection, as
+    /// the first call did. A program that keeps a device for many runs (a daemon, a
+    /// `fence_core::many` batch repeated) may close it after each run. What each built-in
+    /// backend leaves: `fence-ipmi` sends Close Session and forgets the session;
+    /// `fence-redfish` deletes its Redfish session (session authentication; with basic
+    /// authentication there is none) and keeps its HTTPS connection pool, whose keep-alive
+    /// connection is closed when the device is dropped; `fence-vbox` and `fence-virsh`
+    /// disconnect their SSH session. An error from `close` says the release failed (the BMC
+    /// refused Close Session, the service refused the DELETE); the device is usable after
+    /// it all the same.
+    ///
+    /// The default does nothing (a device that holds nothing open).
     async fn close(&self) -> Result<()> {
         Ok(())
     }

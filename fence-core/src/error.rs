@@ -236,6 +236,8 @@ pub struct Remedy {
     /// The option, by its canonical name (`ssl_ca_file`).
     pub option: &'static str,
     /// The value to give it (`FILE`, a fingerprint to check on the device and pin; `1`).
+    /// Empty for a boolean to switch on, which the CLI spells as a flag (`--lanplus`) or
+    /// as `lanplus=1` on stdin.
     pub value: String,
 }
 

@@ -5,9 +5,14 @@
 //! device does not behave (like the assertions of a test). A third party's backend calls
 //! them from its own tests:
 //!
-//! ```ignore
-//! let device = MyDevice::connect(...).await?;
-//! fence_core::testkit::conformance::run_all(&device, "vm1", fast_timing()).await;
+//! ```no_run
+//! use fence_core::FenceDevice;
+//! use fence_core::testkit::conformance::{fast_timing, run_all};
+//!
+//! // In a test of a backend: `device` talks to a live (or simulated) device, plug "vm1".
+//! async fn conformance(device: &dyn FenceDevice) {
+//!     run_all(device, "vm1", fast_timing()).await;
+//! }
 //! ```
 //!
 //! This module is for tests; it is not a stable part of the public API.

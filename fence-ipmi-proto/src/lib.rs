@@ -1,9 +1,9 @@
-//! IPMI over LAN as bytes, without I/O: what fence-ipmi (the console) and fence-sim (the
-//! simulated BMCs) send and receive, each format encoded **and** decoded in both directions.
-//! Decoding never panics: short, long or inconsistent input gives
-//! [`fence_core::Error::Misbehaved`] saying what was wrong.
+#![doc = include_str!("../README.md")]
 //!
-//! By concern:
+//! ## Modules
+//!
+//! Decoding never panics: short, long or inconsistent input gives
+//! [`fence_core::Error::Misbehaved`] saying what was wrong. By concern:
 //! - [`rmcp`]: the RMCP envelope and which session format follows it;
 //! - [`message`]: IPMI messages (requests, responses), checksums, addresses, privileges;
 //! - [`commands`]: the commands fencing needs and the data of their answers;

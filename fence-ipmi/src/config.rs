@@ -16,7 +16,10 @@ use fence_ipmi_proto::message::{Privilege, USERNAME_MAX_LEN};
 
 /// The default UDP port of IPMI over LAN.
 pub const DEFAULT_PORT: u16 = 623;
-/// The default retransmission interval (`ipmitool_timeout`, as ipmitool's `-N`).
+/// The default longest wait between two transmissions of a request (`ipmitool_timeout`,
+/// as ipmitool's `-N`). Before the BMC has answered, [`UNANSWERED_MAX_WAIT`] (0.6 s) is
+/// the shorter cap, so this 2 s only matters once the BMC has answered slowly
+/// ([`RetryPolicy::schedule_after_answer`]).
 pub const DEFAULT_RETRANSMIT: Duration = Duration::from_secs(2);
 /// Before the BMC has answered, the first retransmission comes after at most this long;
 /// later waits double up to [`UNANSWERED_MAX_WAIT`] (see [`RetryPolicy::schedule`]).
@@ -185,13 +188,21 @@ impl fmt::Debug for IpmiConfig {
 
 impl IpmiConfig {
     /// A lanplus configuration with the defaults: port 623, cipher suite 17 then 3,
-    /// administrator privilege, 2 s retransmission interval, 5 s bound per request.
-    pub fn lanplus(host: impl Into<String>, username: impl Into<String>, password: Secret) -> Self {
+    /// administrator privilege, no Kg, [`RetryPolicy::default`]: a request unanswered so
+    /// far is sent at 0, 0.3, 0.9, 1.5, ... 4.5 s (9 transmissions) within its 5 s bound.
+    ///
+    /// The password is anything that converts into a [`Secret`] (`&str`, `String`,
+    /// `Secret`), as in the other backends' configurations.
+    pub fn lanplus(
+        host: impl Into<String>,
+        username: impl Into<String>,
+        password: impl Into<Secret>,
+    ) -> Self {
         IpmiConfig {
             host: host.into(),
             port: DEFAULT_PORT,
             username: username.into(),
-            password,
+            password: password.into(),
             kg: None,
             interface: Interface::LanPlus {
                 cipher: CipherChoice::Auto,
@@ -219,6 +230,13 @@ impl IpmiConfig {
     /// the BMC, prefer MD5).
     pub fn with_lan(mut self, auth: Option<V15AuthType>) -> Self {
         self.interface = Interface::Lan { auth };
+        self
+    }
+
+    /// The same configuration with the BMC key `Kg` (`hexadecimal_kg`: up to 40 hex
+    /// digits; RMCP+ only). Checked when the device is created ([`crate::IpmiDevice::new`]).
+    pub fn with_kg(mut self, kg: impl Into<Secret>) -> Self {
+        self.kg = Some(kg.into());
         self
     }
 
@@ -481,6 +499,42 @@ mod tests {
         let sends = RetryPolicy::default().schedule().len();
         let lost = 0.51f64.powi(i32::try_from(sends).unwrap());
         assert!(lost < 0.005, "{sends} transmissions: {lost}");
+    }
+
+    /// The figures documented for the defaults (IpmiConfig::lanplus, RetryPolicy::schedule,
+    /// the READMEs): sent at 0, 0.3, 0.9, 1.5, ... 4.5 s, 9 transmissions in a 5 s bound;
+    /// after an answer with 1 ms round trips every 0.2 s up to 4.8 s.
+    #[test]
+    fn the_documented_default_schedule_is_the_code_s() {
+        let c = IpmiConfig::lanplus("bmc", "admin", "pw");
+        let ms = |v: &[u64]| {
+            v.iter()
+                .copied()
+                .map(Duration::from_millis)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            c.retry.schedule(),
+            ms(&[0, 300, 900, 1500, 2100, 2700, 3300, 3900, 4500])
+        );
+        assert_eq!(c.retry.bound(), Duration::from_secs(5));
+        let after = c.retry.schedule_after_answer(Duration::from_millis(1));
+        assert_eq!(after.first(), Some(&Duration::ZERO));
+        assert_eq!(after.get(1), Some(&Duration::from_millis(200)));
+        assert_eq!(after.last(), Some(&Duration::from_millis(4800)));
+        assert_eq!(c.retry.interval, DEFAULT_RETRANSMIT);
+        assert_eq!(c.port, 623);
+    }
+
+    #[test]
+    fn credentials_are_taken_as_impl_into_secret_and_kg_is_checked_when_the_device_is_made() {
+        let c = IpmiConfig::lanplus("bmc", "admin", String::from("pw")).with_kg("0102");
+        assert_eq!(c.password.expose(), "pw");
+        assert!(crate::IpmiDevice::new(c.clone()).is_ok());
+        let bad = c.with_kg("not hex");
+        assert!(crate::IpmiDevice::new(bad).is_err());
+        let secret = IpmiConfig::lanplus("bmc", "admin", Secret::new("pw2"));
+        assert_eq!(secret.password.expose(), "pw2");
     }
 
     /// Regression: a `request_timeout` set by hand to `Duration::MAX` made `schedule` loop

@@ -163,6 +163,8 @@ impl FenceDevice for IpmiDevice {
         .await
     }
 
+    /// Sends Close Session for the open session, if any, and forgets it (also when the
+    /// BMC does not answer). The device stays usable: the next call opens a new session.
     async fn close(&self) -> Result<()> {
         let mut guard = self.session.lock().await;
         match guard.take() {

@@ -2,7 +2,7 @@
 //! RAKP 1-4 (with the probe that survives a lost RAKP 4), or v1.5 Get Session Challenge
 //! and Activate Session; the exchanges are described in [`crate::client`].
 
-use fence_core::{Answer, Error, Result};
+use fence_core::{Answer, Error, Remedy, Result};
 
 use crate::client::{State, accept_v15, accept_v20, completion_error, v20_datagram};
 use crate::config::{CipherChoice, IpmiConfig};
@@ -404,6 +404,13 @@ fn automatic_v15_auth(address: &str, offered: u8) -> Result<V15AuthType> {
             names.push(name);
         }
     }
+    if offered == 0 {
+        return Err(Error::unsupported(format!(
+            "{address}: the BMC offers no authentication type for IPMI v1.5 (lan): IPMI v1.5 \
+             looks switched off there"
+        ))
+        .with_remedy(lanplus_remedy()));
+    }
     let offers = if names.is_empty() {
         "nothing we support".to_owned()
     } else {
@@ -412,8 +419,16 @@ fn automatic_v15_auth(address: &str, offered: u8) -> Result<V15AuthType> {
     Err(Error::unsupported(format!(
         "{address}: the BMC does not offer MD5 authentication for IPMI v1.5 (it offers: \
          {offers}); the straight password travels in clear and is sent only when asked for \
-         with auth=password (or use lanplus)"
-    )))
+         with auth=password"
+    ))
+    .with_remedy(lanplus_remedy()))
+}
+
+/// The hint of a v1.5 session the BMC refuses in a way that BMCs with IPMI v1.5 switched
+/// off (lanplus only) do: set `lanplus` (the CLI spells it as the user gave options:
+/// `--lanplus` on a command line, `lanplus=1` on stdin).
+pub(crate) fn lanplus_remedy() -> Remedy {
+    Remedy::new("the BMC may require IPMI v2.0", crate::LANPLUS.name, "")
 }
 
 /// Opens an IPMI v1.5 session: [Get Channel Authentication Capabilities], Get Session
@@ -471,12 +486,14 @@ pub(crate) async fn open_v15(
             )));
         }
         code => {
+            // Not about the user: the BMC does not take this v1.5 session at all.
             return Err(completion_error(
                 address,
                 "Get Session Challenge",
                 "Get Session Challenge",
                 code,
-            ));
+            )
+            .with_remedy(lanplus_remedy()));
         }
     }
     let challenge = SessionChallenge::decode(&resp.data)?;
@@ -596,12 +613,20 @@ mod tests {
 
     #[test]
     fn without_md5_nothing_is_chosen_and_the_message_names_the_option() {
-        for offered in [0x11, V15AuthType::Password.support_bit(), 0x01, 0] {
+        for offered in [0x11, V15AuthType::Password.support_bit(), 0x01, 0x02] {
             let e = automatic_v15_auth("bmc", offered).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::Unsupported, "{offered:#x}");
             assert!(e.to_string().contains("auth=password"), "{e}");
         }
         let e = automatic_v15_auth("bmc", 0x11).unwrap_err().to_string();
         assert!(e.contains("it offers: password, none"), "{e}");
+        let e = automatic_v15_auth("bmc", 0).unwrap_err();
+        assert!(
+            e.to_string().contains("offers no authentication type"),
+            "{e}"
+        );
+        let remedies = &e.context().unwrap().remedies;
+        assert_eq!(remedies.len(), 1, "{remedies:?}");
+        assert_eq!(remedies[0].option, "lanplus");
     }
 }

@@ -1,41 +1,13 @@
-//! # fence-ipmi
+#![doc = include_str!("../README.md")]
 //!
-//! IPMI over LAN for fence-rs: the backend of `fence_ipmilan` and its aliases
-//! ([`AGENTS`]), written on the RustCrypto primitives, with no ipmitool and no C
-//! library.
+//! ## Where to start
 //!
-//! - IPMI v2.0 RMCP+ (`lanplus`): Open Session, RAKP 1-4, Set Session Privilege Level,
-//!   Close Session; cipher suites 1, 2, 3 and 17 (suite 0 only when asked for by number);
-//!   the BMC key Kg.
-//! - IPMI v1.5 (`lan`): MD5 and straight-password authentication (none only when asked for
-//!   by name).
-//! - Power through Get Chassis Status and Chassis Control, **one session per run**: a
-//!   status costs 5 round trips (Open Session, RAKP 1, RAKP 3, Get Chassis Status, Close
-//!   Session) where one `ipmitool` call costs 11; see the README for the table.
-//! - Retransmission with a short first interval and a bound per request; the session is
-//!   always closed, also after failures.
-//!
-//! ## APIs
-//!
-//! - [`IpmiConfig`] (built from fence_ipmilan's options by [`IpmiConfig::from_options`],
-//!   or with its builder methods) and [`IpmiDevice`], the [`fence_core::FenceDevice`].
-//! - [`params`]: fence_ipmilan's parameter rows for the CLI.
-//! - [`client::Session`]: an IPMI session for other commands.
-//! - The packet formats and the cryptography, both directions and without I/O, are the
-//!   `fence-ipmi-proto` crate, shared with the simulated BMCs of fence-sim.
-//!
-//! ```no_run
-//! # async fn demo() -> fence_core::Result<()> {
-//! use fence_core::{FenceDevice, Secret};
-//! use fence_ipmi::{IpmiConfig, IpmiDevice};
-//!
-//! let config = IpmiConfig::lanplus("10.0.0.5", "admin", Secret::new("password"));
-//! let device = IpmiDevice::new(config)?;
-//! let state = device.power_state("").await;
-//! device.close().await?;
-//! println!("{:?}", state?);
-//! # Ok(()) }
-//! ```
+//! [`IpmiConfig`] (built with [`IpmiConfig::lanplus`] and its builder methods, or from
+//! fence_ipmilan's options by [`IpmiConfig::from_options`]), [`RetryPolicy`] (the
+//! retransmission schedule and the bound per request), [`IpmiDevice`] (the
+//! [`fence_core::FenceDevice`]), [`client::Session`] (an IPMI session for other commands),
+//! [`AGENTS`] (`fence_ipmilan` and its aliases for the CLI), [`params`] (their parameter
+//! rows). The packet formats and the cryptography are the `fence-ipmi-proto` crate.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 #![warn(unreachable_pub)]

@@ -362,6 +362,11 @@ impl FenceDevice for RedfishDevice {
         }
     }
 
+    /// With session authentication, deletes the Redfish session (`DELETE` of its
+    /// `Location`) and forgets it, also when the DELETE fails. The HTTPS client and its
+    /// keep-alive connection stay (closed when the device is dropped); with basic
+    /// authentication nothing is sent. The device stays usable: the next call logs in
+    /// again (session authentication) on the same client.
     async fn close(&self) -> Result<()> {
         if self.config.auth == AuthMethod::Session {
             self.client.close().await

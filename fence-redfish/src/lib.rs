@@ -1,56 +1,12 @@
-//! # fence-redfish
+#![doc = include_str!("../README.md")]
 //!
-//! Fencing through Redfish, the DMTF REST API of modern management boards (HPE iLO, Dell
-//! iDRAC, Lenovo XCC, Supermicro, OpenBMC, ...), as the `fence_redfish` agent of
-//! ClusterLabs' fence-agents does it, with these differences:
+//! ## Where to start
 //!
-//! - **one keep-alive HTTPS connection for the whole run** (fence_redfish opens a new TCP
-//!   and TLS connection for each of its requests): `status` costs 1 request and a verified
-//!   `off` 3 (status read, reset, verify read) when `systems_uri` is given, 2 more for
-//!   discovery;
-//! - every request is bounded: connecting by `login_timeout`, the whole request by
-//!   `login_timeout + shell_timeout`;
-//! - a reset the service refuses with an HTTP error fails at once with the service's own
-//!   message, instead of being noticed as a verify timeout;
-//! - when `systems_uri` is not given and the service has several systems, the run fails and
-//!   names them, instead of fencing the last one;
-//! - TLS is verified by default (system roots plus `ssl_ca_file`), and `ssl_insecure=0`
-//!   means verification stays on;
-//! - optional session authentication (`auth_method=session`): one session per run, always
-//!   deleted in [`FenceDevice::close`].
-//!
-//! The backend reads states and sends resets; the [`fence_core::Engine`] decides whether
-//! fencing succeeded, by reading `PowerState` back.
-//!
-//! ## Example
-//!
-//! ```no_run
-//! use fence_core::{Engine, Request, Action, Timing, FenceDevice};
-//! use fence_redfish::{RedfishConfig, RedfishDevice};
-//!
-//! # async fn demo() -> fence_core::Result<()> {
-//! let config = RedfishConfig::new("bmc.example.net", "admin", "secret")
-//!     .with_systems_uri("/redfish/v1/Systems/1");
-//! let device = RedfishDevice::new(config)?;
-//! let report = Engine::new(Timing::default())
-//!     .run(&device, &Request::plugless(Action::Off))
-//!     .await;
-//! device.close().await?;
-//! println!("{:?}", report.result?);
-//! # Ok(())
-//! # }
-//! ```
-//!
-//! ## Modules
-//!
-//! - [`config`]: the typed options, built from fence-agents options.
-//! - [`device`]: system discovery, reset types, the [`fence_core::FenceDevice`] implementation.
-//! - `client` (private): the HTTPS client (reqwest over rustls with the ring provider,
-//!   HTTP/1.1, one keep-alive connection), authentication and error mapping.
-//! - `tls` (private): the rustls configuration: system roots plus `ssl_ca_file` (whose
-//!   certificates a BMC may also present as its own), a pin (`ssl_fingerprint`, [`Pin`]),
-//!   trust on first use (`ssl_known_hosts_file`), or no verification (`ssl_insecure`);
-//!   `cert`, `pin` and `known_hosts` (private) hold what those checks read.
+//! [`RedfishConfig`] (built with [`RedfishConfig::new`] and its `with_*` methods, or from
+//! fence_redfish's options by [`RedfishConfig::from_options`]), [`TlsVerify`], [`Pin`] and
+//! [`AuthMethod`], [`RedfishDevice`] (the [`fence_core::FenceDevice`]; its
+//! [`close`](fence_core::FenceDevice::close) deletes the session), [`AGENTS`] (the
+//! `fence_redfish` persona of the CLI), [`params`] and [`rows`] (its parameter rows).
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 #![warn(unreachable_pub)]

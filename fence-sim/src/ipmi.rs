@@ -98,6 +98,10 @@ pub struct IpmiConfig {
     pub faults_of: HashMap<usize, Faults>,
     /// Called for every datagram handled (leave `None` for scale runs).
     pub observer: Option<Observer>,
+    /// IPMI v1.5 switched off, as on BMCs that accept RMCP+ (lanplus) only: Get Channel
+    /// Authentication Capabilities offers no v1.5 authentication type and Get Session
+    /// Challenge is refused (completion code 0xCC).
+    pub lanplus_only: bool,
 }
 
 impl std::fmt::Debug for IpmiConfig {
@@ -112,6 +116,7 @@ impl std::fmt::Debug for IpmiConfig {
             .field("delay", &self.delay)
             .field("faults", &self.faults)
             .field("faults_of", &self.faults_of)
+            .field("lanplus_only", &self.lanplus_only)
             .finish_non_exhaustive()
     }
 }
@@ -129,6 +134,7 @@ impl Default for IpmiConfig {
             faults: Faults::NONE,
             faults_of: HashMap::new(),
             observer: None,
+            lanplus_only: false,
         }
     }
 }
@@ -217,6 +223,7 @@ impl IpmiSim {
                 challenges: Vec::new(),
                 counters: Arc::clone(&counters),
                 observer: config.observer.clone(),
+                lanplus_only: config.lanplus_only,
             };
             let task = tokio::spawn(serve(socket, bmc));
             bmcs.push(IpmiBmc {
@@ -377,6 +384,8 @@ struct Bmc {
     challenges: Vec<v15::Challenge>,
     counters: Arc<IpmiCounters>,
     observer: Option<Observer>,
+    /// IPMI v1.5 is switched off ([`IpmiConfig::lanplus_only`]).
+    lanplus_only: bool,
 }
 
 impl Bmc {
@@ -725,7 +734,7 @@ impl Bmc {
             (netfn::APP, cmd::GET_CHANNEL_AUTH_CAPABILITIES) => {
                 let caps = ChannelAuthCapabilities {
                     channel: 1,
-                    auth_types: v15::OFFERED,
+                    auth_types: if self.lanplus_only { 0 } else { v15::OFFERED },
                     ipmi20: req.data.first().is_some_and(|b| b & 0x80 != 0),
                 };
                 (
@@ -925,6 +934,7 @@ mod tests {
             challenges: Vec::new(),
             counters: Arc::new(IpmiCounters::default()),
             observer: None,
+            lanplus_only: false,
         }
     }
 

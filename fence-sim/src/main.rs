@@ -53,6 +53,8 @@ IPMI OPTIONS:
   --base-port P|auto  port of the first BMC, then P+1, ...; auto: a free consecutive
                       range (for hostranges); default 0: any free port each
   --count N           BMCs (default 1)
+  --lanplus-only      IPMI v1.5 switched off: no v1.5 authentication type offered,
+                      Get Session Challenge refused (a BMC that wants lanplus)
 
 
 BENCH OPTIONS (the client side; start `fence-sim ipmi` first):
@@ -104,11 +106,12 @@ fn main() -> ExitCode {
     }
 }
 
-/// Parsed `--name value` options (and `--events`).
+/// Parsed `--name value` options (and the flags `--events`, `--lanplus-only`).
 struct Opts {
     values: HashMap<String, String>,
     faults: Vec<(Faults, Option<Vec<usize>>)>,
     events: bool,
+    lanplus_only: bool,
 }
 
 impl Opts {
@@ -116,6 +119,7 @@ impl Opts {
         let mut values = HashMap::new();
         let mut faults = Vec::new();
         let mut events = false;
+        let mut lanplus_only = false;
         let mut it = args.iter();
         while let Some(arg) = it.next() {
             let (name, inline) = match arg.split_once('=') {
@@ -124,6 +128,10 @@ impl Opts {
             };
             if name == "--events" {
                 events = true;
+                continue;
+            }
+            if name == "--lanplus-only" {
+                lanplus_only = true;
                 continue;
             }
             if name == "-h" || name == "--help" {
@@ -160,6 +168,7 @@ impl Opts {
             values,
             faults,
             events,
+            lanplus_only,
         })
     }
 
@@ -241,6 +250,9 @@ async fn until_stopped() -> Result<(), String> {
 }
 
 async fn redfish(mut o: Opts) -> Result<(), String> {
+    if o.lanplus_only {
+        return Err("--lanplus-only is an option of `fence-sim ipmi`".into());
+    }
     let (faults, faults_of) = o.faults();
     let profile = match o.take("profile") {
         None => Profile::named("generic"),
@@ -306,6 +318,7 @@ async fn ipmi(mut o: Opts) -> Result<(), String> {
         faults,
         faults_of,
         observer: o.observer(),
+        lanplus_only: o.lanplus_only,
     };
     let info_file = o.take("info-file");
     o.finish()?;

@@ -114,6 +114,45 @@ async fn fence_redfish_passes_the_conformance_suite_with_basic_and_session_auth(
     );
 }
 
+/// `FenceDevice::close` leaves a usable device (fence-core's documented promise): after
+/// each close the next run opens a new session, and every session opened is closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_device_can_be_used_again() {
+    let ipmi = IpmiSim::start(IpmiConfig::default()).await.unwrap();
+    let bmc = &ipmi.bmcs()[0];
+    let device = ipmi_device(bmc.addr.port());
+    let redfish = RedfishSim::start(RedfishConfig::default()).await.unwrap();
+    let ca = ca_file(&redfish);
+    let rf = redfish_device(&redfish, 0, 0, &ca, AuthMethod::Session);
+    let engine = Engine::new(short_timing());
+    for round in 1..=3u64 {
+        for d in [device.as_ref() as &dyn FenceDevice, rf.as_ref()] {
+            assert_eq!(
+                d.power_state("").await.unwrap(),
+                PowerState::On,
+                "round {round}"
+            );
+            d.close().await.unwrap();
+        }
+        let c = &bmc.counters;
+        assert_eq!(c.sessions_opened.load(Ordering::SeqCst), round);
+        assert_eq!(c.sessions_closed.load(Ordering::SeqCst), round);
+        let c = &redfish.services()[0].counters;
+        assert_eq!(c.sessions_created.load(Ordering::SeqCst), round);
+        assert_eq!(c.sessions_deleted.load(Ordering::SeqCst), round);
+    }
+    // A whole fencing run after the closes works as on a new device.
+    let report = engine
+        .run(device.as_ref(), &fence_core::Request::plugless(Action::Off))
+        .await;
+    assert!(report.off_verified(), "{report:?}");
+    device.close().await.unwrap();
+    assert_eq!(bmc.counters.sessions_closed.load(Ordering::SeqCst), 4);
+    // Closing twice is harmless and sends nothing more.
+    device.close().await.unwrap();
+    assert_eq!(bmc.counters.sessions_closed.load(Ordering::SeqCst), 4);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_fences_ipmi_and_redfish_machines_together() {
     let ipmi = IpmiSim::start(IpmiConfig {

@@ -403,6 +403,8 @@ impl FenceDevice for VboxDevice {
         self.blocking(|w| w.outlets()).await
     }
 
+    /// Disconnects the SSH session, if one is open. The device stays usable: the next
+    /// call logs in again.
     async fn close(&self) -> Result<()> {
         self.blocking(|w| {
             w.inner.remote.disconnect();

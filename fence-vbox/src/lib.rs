@@ -1,52 +1,11 @@
-//! # fence-vbox
+#![doc = include_str!("../README.md")]
 //!
-//! Fencing of VirtualBox guests through their host, reached over SSH: the fence-rs
-//! counterpart of ClusterLabs' `fence_vbox`.
+//! ## Where to start
 //!
-//! The backend logs in to the VirtualBox host once per run (password, or a private key with
-//! the password as its passphrase), opens one SSH channel per command and runs `VBoxManage`
-//! there:
-//!
-//! | question or request | remote commands |
-//! | --- | --- |
-//! | power state of a running VM | `VBoxManage list runningvms` |
-//! | power state of a stopped VM | `VBoxManage list runningvms`, then `VBoxManage list vms` (to tell "off" from "no such VM"; skipped when the VM was already seen in this run) |
-//! | switch on | `VBoxManage startvm <uuid> --type headless` |
-//! | switch off | `VBoxManage controlvm <uuid> poweroff` |
-//! | list / list-status | `VBoxManage list vms`, `VBoxManage list runningvms` |
-//!
-//! The plug is matched against VM names first and UUIDs second, as `fence_vbox` does; the
-//! start and stop commands then name the VM by the UUID that matched, so the plug text
-//! itself never reaches the remote shell, and every argument that does (the `VBoxManage`
-//! path, the `sudo` path, the UUID) is quoted for the host's shell ([`quote`]). The exit
-//! status and the error output of every `VBoxManage` run are read: a refused `startvm` or
-//! `controlvm` comes back as an error carrying VirtualBox's own message. As everywhere in
-//! fence-rs, the backend never decides that fencing worked; the
-//! [`Engine`](fence_core::Engine) reads the state back.
-//!
-//! SSH host keys are checked against a `known_hosts` file (`~/.ssh/known_hosts` by
-//! default): an unknown key is recorded (like OpenSSH's `accept-new`), a changed key is
-//! refused with [`Error::LoginRefused`](fence_core::Error::LoginRefused) and a message that
-//! says "host key changed". See [`HostKeyCheck`].
-//!
-//! `ssh2` (libssh2) is blocking; every SSH operation runs on tokio's blocking thread pool
-//! (`spawn_blocking`), and every one is bounded by `login_timeout` (resolve, TCP connect,
-//! handshake and authentication together) or `shell_timeout` (each remote command).
-//!
-//! ```no_run
-//! use fence_core::{Engine, Request, Action, Timing, PowerState};
-//! use fence_vbox::{VboxConfig, VboxDevice};
-//!
-//! # async fn demo() -> fence_core::Result<()> {
-//! let config = VboxConfig::new("vbox-host.example", "fenceuser").password("secret");
-//! let device = VboxDevice::new(config)?;
-//! let report = Engine::new(Timing::default())
-//!     .run(&device, &Request::new(Action::Off, ["node1"]))
-//!     .await;
-//! fence_core::FenceDevice::close(&device).await?;
-//! println!("{:?}", report.result?);
-//! # Ok(()) }
-//! ```
+//! [`VboxConfig`] (built with its builder methods or from fence_vbox's options by
+//! [`VboxConfig::from_options`]), [`VboxDevice`] (the [`fence_core::FenceDevice`]),
+//! [`AGENTS`] (the `fence_vbox` persona of the CLI), [`params`] (its parameter rows),
+//! [`HostKeyCheck`] and [`quote`] (from fence-ssh).
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 #![warn(unreachable_pub)]

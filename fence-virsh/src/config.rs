@@ -69,8 +69,8 @@ impl VirshConfig {
     }
 
     /// Builds the configuration from fence-agents options: the SSH options
-    /// ([`SshTarget::from_options`]), `use_sudo`, `sudo_path`, `missing_as_off` and
-    /// `libvirt_uri`. Fails with [`fence_core::Error::InvalidInput`] naming the option.
+    /// (those of `SshTarget::from_options`, see [`SshTarget`]), `use_sudo`, `sudo_path`,
+    /// `missing_as_off` and `libvirt_uri`. Fails with [`fence_core::Error::InvalidInput`] naming the option.
     pub fn from_options(options: &Options) -> Result<VirshConfig> {
         let ssh = SshTarget::from_options(options)?;
         let sudo_path = fence_ssh::sudo_path(options);

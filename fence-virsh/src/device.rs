@@ -223,6 +223,8 @@ impl FenceDevice for VirshDevice {
         .await
     }
 
+    /// Disconnects the SSH session, if one is open. The device stays usable: the next
+    /// call logs in again.
     async fn close(&self) -> Result<()> {
         self.blocking(|host, _, _| {
             host.remote.disconnect();

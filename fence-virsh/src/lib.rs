@@ -1,33 +1,11 @@
-//! # fence-virsh
+#![doc = include_str!("../README.md")]
 //!
-//! A fence-rs backend for KVM/libvirt hosts reached over SSH, as fence-agents' `fence_virsh`
-//! drives them: log in, run `virsh list --all`, `virsh domstate`, `virsh start` or `virsh
-//! destroy`, read the domain's state. A plug is a domain name or UUID.
+//! ## Where to start
 //!
-//! - The SSH layer is fence-ssh's, shared with fence-vbox: bounded login, the host key
-//!   policy, commands whose completion is proven in band, names quoted as data.
-//! - Every domain state virsh prints is mapped from libvirt's own definitions
-//!   ([`state`]): only `shut off` is Off; a paused, suspended (`pmsuspended`), crashed or
-//!   shutting-down domain is On, so `off` destroys it instead of reporting it fenced.
-//! - virsh runs with `LC_ALL=C` (its state words are translated), through `sudo` with
-//!   `use_sudo`, with `--connect URI` with `libvirt_uri` (a fence-rs addition; without it
-//!   virsh's default connection, as fence_virsh).
-//!
-//! ```no_run
-//! # async fn demo() -> fence_core::Result<()> {
-//! use fence_core::{Action, Engine, Request, Timing};
-//! use fence_ssh::SshTarget;
-//! use fence_virsh::{VirshConfig, VirshDevice};
-//!
-//! let config = VirshConfig::new(SshTarget::new("kvm-host.example", "root").password("secret"))
-//!     .uri("qemu:///system");
-//! let device = VirshDevice::new(config)?;
-//! let report = Engine::new(Timing::default())
-//!     .run(&device, &Request::new(Action::Off, ["node1"]))
-//!     .await;
-//! println!("{:?}", report.result);
-//! # Ok(()) }
-//! ```
+//! [`VirshConfig`] (on an [`fence_ssh::SshTarget`], or from fence_virsh's options by
+//! [`VirshConfig::from_options`]), [`VirshDevice`] (the [`fence_core::FenceDevice`]),
+//! [`state`] (every libvirt domain state mapped), [`AGENTS`] (the `fence_virsh` persona of
+//! the CLI), [`params`] (its parameter rows, [`LIBVIRT_URI`] among them).
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 

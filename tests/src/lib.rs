@@ -11,6 +11,12 @@
 pub mod bench;
 pub mod libvirt;
 
+/// The top README, compiled as doctests (`cargo test -p fence-tests --doc`): its Rust
+/// example compiles as a user copies it.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct TopReadme;
+
 use std::path::PathBuf;
 
 /// The value of a peer variable; panics with instructions when it is missing.

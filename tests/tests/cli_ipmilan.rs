@@ -170,8 +170,12 @@ fn wrong_password_fails_like_python_without_showing_it() {
         r.all()
     );
     assert!(
-        r.stderr
-            .contains("Failed: Unable to obtain correct plug status or plug is not available"),
+        r.stderr.contains(
+            "ERROR: The next line is fence-agents' message for the same failure (for tools that \
+             match on it).\n\n"
+        ) && r.stderr.contains(
+            "ERROR: Failed: Unable to obtain correct plug status or plug is not available\n"
+        ),
         "{}",
         r.all()
     );

@@ -315,6 +315,11 @@ async fn conformance_suite_through_the_library_with_one_session() {
     );
     assert_eq!(device.logins(), 1, "one SSH session for the whole suite");
     device.close().await.unwrap();
+    // close leaves a usable device (FenceDevice::close): the next call logs in again.
+    let listed = device.list().await.unwrap();
+    assert!(listed.iter().any(|o| o.id == vm.name), "{listed:?}");
+    assert_eq!(device.logins(), 2, "a new SSH session after close");
+    device.close().await.unwrap();
 }
 
 #[tokio::test]

@@ -265,6 +265,11 @@ async fn virsh_device_passes_the_conformance_suite_on_one_login() {
     let listed = device.list().await.unwrap();
     assert!(listed.iter().any(|o| o.id == d.name), "{listed:?}");
     device.close().await.unwrap();
+    // close leaves a usable device (FenceDevice::close): the next call logs in again.
+    let listed = device.list().await.unwrap();
+    assert!(listed.iter().any(|o| o.id == d.name), "{listed:?}");
+    assert_eq!(device.logins(), 2, "a new SSH session after close");
+    device.close().await.unwrap();
 }
 
 /// The states the test driver's commands cannot reach (pmsuspended, crashed, in shutdown,

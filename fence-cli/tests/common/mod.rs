@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use fence_test_support::agent::Program;
+#[allow(unused_imports)] // not every test file uses both
 pub use fence_test_support::agent::{Run, temp_dir};
 
 /// Every agent name the binary answers to.

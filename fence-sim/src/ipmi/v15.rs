@@ -93,6 +93,10 @@ impl Bmc {
 
     fn session_challenge(&mut self, req: &IpmiRequest) -> IpmiResponse {
         let refuse = |code: u8| IpmiResponse::to(req, code, Vec::new());
+        if self.lanplus_only {
+            self.event(|| "Get Session Challenge: IPMI v1.5 is switched off (lanplus only)".into());
+            return refuse(cc::INVALID_DATA_FIELD);
+        }
         let Some((&auth, name)) = req.data.split_first() else {
             return refuse(0xC7);
         };
