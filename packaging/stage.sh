@@ -61,7 +61,5 @@ gzip -9nc "$ROOT/packaging/fence-rs-standard-names.8" > "$MAN8/fence-rs-standard
 install -m 0644 "$ROOT/README.md" "$DOC/README.md"
 install -m 0644 "$ROOT"/docs/*.md "$DOC/docs/"
 install -m 0644 "$ROOT"/packaging/examples/* "$DOC/examples/"
-for f in LICENSE-APACHE LICENSE-MIT; do
-  [ -f "$ROOT/$f" ] && install -m 0644 "$ROOT/$f" "$DOC/$f"
-done
+install -m 0644 "$ROOT/LICENSE-APACHE" "$ROOT/LICENSE-MIT" "$DOC/"
 echo "staged $(find "$DEST" -type f -o -type l | wc -l) files and links under $DEST"

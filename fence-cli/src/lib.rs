@@ -182,13 +182,23 @@ fn report(result: Result<Vec<String>, String>) -> i32 {
 /// `fence_rs_ipmilan`), or of this program without NAME.
 fn man_main(program: &str, args: &[String]) -> i32 {
     let version = env!("CARGO_PKG_VERSION");
+    let names: Vec<String> = agents::all()
+        .iter()
+        .map(|a| format!("{}{}", agents::DEFAULT_PREFIX, a.suffix()))
+        .collect();
     match args {
         [] => {
-            print!("{}", manpage::render_main(&usage("fence-agent"), version));
+            print!(
+                "{}",
+                manpage::render_main(&usage("fence-agent"), version, &names)
+            );
             0
         }
         [name] if name == "fence-agent" || name == program => {
-            print!("{}", manpage::render_main(&usage("fence-agent"), version));
+            print!(
+                "{}",
+                manpage::render_main(&usage("fence-agent"), version, &names)
+            );
             0
         }
         [name] => match Agent::from_program_name(name) {

@@ -160,8 +160,9 @@ pub(crate) fn render(agent: &Agent, invoked: &str, version: &str) -> String {
     m
 }
 
-/// The page of the multi-call binary itself, `fence-agent(8)`, from its usage text.
-pub(crate) fn render_main(usage: &str, version: &str) -> String {
+/// The page of the multi-call binary itself, `fence-agent(8)`, from its usage text and the
+/// agent names it answers to under the default prefix (`names`, in `--list-agents` order).
+pub(crate) fn render_main(usage: &str, version: &str, names: &[String]) -> String {
     let mut m = String::new();
     let _ = writeln!(
         m,
@@ -172,13 +173,19 @@ pub(crate) fn render_main(usage: &str, version: &str) -> String {
         ".SH NAME\nfence\\-agent \\- fence agents in one binary, for Pacemaker and for people at a shell\n\
          .SH DESCRIPTION\n\
          .P\n\
-         One executable answers to every agent name it is installed as (fence_rs_ipmilan, \
-         fence_rs_redfish, fence_rs_vbox, fence_rs_virsh and the aliases), speaking the \
+         One executable answers to every agent name it is installed as, speaking the \
          ClusterLabs fence-agents protocol: options on the command line or name=value lines \
-         on stdin, the same metadata, messages and exit codes. Each agent has its own page, \
-         for example\n.BR fence_rs_ipmilan (8).\n\
-         .SH USAGE\n.nf\n",
+         on stdin, the same metadata, messages and exit codes. Its names:\n",
     );
+    let _ = writeln!(m, ".P\n{}", escape(&names.join(", ")));
+    if let Some(first) = names.first() {
+        let _ = writeln!(
+            m,
+            ".P\nEach agent has its own page, for example\n.BR {} (8).",
+            escape(first)
+        );
+    }
+    m.push_str(".SH USAGE\n.nf\n");
     m.push_str(&escape(&usage.replace('\t', "    ")));
     m.push_str("\n.fi\n.SH SEE ALSO\n.BR stonith_admin (8),\n.BR pacemaker\\-fenced (7)\n");
     m
