@@ -284,7 +284,7 @@ async fn run_action(
     let timing = match timing(&options, started) {
         Ok(t) => t,
         Err(e) => {
-            fail_usage(&failed_line(&e, spelling));
+            fail_usage(&failed_line(&e, spelling, &agent.table()));
             return 1;
         }
     };
@@ -292,9 +292,9 @@ async fn run_action(
         Ok(d) => d,
         Err(e) => {
             if e.kind() == ErrorKind::InvalidInput {
-                fail_usage(&failed_line(&e, spelling));
+                fail_usage(&failed_line(&e, spelling, &agent.table()));
             } else {
-                fail(&failed_line(&e, spelling));
+                fail(&failed_line(&e, spelling, &agent.table()));
             }
             return 1;
         }
@@ -446,11 +446,12 @@ fn report_failure(
     spelling: Spelling,
 ) {
     tracing::debug!(backend = device.backend(), address = %device.address(), kind = ?e.kind(), "action failed");
+    let table = agent.table();
     match e.kind() {
-        ErrorKind::PowerTimeout => fail(&failed_line(e, spelling)),
-        ErrorKind::InvalidInput => fail_usage(&failed_line(e, spelling)),
+        ErrorKind::PowerTimeout => fail(&failed_line(e, spelling, &table)),
+        ErrorKind::InvalidInput => fail_usage(&failed_line(e, spelling, &table)),
         kind => {
-            let line = failed_line(e, spelling);
+            let line = failed_line(e, spelling, &table);
             let failure = agent.family.failure.line(kind, cycle);
             let repeated = match failure {
                 FailureLine::Status => Some(EC_STATUS),

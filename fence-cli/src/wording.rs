@@ -3,6 +3,7 @@
 //! `Parse error: ...` lines, and fence-agents' fixed sentences for each case, are made here
 //! and nowhere else.
 
+use fence_core::params::ParamTable;
 use fence_core::{Error, InputProblem};
 
 use crate::input::Spelling;
@@ -25,14 +26,24 @@ pub(crate) const REPEATED_BELOW: &str =
 /// The `Failed: ...` (or, for an option that is ignored, `Parse error: ...`) line naming
 /// the cause of an error, followed by the options that would resolve it (the error's
 /// remedies), spelt as the user gave options.
-pub(crate) fn failed_line(e: &Error, spelling: Spelling) -> String {
+/// A boolean remedy (empty value) on a command line also names the option's short form
+/// from `table`, the agent's: `--lanplus (-P)`.
+pub(crate) fn failed_line(e: &Error, spelling: Spelling, table: &ParamTable) -> String {
     let line = cause_line(e);
     let remedies: Vec<String> = e
         .context()
         .map(|c| {
             c.remedies
                 .iter()
-                .map(|r| format!("{}: {}", r.purpose, spelling.setting(r.option, &r.value)))
+                .map(|r| {
+                    let mut setting = spelling.setting(r.option, &r.value);
+                    let short = table.get(r.option).and_then(|row| row.short);
+                    if let (Spelling::Flags, "", Some(short)) = (spelling, r.value.as_str(), short)
+                    {
+                        setting.push_str(&format!(" (-{short})"));
+                    }
+                    format!("{}: {setting}", r.purpose)
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -129,7 +140,7 @@ mod tests {
     use fence_core::Remedy;
 
     fn failed_line_flags(e: &Error) -> String {
-        failed_line(e, Spelling::Flags)
+        failed_line(e, Spelling::Flags, &ParamTable::new())
     }
 
     #[test]
@@ -139,13 +150,22 @@ mod tests {
             "lanplus",
             "",
         ));
+        let none = ParamTable::new();
         assert_eq!(
-            failed_line(&e, Spelling::Flags),
+            failed_line(&e, Spelling::Flags, &none),
             "Failed: Unsupported: bmc:623: the BMC does not offer MD5 (the BMC may require IPMI \
              v2.0: --lanplus)"
         );
+        let ipmilan = crate::agents::Agent::by_name("fence_ipmilan")
+            .expect("agent")
+            .table();
         assert_eq!(
-            failed_line(&e, Spelling::Stdin),
+            failed_line(&e, Spelling::Flags, &ipmilan),
+            "Failed: Unsupported: bmc:623: the BMC does not offer MD5 (the BMC may require IPMI \
+             v2.0: --lanplus (-P))"
+        );
+        assert_eq!(
+            failed_line(&e, Spelling::Stdin, &ipmilan),
             "Failed: Unsupported: bmc:623: the BMC does not offer MD5 (the BMC may require IPMI \
              v2.0: lanplus=1)"
         );
@@ -157,13 +177,13 @@ mod tests {
             .with_remedy(Remedy::new("trust it", "ssl_ca_file", "FILE"))
             .with_remedy(Remedy::new("or pin it", "ssl_fingerprint", "sha256//AAAA"));
         assert_eq!(
-            failed_line(&e, Spelling::Flags),
+            failed_line(&e, Spelling::Flags, &ParamTable::new()),
             "Failed: Unable to connect/login to fencing device: https://10.0.0.5:443: TLS \
              certificate not accepted (trust it: --ssl-ca-file=FILE; or pin it: \
              --ssl-fingerprint=sha256//AAAA)"
         );
         assert_eq!(
-            failed_line(&e, Spelling::Stdin),
+            failed_line(&e, Spelling::Stdin, &ParamTable::new()),
             "Failed: Unable to connect/login to fencing device: https://10.0.0.5:443: TLS \
              certificate not accepted (trust it: ssl_ca_file=FILE; or pin it: \
              ssl_fingerprint=sha256//AAAA)"

@@ -12,7 +12,7 @@ use std::time::Duration;
 use fence_sim::ipmi::{IpmiConfig, IpmiSim};
 use fence_test_support::agent::{self, Program, Run};
 
-const HINT_FLAGS: &str = "(the BMC may require IPMI v2.0: --lanplus)";
+const HINT_FLAGS: &str = "(the BMC may require IPMI v2.0: --lanplus (-P))";
 const HINT_STDIN: &str = "(the BMC may require IPMI v2.0: lanplus=1)";
 const REPEATED: &str = "ERROR: The next line is fence-agents' message for the same failure (for tools that match on it).";
 const COMPAT: &str =

@@ -364,6 +364,33 @@ pub mod conformance {
         }
     }
 
+    /// `close` leaves the device usable ([`FenceDevice::close`]): a status read after it
+    /// succeeds and agrees with the one before, and a second close after that read is
+    /// accepted too. Run it on its own (not part of [`run_all`], whose callers count the
+    /// sessions of one run).
+    pub async fn usable_after_close(device: &dyn FenceDevice, plug: &str) {
+        let before = state(device, plug).await;
+        if let Err(e) = device.close().await {
+            panic!("{}: close failed: {e}", device.backend());
+        }
+        let after = match device.power_state(plug).await {
+            Ok(s) => s,
+            Err(e) => panic!(
+                "{}: a status read after close failed (the device must stay usable): {e}",
+                device.backend()
+            ),
+        };
+        assert_eq!(
+            before,
+            after,
+            "{}: the state read after close differs from the one before",
+            device.backend()
+        );
+        if let Err(e) = device.close().await {
+            panic!("{}: close after reuse failed: {e}", device.backend());
+        }
+    }
+
     /// Every check in turn; leaves the machine On.
     pub async fn run_all(device: &dyn FenceDevice, plug: &str, timing: Timing) {
         status_matches_read(device, plug, timing.clone()).await;

@@ -96,6 +96,7 @@ async fn the_conformance_suite_passes_against_the_mock() {
     conformance::run_all(&dev, "", fast_timing()).await;
     assert_eq!(mock.power(0), "On");
     assert_eq!(mock.connections(), 1);
+    conformance::usable_after_close(&dev, "").await;
 }
 
 #[tokio::test]

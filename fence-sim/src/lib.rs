@@ -1,14 +1,11 @@
-//! # fence-sim
+#![doc = include_str!("../README.md")]
 //!
-//! Simulated BMCs for fence-rs, written here in Rust: many machines from one process, with
-//! a delay before a power change takes effect and fault modes. They serve the demo (the
-//! README's main command), scale tests (1,000 BMCs) and fault tests. The third-party peers
-//! (sushy-tools, ipmi_sim, pyghmi) remain the proof of interoperability.
+//! ## Where to start
 //!
 //! - [`redfish`]: Redfish over HTTPS with a certificate made at start, basic and session
 //!   authentication, any number of systems per service and of services per process, laid
 //!   out and answering as a vendor profile says (`generic`, `ilo5`, `idrac9`, `xcc`,
-//!   `supermicro`, `openbmc`); DMTF's validators accept it in each (fence-sim/README.md).
+//!   `supermicro`, `openbmc`); DMTF's validators accept it in each (above).
 //! - [`ipmi`]: IPMI v2.0 RMCP+ (cipher suite 3: RAKP-HMAC-SHA1, HMAC-SHA1-96, AES-CBC-128)
 //!   and IPMI v1.5 sessions (MD5, straight password) over UDP, one port per BMC, built on
 //!   fence-ipmi-proto's packet formats and crypto.

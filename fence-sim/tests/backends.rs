@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use fence_core::many::{Limits, Many, Target};
-use fence_core::testkit::conformance::{fast_timing, run_all};
+use fence_core::testkit::conformance::{fast_timing, run_all, usable_after_close};
 use fence_core::{Action, Engine, ErrorKind, FenceDevice, Outcome, PowerState, Secret, Timing};
 use fence_ipmi::{CipherSuite, IpmiDevice, RetryPolicy};
 use fence_redfish::{AuthMethod, RedfishDevice, TlsVerify};
@@ -104,6 +104,7 @@ async fn fence_redfish_passes_the_conformance_suite_with_basic_and_session_auth(
         let device = redfish_device(&sim, 0, system, &ca, auth);
         run_all(device.as_ref(), "", fast_timing()).await;
         device.close().await.unwrap();
+        usable_after_close(device.as_ref(), "").await;
     }
     let c = &sim.services()[0].counters;
     assert!(c.sessions_created.load(Ordering::SeqCst) >= 1);

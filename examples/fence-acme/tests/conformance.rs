@@ -26,6 +26,7 @@ async fn the_conformance_suite_passes() {
     assert!(sim.is_on(), "run_all leaves the machine on");
     assert_eq!(dev.power_state("").await.unwrap(), PowerState::On);
     conformance::close_twice_is_safe(&dev).await;
+    conformance::usable_after_close(&dev, "").await;
 }
 
 #[tokio::test]
