@@ -141,6 +141,17 @@ fn lines_with(dir: &Path, needles: &[&str]) -> String {
     out
 }
 
+/// The Protocol Validator's one verdict that is chance, not behaviour: it runs two NIST
+/// SP 800-22 tests (monobit frequency, runs) on a single 128-bit X-Auth-Token and warns when
+/// either p-value is below 0.01, so a token drawn from a CSPRNG is flagged about 2% of the
+/// time (once in ~8 runs over six profiles, seen in CI). Counted as passed here; the tokens'
+/// randomness is judged on 256 000 bits instead by fence-sim's unit test
+/// `redfish::sessions::tests::tokens_are_independent_random_bits`.
+const CHANCE_WARNING: (&str, &str) = (
+    "RESP_HEADERS_X_AUTH_TOKEN\t",
+    "\tWARN\tThe security token from the X-Auth-Token header may not be sufficiently random",
+);
+
 /// No failure, at least `min_pass` checks passed and at most `max_not_tested` not tested
 /// (what fence-sim does not implement; a check that stops being reached fails here).
 fn judge(
@@ -153,6 +164,11 @@ fn judge(
 ) {
     let [pass, _warn, fail, not_tested] = counts(&run.stdout)
         .unwrap_or_else(|| panic!("{validator} ({name}) printed no summary:\n{}", run.all()));
+    let chance = lines_with(reports, &[CHANCE_WARNING.0])
+        .lines()
+        .filter(|l| l.contains(CHANCE_WARNING.1))
+        .count() as u64;
+    let pass = pass + chance;
     assert_eq!(
         fail,
         0,
