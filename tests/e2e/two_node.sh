@@ -1,0 +1,478 @@
+#!/bin/bash
+# Two-node Pacemaker cluster end to end (issue 18): a real two-node corosync + Pacemaker
+# cluster on one machine fences a failed node through our fence_vbox, and the fenced node is
+# really gone.
+#
+#   sudo bash tests/e2e/two_node.sh        (tests/run-all.sh runs it after cargo test)
+#
+# The machine (tests/e2e/two_node/machine; the recipe of the reference kit
+# shared/reference/two-node-cluster, whose pitfalls are cited there): node1 (10.99.0.1) and
+# node2 (10.99.0.2), each in its own network, mount and UTS namespace with private
+# /var/lib/{pacemaker,corosync}, /var/log/{pacemaker,corosync}, /etc/corosync and tmpfs /run and
+# /dev/shm, corosync over veth links to a bridge; a third namespace f2n-host (10.99.0.3) is the
+# "VirtualBox host": OpenSSH's sshd (root, key login) with the VBoxManage stand-in
+# (tests/peers/VBoxManage.fake) whose VMs CentOS83-1 and CentOS83-2 *are* node1 and node2: its
+# power hook makes `controlvm poweroff` SIGKILL every process of that node at once (a power
+# cut) and `startvm` boot its cluster stack again.
+#
+# The seed's configuration: one fence_vbox device per node, pcmk_host_map node1:CentOS83-1 and
+# node2:CentOS83-2, each kept off its own node (location -INFINITY), a Dummy resource `test`
+# whose stop has on-fail=fence. fd-node1 runs our agent as fence_rs_vbox, fd-node2 runs it
+# under the standard name fence_vbox (our binary bind-mounted over Debian's /usr/sbin/fence_vbox
+# inside the nodes' mount namespaces only; the host's file is not touched).
+# Differences from the seed, for CI: the stop timeout is 5 s (seed: 30 s; TWO_NODE_STOP_TIMEOUT),
+# stonith-action=off (seed: the default reboot) so that the fenced node stays down until the
+# scenario powers it on with startvm, resource-stickiness=100 so that `test` stays where it runs
+# when the fenced node rejoins, dc-deadtime=2s (a faster start), stonith-max-attempts=1000
+# (default 10: with the host unreachable, each attempt fails within a second, and after 10 the
+# controller stops trying until an administrator steps in; scenario C wants the retry to go on
+# until the host is back).
+#
+# Scenarios (each: the failure, then the checks; the fenced node is powered on again with
+# `VBoxManage startvm` on the host, and must rejoin a clean cluster):
+#   A  the stop of `test` fails (it hangs in the node that runs it; ban -> stop -> timeout ->
+#      on-fail=fence): the survivor fences it through fence_vbox, every process of the fenced
+#      node is gone, VBoxManage reports it powered off, `test` runs on the survivor (its state
+#      file there; crm_mon -1 shows it Started there)
+#   B  the node running `test` is cut off (its corosync SIGKILLed): the survivor fences it
+#      and takes over
+#   C  the fencing device cannot reach the host (sshd stopped), and the node running `test` is
+#      cut off: fencing fails with our agent's message in the survivor's Pacemaker log, `test`
+#      is never running on both nodes and never started on the survivor while the victim is
+#      alive; once sshd is back, the fencing succeeds and `test` runs on the survivor
+#   D  after each: startvm boots the fenced node, it rejoins, both nodes Online, no failed
+#      actions, every resource Started
+# Prints one line per check and "N passed, M failed"; exits non-zero when any check failed.
+#
+# Env: FENCE_AGENT_BIN=path        our fence-agent binary (run-all sets it; else built here)
+#      FENCE_TWO_NODE_AGENTS=ours  ours (default) or python: Debian's Python fence_vbox
+#      TWO_NODE_STOP_TIMEOUT=5s    the stop timeout of `test`
+#      TOKEN_MS=3000               corosync's token timeout
+#      FENCE_E2E_KEEP=1            keep the work directory (logs) also after a passing run
+#      TWO_NODE_TIMES=FILE         append one "scenario agents ms" line per scenario (bench)
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+MACHINE=$ROOT/tests/e2e/two_node/machine
+AGENTS_KIND=${FENCE_TWO_NODE_AGENTS:-ours}
+STOP_TIMEOUT=${TWO_NODE_STOP_TIMEOUT:-5s}
+export TOKEN_MS=${TOKEN_MS:-3000}
+ms() { date +%s%3N; }
+T0=$(ms)
+PASS=0
+FAIL=0
+pass() {
+  PASS=$((PASS + 1))
+  printf 'ok    %s\n' "$*"
+}
+fail() {
+  FAIL=$((FAIL + 1))
+  printf 'FAIL  %s\n' "$*"
+}
+check() { # NAME COMMAND...: one check line from a command's exit status
+  local name=$1
+  shift
+  if "$@"; then pass "$name"; else fail "$name"; fi
+}
+fatal() {
+  fail "$*"
+  exit 1
+}
+note() { printf '      %s\n' "$*"; }
+
+T=
+SSHD_PID=
+NET_UP=
+cleanup() {
+  local rc=$? n p
+  trap - EXIT INT TERM
+  if [ -n "$T" ]; then
+    # every process of the nodes and of the host namespace, by PID (machine kill scans them)
+    for n in node1 node2 host; do
+      [ -n "$NET_UP" ] && { TWO_NODE_DIR=$T "$MACHINE" kill "$n" || note "kill $n failed"; }
+    done
+    if [ -n "$SSHD_PID" ] && kill -0 "$SSHD_PID" 2> /dev/null; then kill -KILL "$SSHD_PID"; fi
+    [ -n "$NET_UP" ] && { TWO_NODE_DIR=$T "$MACHINE" net-down || note "net-down failed"; }
+    for p in node1 node2 host; do
+      [ -e "/run/netns/f2n-$p" ] && fail "network namespace f2n-$p left behind"
+    done
+  fi
+  [ "$rc" -ne 0 ] && [ "$FAIL" -eq 0 ] && FAIL=1
+  echo "e2e two_node ($AGENTS_KIND agents): $(($(ms) - T0)) ms in all"
+  if [ -n "$T" ]; then
+    if [ "$FAIL" -ne 0 ] || [ "${FENCE_E2E_KEEP:-0}" = 1 ]; then
+      echo "logs kept in $T (nodes/*/log-pacemaker/pacemaker.log, nodes/*/log-corosync, ssh/sshd.log, vbox/.log)"
+    else
+      rm -rf "$T"
+    fi
+  fi
+  echo "$PASS passed, $FAIL failed"
+  [ "$FAIL" -eq 0 ]
+  exit $?
+}
+trap cleanup EXIT
+trap 'fail "interrupted"; exit 130' INT TERM
+
+# ---------------------------------------------------------------- preconditions
+[ "$(id -u)" = 0 ] || fatal "must run as root (namespaces, cluster daemons, /usr/sbin)"
+for t in corosync corosync-cmapctl pacemakerd stonith_admin cibadmin crm_mon crm_resource \
+  crm_attribute ip nsenter unshare setsid flock ssh ssh-keygen; do
+  command -v "$t" > /dev/null || fatal "$t is missing: run tests/scripts/install-deps.sh"
+done
+[ -x /usr/sbin/sshd ] || fatal "/usr/sbin/sshd is missing: run tests/scripts/install-deps.sh"
+[ -x /usr/lib/ocf/resource.d/pacemaker/Dummy ] || fatal "ocf:pacemaker:Dummy is missing (package pacemaker)"
+case $AGENTS_KIND in ours | python) ;; *) fatal "FENCE_TWO_NODE_AGENTS=$AGENTS_KIND: ours or python" ;; esac
+# One cluster suite at a time on a host (pacemaker.sh refuses to run beside a corosync).
+mkdir -p /run/lock
+exec 9> /run/lock/fence-rs-e2e-pacemaker.lock
+flock -w 600 9 || fatal "another cluster suite holds /run/lock/fence-rs-e2e-pacemaker.lock"
+
+T=$(mktemp -d -t fence-rs-two-node.XXXXXX)
+chmod 755 "$T" # the cluster daemons run as hacluster and write below it
+export TWO_NODE_DIR=$T
+m() { "$MACHINE" "$@"; }
+
+# ---------------------------------------------------------------- 1. agents
+AGENT_COPY=/usr/local/libexec/fence-rs/fence-agent
+if [ "$AGENTS_KIND" = ours ]; then
+  BIN=${FENCE_AGENT_BIN:-}
+  if [ -z "$BIN" ]; then
+    t=$(ms)
+    (cd "$ROOT" && cargo build --release --locked -p fence-cli) > "$T/build.log" 2>&1 ||
+      { tail -n 30 "$T/build.log"; fatal "cargo build --release -p fence-cli"; }
+    pass "cargo build --release -p fence-cli ($(($(ms) - t)) ms)"
+    BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/fence-agent
+  fi
+  install -D -m 0755 "$BIN" "$AGENT_COPY" || fatal "copy $BIN to $AGENT_COPY"
+  "$AGENT_COPY" install --dir /usr/sbin --prefix fence_rs_ --force > "$T/install.log" 2>&1 ||
+    { cat "$T/install.log"; fatal "fence-agent install --dir /usr/sbin --prefix fence_rs_"; }
+  [ -x /usr/sbin/fence_rs_vbox ] || fatal "/usr/sbin/fence_rs_vbox is not installed"
+  pass "fence-agent install --dir /usr/sbin --prefix fence_rs_ (fence_rs_vbox -> $AGENT_COPY)"
+  AGENT1=fence_rs_vbox
+  AGENT2=fence_vbox
+  # the standard name, inside the nodes only: our binary over Debian's /usr/sbin/fence_vbox
+  [ -e /usr/sbin/fence_vbox ] || fatal "/usr/sbin/fence_vbox (package fence-agents) is missing: the bind mount needs its place"
+  export TWO_NODE_OVERLAY="/usr/sbin/fence_vbox=$AGENT_COPY"
+else
+  [ -x /usr/sbin/fence_vbox ] || fatal "Debian's /usr/sbin/fence_vbox is missing: run tests/scripts/install-deps.sh"
+  AGENT1=fence_vbox
+  AGENT2=fence_vbox
+  export TWO_NODE_OVERLAY=
+fi
+note "agents: fd-node1 $AGENT1, fd-node2 $AGENT2 ($AGENTS_KIND)"
+
+# ---------------------------------------------------------------- 2. the machine and its host
+t=$(ms)
+NET_UP=1
+m net-up > "$T/net-up.log" 2>&1 || { cat "$T/net-up.log"; fatal "namespaces and veth links (machine net-up)"; }
+pass "namespaces f2n-node1, f2n-node2, f2n-host, f2n-sw with veth links up ($(($(ms) - t)) ms)"
+HOST_IP=10.99.0.3
+printf 'CentOS83-1 node1\nCentOS83-2 node2\n' > "$T/machines.map"
+# the "VirtualBox host": sshd (root, key login only) with the stand-in on PATH and its hook
+K=$T/ssh
+install -d -m 700 "$K"
+install -d -m 755 "$T/bin" "$T/vbox" /run/sshd
+install -m 755 "$ROOT/tests/peers/VBoxManage.fake" "$T/bin/VBoxManage"
+printf '#!/bin/sh\n# the VMs are the nodes: VBoxManage.fake runs this on each state change\nTWO_NODE_DIR=%s exec %s vbox-hook "$@"\n' \
+  "$T" "$MACHINE" > "$T/bin/vbox-hook"
+chmod 755 "$T/bin/vbox-hook"
+ssh-keygen -q -t ed25519 -N '' -C fence-rs-two-node-host -f "$K/host_ed25519"
+ssh-keygen -q -t ed25519 -N '' -C fence-rs-two-node-client -f "$K/client_ed25519"
+install -m 600 "$K/client_ed25519.pub" "$K/authorized_keys"
+echo "$HOST_IP $(cut -d' ' -f1,2 "$K/host_ed25519.pub")" > "$K/known_hosts"
+cat > "$K/sshd_config" << CONF
+Port 22
+ListenAddress $HOST_IP
+HostKey $K/host_ed25519
+PidFile $K/sshd.pid
+UsePAM no
+PermitRootLogin prohibit-password
+AllowUsers root
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+AuthorizedKeysFile $K/authorized_keys
+StrictModes no
+SetEnv PATH=$T/bin:/usr/local/bin:/usr/bin:/bin FAKEVBOX_DIR=$T/vbox FAKEVBOX_POWER_HOOK=$T/bin/vbox-hook
+PrintMotd no
+MaxStartups 100:30:200
+CONF
+cat > "$K/ssh-wrapper" << WRAP
+#!/bin/sh
+# ssh with this run's known_hosts (Debian's fence_vbox: ssh_path)
+exec /usr/bin/ssh -o StrictHostKeyChecking=yes -o UserKnownHostsFile=$K/known_hosts -o LogLevel=ERROR "\$@"
+WRAP
+chmod 755 "$K/ssh-wrapper"
+host() { ip netns exec f2n-host "$@"; }
+vbox() { host env PATH="$T/bin:/usr/bin:/bin" FAKEVBOX_DIR="$T/vbox" FAKEVBOX_POWER_HOOK="$T/bin/vbox-hook" VBoxManage "$@"; }
+start_sshd() {
+  rm -f "$K/sshd.pid"
+  # ip netns exec execs sshd, so $! is sshd's PID; -D: no daemon, -E: its log
+  (exec ip netns exec f2n-host /usr/sbin/sshd -D -f "$K/sshd_config" -E "$K/sshd.log") < /dev/null > "$K/sshd.out" 2>&1 &
+  SSHD_PID=$!
+  disown "$SSHD_PID" # stopped by PID here; no job report of its SIGKILL
+  for _ in $(seq 100); do
+    host "$K/ssh-wrapper" -i "$K/client_ed25519" -o BatchMode=yes -o ConnectTimeout=2 "root@$HOST_IP" VBoxManage list vms \
+      > /dev/null 2>&1 && return 0
+    kill -0 "$SSHD_PID" 2> /dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+stop_sshd() {
+  kill -TERM "$SSHD_PID" 2> /dev/null
+  for _ in $(seq 50); do kill -0 "$SSHD_PID" 2> /dev/null || break; sleep 0.1; done
+  if kill -0 "$SSHD_PID" 2> /dev/null; then kill -KILL "$SSHD_PID"; fi
+  SSHD_PID=
+}
+start_sshd || { tail "$K/sshd.log"; fatal "sshd in f2n-host on $HOST_IP:22 (key login as root, VBoxManage list vms)"; }
+pass "VirtualBox host: sshd on $HOST_IP:22 (pid $SSHD_PID), VBoxManage stand-in on its PATH"
+
+# ---------------------------------------------------------------- 3. the CIB (the seed's configuration)
+if [ "$AGENTS_KIND" = ours ]; then
+  # our agent checks the host key against this file (strict: it must be there)
+  VB_PARAMS=("ip=$HOST_IP" username=root "identity_file=$K/client_ed25519" "ssh_known_hosts_file=$K/known_hosts" ssh_host_key_check=strict)
+else
+  VB_PARAMS=("ip=$HOST_IP" username=root "identity_file=$K/client_ed25519" "ssh_path=$K/ssh-wrapper")
+fi
+nvpairs() { # ID NAME=VALUE...
+  local id=$1 kv n v
+  shift
+  for kv in "$@"; do
+    n=${kv%%=*}
+    v=${kv#*=}
+    v=${v//&/&amp;}
+    v=${v//</&lt;}
+    v=${v//\"/&quot;}
+    printf '<nvpair id="%s-%s" name="%s" value="%s"/>' "$id" "$n" "$n" "$v"
+  done
+}
+device() { # NODE AGENT VM: the fence device for NODE
+  printf '<primitive id="fd-%s" class="stonith" type="%s"><instance_attributes id="fd-%s-ia">%s</instance_attributes>' \
+    "$1" "$2" "$1" "$(nvpairs "fd-$1" "${VB_PARAMS[@]}" "pcmk_host_map=$1:$3")"
+  printf '<operations><op id="fd-%s-monitor" name="monitor" interval="60s"/></operations></primitive>' "$1"
+}
+RESOURCES="<resources>$(device node1 "$AGENT1" CentOS83-1)$(device node2 "$AGENT2" CentOS83-2)
+<primitive id=\"test\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\"><operations>
+  <op id=\"test-start\" name=\"start\" interval=\"0\" timeout=\"20s\"/>
+  <op id=\"test-monitor\" name=\"monitor\" interval=\"10s\" timeout=\"20s\"/>
+  <op id=\"test-stop\" name=\"stop\" interval=\"0\" timeout=\"$STOP_TIMEOUT\" on-fail=\"fence\"/>
+</operations></primitive></resources>"
+CONSTRAINTS='<constraints>
+  <rsc_location id="location-fd-node1" rsc="fd-node1" node="node1" score="-INFINITY"/>
+  <rsc_location id="location-fd-node2" rsc="fd-node2" node="node2" score="-INFINITY"/></constraints>'
+SEED=$T/cib-seed.xml
+if ! { cibadmin --empty > "$SEED" &&
+  for kv in dc-deadtime=2s stonith-enabled=true stonith-action=off stonith-max-attempts=1000; do
+    CIB_file=$SEED crm_attribute --type crm_config --name "${kv%%=*}" --update "${kv#*=}" || exit 1
+  done &&
+  sed -i 's|</constraints>|&<rsc_defaults><meta_attributes id="rsc-options"><nvpair id="rsc-options-resource-stickiness" name="resource-stickiness" value="100"/></meta_attributes></rsc_defaults>|; s|<constraints/>|&<rsc_defaults><meta_attributes id="rsc-options"><nvpair id="rsc-options-resource-stickiness" name="resource-stickiness" value="100"/></meta_attributes></rsc_defaults>|' "$SEED" &&
+  grep -q rsc-options-resource-stickiness "$SEED" &&
+  CIB_file=$SEED cibadmin --replace -o resources --xml-text "$RESOURCES" &&
+  CIB_file=$SEED cibadmin --replace -o constraints --xml-text "$CONSTRAINTS"; } > "$T/seed.log" 2>&1; then
+  cat "$T/seed.log"
+  fatal "seed the CIB"
+fi
+m prep > "$T/prep.log" 2>&1 || { cat "$T/prep.log"; fatal "per-node state (machine prep)"; }
+pass "CIB seeded: fd-node1 ($AGENT1, node1:CentOS83-1), fd-node2 ($AGENT2, node2:CentOS83-2), test (stop timeout $STOP_TIMEOUT on-fail=fence)"
+
+# ---------------------------------------------------------------- cluster helpers
+wait_until() { # SECONDS COMMAND...: poll every 0.1 s
+  local limit=$(($1 * 1000)) t
+  t=$(ms)
+  shift
+  until "$@" > /dev/null 2>&1; do
+    (($(ms) - t < limit)) || return 1
+    sleep 0.1
+  done
+}
+other() { if [ "$1" = node1 ]; then echo node2; else echo node1; fi; }
+vm_of() { if [ "$1" = node1 ]; then echo CentOS83-1; else echo CentOS83-2; fi; }
+mon() { m x "$1" crm_mon -1 2> /dev/null; }
+# clean NODE: NODE's view is a clean cluster: both Online, DC, 3 resources Started, no failures
+clean() {
+  local out
+  out=$(mon "$1") || return 1
+  grep -q 'Online: \[ node1 node2 \]' <<< "$out" && grep -q 'Current DC: node' <<< "$out" &&
+    [ "$(grep -c 'Started' <<< "$out")" -ge 3 ] &&
+    ! grep -qE 'Failed|UNCLEAN|OFFLINE|Stopped|pending' <<< "$out"
+}
+runs_test() { m x "$1" test -e /run/Dummy-test.state 2> /dev/null; } # the truth
+where() { m x "$1" crm_resource -W -r test -Q 2> /dev/null | tr '\n' ' ' | sed 's/ $//'; }
+# test_on NODE: NODE itself reports test Started on NODE (only), and it really runs there
+test_on() {
+  [ "$(where "$1")" = "$1" ] && mon "$1" | grep -Eq "test[[:space:]].*Started $1" && runs_test "$1"
+}
+vm_state() { vbox showvminfo "$1" --machinereadable 2> /dev/null | sed -n 's/^VMState="\(.*\)"$/\1/p'; }
+pcmk_log() { echo "$T/nodes/$1/log-pacemaker/pacemaker.log"; }
+fence_ok_logged() { # SURVIVOR VICTIM [FROM_LINE]: the survivor's fencer ran fd-VICTIM's agent: off, rc 0
+  # (grep reads a process substitution: with pipefail, grep -q ending first fails a pipe)
+  grep -qE "Operation 'off' \[[0-9]+\] targeting $2 using fd-$2 returned 0" < <(tail -n "+${3:-1}" "$(pcmk_log "$1")")
+}
+show_state() { # for a failure: both nodes' views and the recent fencing lines
+  local n
+  for n in node1 node2; do
+    note "--- crm_mon -1 on $n"
+    mon "$n" | sed -n '/Node List/,$p' | sed 's/^/      /'
+  done
+  note "--- machine.log"
+  tail -n 8 "$T/state/machine.log" | sed 's/^/      /'
+}
+
+# ---------------------------------------------------------------- 4. boot both nodes
+t=$(ms)
+{ m start node1 && m start node2; } || fatal "boot the nodes (machine start)"
+vbox fake-create CentOS83-1 8a3f7c3e-1d2b-4c5e-9f00-000000000001 running
+vbox fake-create CentOS83-2 8a3f7c3e-1d2b-4c5e-9f00-000000000002 running
+if wait_until 90 clean node1 && wait_until 30 clean node2; then
+  pass "both nodes Online, fd-node1 fd-node2 test Started ($(($(ms) - t)) ms after boot)"
+else
+  show_state
+  fatal "cluster did not come up clean within 120 s"
+fi
+check "fd-node1 runs on node2 and fd-node2 on node1 (location -INFINITY on their own node)" \
+  bash -c "crm_out=\$('$MACHINE' x node1 crm_mon -1); grep -Eq 'fd-node1[[:space:]].*Started node2' <<< \"\$crm_out\" && grep -Eq 'fd-node2[[:space:]].*Started node1' <<< \"\$crm_out\""
+mon node1 | sed -n '/Node List/,$p' | sed 's/^/      /'
+
+TIMES=()
+record() { # SCENARIO MS
+  TIMES+=("$1 $2")
+  [ -n "${TWO_NODE_TIMES:-}" ] && echo "$1 $AGENTS_KIND $2" >> "$TWO_NODE_TIMES"
+  return 0
+}
+
+# alive_pid PID: the process exists and is not a zombie (killed, not yet reaped)
+alive_pid() {
+  local st
+  st=$(sed -n 's/^[0-9]* (.*) \([A-Za-z]\) .*/\1/p' "/proc/$1/stat" 2> /dev/null)
+  [ -n "$st" ] && [ "$st" != Z ]
+}
+# fenced_checks LABEL VICTIM SURVIVOR T_FAIL OLD_PIDS: the checks after a fencing
+fenced_checks() {
+  local label=$1 v=$2 s=$3 tf=$4 old=$5 tr p alive=
+  if wait_until 120 test_on "$s"; then
+    tr=$(ms)
+    pass "$label: test runs on $s $((tr - tf)) ms after the failure (crm_mon, crm_resource -W, Dummy's state file /run/Dummy-test.state on $s)"
+    record "$label" $((tr - tf))
+  else
+    fail "$label: test not running on $s within 120 s"
+    show_state
+    return 1
+  fi
+  check "$label: $s's fencer fenced $v through fd-$v (off, rc 0 in $s's pacemaker.log)" fence_ok_logged "$s" "$v" "$LOG_AT"
+  for p in $old; do alive_pid "$p" && alive+=" $p"; done
+  if [ -z "$alive" ] && [ -z "$(m pids "$v")" ]; then
+    pass "$label: $v is gone: none of its $(wc -w <<< "$old") processes is left (corosync, pacemakerd and children) and none runs in its namespace"
+  else
+    fail "$label: $v still has processes:${alive} $(m pids "$v" | tr '\n' ' ')"
+  fi
+  check "$label: VBoxManage showvminfo reports $(vm_of "$v") poweroff" [ "$(vm_state "$(vm_of "$v")")" = poweroff ]
+  local out
+  out=$(mon "$s")
+  # shellcheck disable=SC2016 # expanded by the inner bash
+  check "$label: crm_mon -1 on $s shows test Started on $s and $v OFFLINE" \
+    bash -c 'grep -Eq "test[[:space:]].*Started $1" <<< "$3" && grep -Eq "OFFLINE: \[ $2 \]" <<< "$3"' _ "$s" "$v" "$out"
+  check "$label: $s's fencing history has the off of $v as successful" \
+    bash -c "'$MACHINE' x '$s' stonith_admin --history '$v' 2>&1 | grep -Eq 'off of $v successful|turned off.*$v|$v.*successful'"
+}
+
+# rejoin LABEL NODE: startvm on the host boots NODE; it must rejoin a clean cluster
+rejoin() {
+  local label=$1 n=$2 t
+  t=$(ms)
+  if ! vbox startvm "$(vm_of "$n")" --type headless > "$T/startvm.out" 2>&1; then
+    fail "$label: VBoxManage startvm $(vm_of "$n"): $(tr '\n' ' ' < "$T/startvm.out")"
+    return 1
+  fi
+  check "$label: VBoxManage showvminfo reports $(vm_of "$n") running after startvm" [ "$(vm_state "$(vm_of "$n")")" = running ]
+  if wait_until 90 clean "$n" && wait_until 30 clean "$(other "$n")"; then
+    pass "$label: $n booted by startvm and rejoined: both nodes Online, no failed action, 3 resources Started ($(($(ms) - t)) ms)"
+    record "D-rejoin($n)" $(($(ms) - t))
+  else
+    fail "$label: $n did not rejoin a clean cluster within 120 s"
+    show_state
+    return 1
+  fi
+}
+
+# ---------------------------------------------------------------- A: the stop of test fails
+X=$(where node1)
+[ "$X" = node1 ] || [ "$X" = node2 ] || fatal "test is not running on one node (crm_resource -W: '$X')"
+Y=$(other "$X")
+OLD=$(m pids "$X" | tr '\n' ' ')
+# the stop hangs in X only (its own mount namespace): ban -> stop -> timeout -> on-fail=fence
+m x "$X" mount --bind "$T/Dummy-stophang" /usr/lib/ocf/resource.d/pacemaker/Dummy || fatal "arm the hanging stop in $X"
+LOG_AT=$(($(wc -l < "$(pcmk_log "$Y")") + 1))
+tA=$(ms)
+m x "$Y" crm_resource --ban -r test -N "$X" > /dev/null 2>&1 || fatal "crm_resource --ban -r test -N $X"
+fenced_checks "A (stop of test on $X fails)" "$X" "$Y" "$tA" "$OLD"
+check "A: $Y's log has the stop failure of test on $X" grep -qE "test_stop_0.*$X|stop operation for test on $X|Result of stop operation for test on $X" "$(pcmk_log "$Y")"
+m x "$Y" crm_resource --clear -r test > /dev/null 2>&1 || fail "A: crm_resource --clear -r test"
+rejoin "D after A" "$X"
+check "D after A: test stayed on $Y after $X rejoined" test_on "$Y"
+
+# ---------------------------------------------------------------- B: a node is cut off
+X=$Y
+Y=$(other "$X")
+OLD=$(m pids "$X" | tr '\n' ' ')
+LOG_AT=$(($(wc -l < "$(pcmk_log "$Y")") + 1))
+tB=$(ms)
+kill -KILL "$(cat "$T/state/$X.corosync.pid")" || fatal "B: kill corosync of $X"
+fenced_checks "B (corosync of $X killed)" "$X" "$Y" "$tB" "$OLD"
+rejoin "D after B" "$X"
+
+# ---------------------------------------------------------------- C: the fence host is unreachable
+X=$Y
+Y=$(other "$X")
+OLD=$(m pids "$X" | tr '\n' ' ')
+stop_sshd
+LOG_AT=$(($(wc -l < "$(pcmk_log "$Y")") + 1))
+tC=$(ms)
+kill -KILL "$(cat "$T/state/$X.corosync.pid")" || fatal "C: kill corosync of $X"
+failed_fence_logged() { grep -qE "Operation 'off' \[[0-9]+\] targeting $X using fd-$X returned [1-9]" < <(tail -n "+$LOG_AT" "$(pcmk_log "$Y")"); }
+if wait_until 60 failed_fence_logged; then
+  pass "C: with sshd stopped, $Y's fencing of $X through fd-$X fails ($(($(ms) - tC)) ms after the failure)"
+else
+  fail "C: no failed fencing of $X in $Y's log within 60 s"
+  show_state
+fi
+tail -n "+$LOG_AT" "$(pcmk_log "$Y")" > "$T/C-fence.log"
+MSG=$(grep -E "fd-$X.*(stderr|error)|$AGENT1|$AGENT2" "$T/C-fence.log" | grep -iE "10\.99\.0\.3|connect|refused|reach" | head -n 1)
+if [ -n "$MSG" ]; then
+  pass "C: the agent's message is in $Y's Pacemaker log"
+  note "${MSG:0:300}"
+else
+  fail "C: no message of the agent about the unreachable host in $Y's log (see $T/C-fence.log)"
+fi
+# no split brain: for 10 s (the fencing keeps failing), test never starts on Y
+twice=0
+onY=0
+for _ in $(seq 50); do
+  runs_test "$Y" && onY=$((onY + 1))
+  runs_test "$Y" && runs_test "$X" && twice=$((twice + 1))
+  sleep 0.2
+done
+check "C: for 10 s of failed fencing, test never started on $Y (it still runs on the cut-off $X: $(runs_test "$X" && echo yes || echo no))" [ "$onY" -eq 0 ]
+check "C: test never ran on both nodes" [ "$twice" -eq 0 ]
+check "C: $X was not powered off (VBoxManage: $(vm_state "$(vm_of "$X")"))" [ "$(vm_state "$(vm_of "$X")")" = running ]
+tS=$(ms)
+start_sshd || fatal "C: restart sshd"
+note "C: sshd back on $HOST_IP:22 $((tS - tC)) ms after the failure"
+if wait_until 120 test_on "$Y"; then
+  pass "C: once the host is back, $Y fences $X and runs test ($(($(ms) - tS)) ms after sshd returned)"
+  record "C (host unreachable for $((tS - tC)) ms; from sshd's return)" $(($(ms) - tS))
+else
+  fail "C: test not running on $Y within 120 s of sshd's return"
+  show_state
+fi
+check "C: $Y's fencer fenced $X through fd-$X after sshd returned" fence_ok_logged "$Y" "$X" "$LOG_AT"
+check "C: $X is gone (no process in its namespace) and powered off" \
+  bash -c "[ -z \"\$('$MACHINE' pids '$X')\" ] && [ \"\$1\" = poweroff ]" _ "$(vm_state "$(vm_of "$X")")"
+check "C: crm_mon on $Y lists the failed attempts as superseded (a later attempt from $Y succeeded)" \
+  bash -c "'$MACHINE' x '$Y' crm_mon -1 | grep -q 'turning off of $X by $Y.*(a later attempt from $Y succeeded)'"
+# what an administrator does once the cause is fixed: the failed attempts leave the history
+m x "$Y" stonith_admin --cleanup --history "$X" > /dev/null 2>&1 || fail "C: stonith_admin --cleanup --history $X"
+rejoin "D after C" "$X"
+
+# ---------------------------------------------------------------- summary
+note "recovery times (failure -> test running on the survivor), ms:"
+for l in "${TIMES[@]}"; do note "  $l"; done
