@@ -13,8 +13,8 @@
 #                                       their settings are exported from $PEERS_DIR/peers.env);
 #                                       property tests use a fixed seed (FENCE_PROPTEST_SEED
 #                                       unset), so every run draws the same cases
-#   5. cargo build --release -p fence-cli -p fence-acme (exported to the suites as
-#      FENCE_AGENT_BIN, FENCE_ACME_BIN and FENCE_ACME_SIM), then
+#   5. cargo build --release -p fence-cli -p fence-acme -p fence-sim (exported to the suites as
+#      FENCE_AGENT_BIN, FENCE_ACME_BIN, FENCE_ACME_SIM and FENCE_SIM_BIN), then
 #      every executable tests/e2e/*.sh, in name order (run with bash), with the peer settings
 #      still exported. Hook for further suites: add an executable script there (a file that a
 #      suite sources stays non-executable). A suite must exit non-zero when anything failed,
@@ -160,14 +160,15 @@ fi
 # The vendor example (examples/fence-acme: its agent and its board simulator) is built with
 # it: pacemaker.sh fences a node through it.
 if [ "${FENCE_E2E_PROFILE:-release}" = debug ]; then
-  step "cargo build -p fence-cli -p fence-acme" cargo build --locked -p fence-cli -p fence-acme &&
+  step "cargo build -p fence-cli -p fence-acme -p fence-sim" cargo build --locked -p fence-cli -p fence-acme -p fence-sim &&
     E2E_BIN_DIR=${CARGO_TARGET_DIR:-$ROOT/target}/debug
-elif step "cargo build --release -p fence-cli -p fence-acme" cargo build --release --locked -p fence-cli -p fence-acme; then
+elif step "cargo build --release -p fence-cli -p fence-acme -p fence-sim" cargo build --release --locked -p fence-cli -p fence-acme -p fence-sim; then
   E2E_BIN_DIR=${CARGO_TARGET_DIR:-$ROOT/target}/release
 fi
 if [ -n "${E2E_BIN_DIR:-}" ]; then
   export FENCE_AGENT_BIN=$E2E_BIN_DIR/fence-agent
   export FENCE_ACME_BIN=$E2E_BIN_DIR/fence-acme-agent FENCE_ACME_SIM=$E2E_BIN_DIR/fence-acme-sim
+  export FENCE_SIM_BIN=$E2E_BIN_DIR/fence-sim # the BMCs of tests/e2e/two_node.sh
 fi
 for suite in tests/e2e/*.sh; do
   [ -f "$suite" ] || continue
