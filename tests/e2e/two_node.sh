@@ -87,6 +87,15 @@ fatal() {
   exit 1
 }
 note() { printf '      %s\n' "$*"; }
+wait_until() { # SECONDS COMMAND...: poll every 0.1 s
+  local limit=$(($1 * 1000)) t
+  t=$(ms)
+  shift
+  until "$@" > /dev/null 2>&1; do
+    (($(ms) - t < limit)) || return 1
+    sleep 0.1
+  done
+}
 
 T=
 SSHD_PID=
@@ -99,7 +108,7 @@ cleanup() {
     for n in node1 node2 host; do
       [ -n "$NET_UP" ] && { TWO_NODE_DIR=$T "$MACHINE" kill "$n" || note "kill $n failed"; }
     done
-    for p in $SSHD_PID ${SIM_PIDS:-}; do if kill -0 "$p" 2> /dev/null; then kill -KILL "$p"; fi; done
+    for p in $SSHD_PID ${SIM_PIDS:-} ${SNMPTRAPD_PID:-}; do if kill -0 "$p" 2> /dev/null; then kill -KILL "$p"; fi; done
     [ -n "$NET_UP" ] && { TWO_NODE_DIR=$T "$MACHINE" net-down || note "net-down failed"; }
     for p in node1 node2 host; do
       [ -e "/run/netns/f2n-$p" ] && fail "network namespace f2n-$p left behind"
@@ -297,6 +306,45 @@ check "fence-sim BMCs answer: ipmitool (node1's BMC) and curl (node2's system) s
   bash -c '[ "$1" = "Chassis Power is on" ] && grep -q "\"PowerState\": *\"On\"" <<< "$2"' _ \
   "$(ipmitool_host node1 chassis power status 2>&1)" "$(curl_host "$(rf_system node2)" 2>&1)"
 
+# ---------------------------------------------------------------- events: alerts, event log, SNMP traps
+# (our agents only: Debian's agents have no event_log or notify_command)
+EVENTS=0
+EV_PARAMS=()
+SNMPTRAPD_PID=
+if [ "$AGENTS_KIND" = ours ]; then
+  EVENTS=1
+  EVLOG=$T/events.jsonl
+  # agents append as root, Pacemaker's alert agents as hacluster
+  install -o hacluster -g haclient -m 0660 /dev/null "$EVLOG"
+  ALERT_DIR=$(dirname "$AGENT_COPY")
+  "$AGENT_COPY" install-alert --dir "$ALERT_DIR" --force > "$T/install-alert.log" 2>&1 ||
+    { cat "$T/install-alert.log"; fatal "fence-agent install-alert --dir $ALERT_DIR"; }
+  ALERT_BIN=$ALERT_DIR/fence_rs_alert
+  # the README's SNMP trap recipe (section "Fencing events"), exactly as printed there
+  awk '/^SNMP trap \(v2c/ { f = 1 } f && /^```sh$/ { g = 1; next } g && /^```$/ { exit } g' "$ROOT/README.md" > "$T/bin/fence-notify-snmp"
+  chmod 755 "$T/bin/fence-notify-snmp"
+  grep -q '^exec snmptrap ' "$T/bin/fence-notify-snmp" || fatal "the SNMP trap recipe is not in README.md"
+  for t in snmptrapd snmptrap; do command -v "$t" > /dev/null || fatal "$t is missing: run tests/scripts/install-deps.sh"; done
+  install -d -m 755 "$T/snmp"
+  printf 'authCommunity log public\n' > "$T/snmptrapd.conf"
+  # net-snmp's trap receiver on the host, one line per trap; its state under $T/snmp
+  (exec ip netns exec f2n-host env SNMP_PERSISTENT_DIR="$T/snmp" snmptrapd -f -C -c "$T/snmptrapd.conf" -m '' -On \
+    -Lf "$T/snmptrapd.log" -F 'TRAP %B %V| %v\n' "udp:$HOST_IP:162") < /dev/null > "$T/snmptrapd.out" 2>&1 &
+  SNMPTRAPD_PID=$!
+  disown "$SNMPTRAPD_PID"
+  trap_probe() {
+    host env SNMP_PERSISTENT_DIR="$T/snmp" snmptrap -m '' -v 2c -c public "$HOST_IP:162" '' 1.3.6.1.4.1.8072.9999.9999.11.0.1 \
+      1.3.6.1.4.1.8072.9999.9999.11.1 s probe > /dev/null 2>&1
+    grep -q 'STRING: "probe"' "$T/snmptrapd.log" 2> /dev/null
+  }
+  if wait_until 10 trap_probe; then
+    pass "snmptrapd (net-snmp) on $HOST_IP:162 logs a probe trap"
+  else
+    fatal "snmptrapd on $HOST_IP:162 did not log a probe trap: $(tail -n 3 "$T/snmptrapd.out")"
+  fi
+  EV_PARAMS=("event_log=$EVLOG" "notify_command=SNMP_PERSISTENT_DIR=$T/snmp SNMP_MANAGER=$HOST_IP:162 $T/bin/fence-notify-snmp")
+fi
+
 # ---------------------------------------------------------------- 3. the CIB (the seed's configuration)
 if [ "$AGENTS_KIND" = ours ]; then
   # our agent checks the host key against this file (strict: it must be there)
@@ -327,6 +375,7 @@ device() { # FAMILY NODE: the fence device for NODE (fd-NODE), through FAMILY's 
     ipmilan) params=("${IPMI_PARAMS[@]}" "ipport=$(ipmi_port "$n")" "pcmk_host_list=$n") ;;
     redfish) params=("${RF_PARAMS[@]}" "systems_uri=$(rf_system "$n")" "pcmk_host_list=$n") ;;
   esac
+  params+=("${EV_PARAMS[@]}")
   printf '<primitive id="fd-%s" class="stonith" type="%s"><instance_attributes id="fd-%s-ia">%s</instance_attributes>' \
     "$n" "$agent" "$n" "$(nvpairs "fd-$n" "${params[@]}")"
   printf '<operations><op id="fd-%s-monitor" name="monitor" interval="60s"/></operations></primitive>' "$n"
@@ -349,7 +398,10 @@ if ! { cibadmin --empty > "$SEED" &&
   sed -i 's|</constraints>|&<rsc_defaults><meta_attributes id="rsc-options"><nvpair id="rsc-options-resource-stickiness" name="resource-stickiness" value="100"/></meta_attributes></rsc_defaults>|; s|<constraints/>|&<rsc_defaults><meta_attributes id="rsc-options"><nvpair id="rsc-options-resource-stickiness" name="resource-stickiness" value="100"/></meta_attributes></rsc_defaults>|' "$SEED" &&
   grep -q rsc-options-resource-stickiness "$SEED" &&
   CIB_file=$SEED cibadmin --replace -o resources --xml-text "$RESOURCES" &&
-  CIB_file=$SEED cibadmin --replace -o constraints --xml-text "$CONSTRAINTS"; } > "$T/seed.log" 2>&1; then
+  CIB_file=$SEED cibadmin --replace -o constraints --xml-text "$CONSTRAINTS" &&
+  if [ "$EVENTS" = 1 ]; then
+    CIB_file=$SEED cibadmin --create -o configuration --xml-text "<alerts><alert id=\"fence-rs-alert\" path=\"$ALERT_BIN\"><recipient id=\"fence-rs-alert-file\" value=\"$EVLOG\"/></alert></alerts>"
+  fi; } > "$T/seed.log" 2>&1; then
   cat "$T/seed.log"
   fatal "seed the CIB"
 fi
@@ -357,15 +409,6 @@ m prep > "$T/prep.log" 2>&1 || { cat "$T/prep.log"; fatal "per-node state (machi
 pass "CIB seeded: fd-node1 (${AGENT1[vbox]}, node1:CentOS83-1), fd-node2 (${AGENT2[vbox]}, node2:CentOS83-2), test (stop timeout $STOP_TIMEOUT on-fail=fence)"
 
 # ---------------------------------------------------------------- cluster helpers
-wait_until() { # SECONDS COMMAND...: poll every 0.1 s
-  local limit=$(($1 * 1000)) t
-  t=$(ms)
-  shift
-  until "$@" > /dev/null 2>&1; do
-    (($(ms) - t < limit)) || return 1
-    sleep 0.1
-  done
-}
 other() { if [ "$1" = node1 ]; then echo node2; else echo node1; fi; }
 mon() { m x "$1" crm_mon -1 2> /dev/null; }
 # clean NODE: NODE's view is a clean cluster: both Online, DC, 3 resources Started, no failures
@@ -441,6 +484,73 @@ power_on() {
 }
 power_on_name() { case $FAMILY in vbox) echo "VBoxManage startvm" ;; ipmilan) echo "ipmitool chassis power on" ;; redfish) echo "Redfish Reset On" ;; esac; }
 
+# mark SURVIVOR: where the logs stand before a failure (the survivor's pacemaker.log, the event
+# log, snmptrapd's log): the checks read only what comes after
+mark() {
+  LOG_AT=$(($(wc -l < "$(pcmk_log "$1")") + 1))
+  EV_AT=$(($(wc -l < "${EVLOG:-/dev/null}") + 1))
+  TRAP_AT=$(($(wc -l < "${T}/snmptrapd.log" 2> /dev/null || echo 0) + 1))
+}
+# events_has VICTIM SURVIVOR WANT: the event log (since the mark) holds our agent's record of the
+# off of VICTIM with success WANT, and Pacemaker's fencing alert for it with the same outcome;
+# with WANT=true also the node alert for VICTIM and the resource alert of test started on SURVIVOR
+events_has() {
+  python3 - "$EVLOG" "$EV_AT" "$1" "$2" "$3" > "$T/events-check.out" << 'PY'
+import json, sys
+path, start, victim, survivor, want = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5] == "true"
+seen = {"agent": None, "fencing": None, "node": None, "resource": None}
+for n, line in enumerate(open(path), 1):
+    if n < start:
+        continue
+    try:
+        v = json.loads(line)
+    except ValueError:
+        print(f"line {n} is not JSON: {line[:80]!r}")
+        sys.exit(1)
+    src, kind = v.get("source"), v.get("kind")
+    if src == "agent" and v.get("node") == victim and v.get("action") == "off" and v.get("success") is want:
+        seen["agent"] = v
+    elif src == "pacemaker" and kind == "fencing" and v.get("node") == victim and v.get("success") is want:
+        seen["fencing"] = v
+    elif src == "pacemaker" and kind == "node" and v.get("node") == victim:
+        seen["node"] = v
+    elif (src == "pacemaker" and kind == "resource" and v.get("rsc") == "test" and v.get("node") == survivor
+          and v.get("action") == "start" and v.get("success") is True):
+        seen["resource"] = v
+need = ["agent", "fencing"] + (["node", "resource"] if want else [])
+missing = [k for k in need if seen[k] is None]
+if missing:
+    print("missing: " + ", ".join(missing))
+    sys.exit(1)
+a, f = seen["agent"], seen["fencing"]
+res = a.get("result") or (a.get("outcome") or {}).get("outcome") or a.get("error_kind")
+print(f"agent: {a.get('agent')} off {victim} success={a.get('success')} ({res}, {a.get('duration_ms')} ms); "
+      f"pacemaker: fencing {f.get('action')} {victim} success={f.get('success')} '{f.get('desc', '')}'"
+      + (f"; node alert '{seen['node'].get('desc', '')}'; resource alert test start on {survivor}" if want else ""))
+PY
+}
+# trap_has VICTIM RESULT: snmptrapd logged (since the mark) a trap of the README's recipe for
+# the off of VICTIM with FENCE_EVENT_RESULT RESULT
+trap_has() {
+  tail -n "+$TRAP_AT" "$T/snmptrapd.log" > "$T/traps-since.log"
+  grep -qE "\.11\.1 = STRING: \"$1\"\| \.[0-9.]+\.11\.2 = STRING: \"off\"\| \.[0-9.]+\.11\.3 = STRING: \"$2\"" "$T/traps-since.log"
+}
+# event_checks LABEL VICTIM SURVIVOR: the events of a successful fencing
+event_checks() {
+  [ "$EVENTS" = 1 ] || return 0
+  if wait_until 20 events_has "$2" "$3" true; then
+    pass "$1: event log: our agent's record and Pacemaker's fencing, node and resource alerts"
+    note "$(cat "$T/events-check.out")"
+  else
+    fail "$1: event log ($EVLOG): $(cat "$T/events-check.out")"
+  fi
+  if wait_until 10 trap_has "$2" success; then
+    pass "$1: snmptrapd logged the README recipe's trap for the off of $2: success"
+  else
+    fail "$1: no trap for the off of $2 with result success in $T/snmptrapd.log"
+  fi
+}
+
 # alive_pid PID: the process exists and is not a zombie (killed, not yet reaped)
 alive_pid() {
   local st
@@ -474,6 +584,7 @@ fenced_checks() {
     bash -c 'grep -Eq "test[[:space:]].*Started $1" <<< "$3" && grep -Eq "OFFLINE: \[ $2 \]" <<< "$3"' _ "$s" "$v" "$out"
   check "$label: $s's fencing history has the off of $v as successful" \
     bash -c "'$MACHINE' x '$s' stonith_admin --history '$v' 2>&1 | grep -Eq 'off of $v successful|turned off.*$v|$v.*successful'"
+  event_checks "$label" "$v" "$s"
 }
 agent_of() { if [ "$1" = node1 ]; then echo "${AGENT1[$FAMILY]}"; else echo "${AGENT2[$FAMILY]}"; fi; }
 
@@ -510,7 +621,7 @@ scenario_A() { # the stop of test fails on the node that runs it
   OLD=$(m pids "$X" | tr '\n' ' ')
   # the stop hangs in X only (its own mount namespace): ban -> stop -> timeout -> on-fail=fence
   m x "$X" mount --bind "$T/Dummy-stophang" /usr/lib/ocf/resource.d/pacemaker/Dummy || { fail "$FAMILY A: arm the hanging stop in $X"; return 1; }
-  LOG_AT=$(($(wc -l < "$(pcmk_log "$Y")") + 1))
+  mark "$Y"
   tA=$(ms)
   m x "$Y" crm_resource --ban -r test -N "$X" > /dev/null 2>&1 || fail "$FAMILY A: crm_resource --ban -r test -N $X"
   fenced_checks "A (stop of test on $X fails)" "$X" "$Y" "$tA" "$OLD"
@@ -526,7 +637,7 @@ scenario_B() { # the node running test is cut off: its corosync SIGKILLed
   X=$(running_node)
   Y=$(other "$X")
   OLD=$(m pids "$X" | tr '\n' ' ')
-  LOG_AT=$(($(wc -l < "$(pcmk_log "$Y")") + 1))
+  mark "$Y"
   tB=$(ms)
   kill -KILL "$(cat "$T/state/$X.corosync.pid")" || { fail "$FAMILY B: kill corosync of $X"; return 1; }
   fenced_checks "B (corosync of $X killed)" "$X" "$Y" "$tB" "$OLD"
@@ -538,7 +649,7 @@ scenario_C() { # the fence host is unreachable (vbox: sshd stopped), and the nod
   X=$(running_node)
   Y=$(other "$X")
   stop_sshd
-  LOG_AT=$(($(wc -l < "$(pcmk_log "$Y")") + 1))
+  mark "$Y"
   tC=$(ms)
   kill -KILL "$(cat "$T/state/$X.corosync.pid")" || { fail "C: kill corosync of $X"; return 1; }
   failed_fence_logged() { grep -qE "Operation 'off' \[[0-9]+\] targeting $X using fd-$X returned [1-9]" < <(tail -n "+$LOG_AT" "$(pcmk_log "$Y")"); }
@@ -555,6 +666,15 @@ scenario_C() { # the fence host is unreachable (vbox: sshd stopped), and the nod
     note "${MSG:0:300}"
   else
     fail "C: no message of $(agent_of "$X") about the unreachable host in $Y's log (see $T/C-fence.log)"
+  fi
+  if [ "$EVENTS" = 1 ]; then
+    if wait_until 20 events_has "$X" "$Y" false; then
+      pass "C: event log: our agent's failed off of $X and Pacemaker's failed fencing alert"
+      note "$(cat "$T/events-check.out")"
+    else
+      fail "C: event log: no failed off of $X from both views: $(cat "$T/events-check.out")"
+    fi
+    check "C: snmptrapd logged a trap for the failed off of $X (result unreachable)" wait_until 10 trap_has "$X" unreachable
   fi
   # no split brain: for 10 s (the fencing keeps failing), test never starts on Y
   for _ in $(seq 50); do
@@ -576,6 +696,7 @@ scenario_C() { # the fence host is unreachable (vbox: sshd stopped), and the nod
     show_state
   fi
   check "C: $Y's fencer fenced $X through fd-$X after sshd returned" fence_ok_logged "$Y" "$X" "$LOG_AT"
+  event_checks "C (after sshd's return)" "$X" "$Y"
   check "C: $X is gone (no process in its namespace) and powered off" \
     bash -c "[ -z \"\$('$MACHINE' pids '$X')\" ] && [ \"\$1\" = poweroff ]" _ "$(vm_state "$(vm_of "$X")")"
   check "C: crm_mon on $Y lists the failed attempts as superseded (a later attempt from $Y succeeded)" \
