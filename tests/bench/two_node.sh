@@ -2,6 +2,7 @@
 # Recovery time of the two-node cluster, ours versus Debian's Python agents (issue 18):
 #
 #   sudo bash tests/bench/two_node.sh [RUNS]          (default 3 runs of each; not run by CI)
+#   bash tests/bench/two_node.sh --table FILE         the table of an earlier run's times file
 #
 # Runs tests/e2e/two_node.sh RUNS times with our agents and RUNS times with Debian's Python
 # fence_vbox, fence_ipmilan and fence_redfish, interleaved (ours, Python, ours, ...), in the same
@@ -18,6 +19,11 @@
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT" || exit 2
+failed=0
+if [ "${1:-}" = --table ]; then
+  TIMES=${2:?usage: two_node.sh --table FILE}
+  RUNS=$(grep -c '^vbox A ours ' "$TIMES")
+else
 RUNS=${1:-3}
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || { echo "usage: two_node.sh [RUNS]" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "two_node.sh: run as root (the suite needs it)" >&2; exit 2; }
@@ -32,7 +38,6 @@ if [ -z "${FENCE_AGENT_BIN:-}" ] || [ -z "${FENCE_SIM_BIN:-}" ]; then
   export FENCE_SIM_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/fence-sim
 fi
 export FENCE_TWO_NODE_PLAN=${FENCE_TWO_NODE_PLAN:-vbox:AB ipmilan:AB redfish:AB}
-failed=0
 for ((i = 1; i <= RUNS; i++)); do
   for kind in ours python; do
     log=$BENCH_DIR/two_node-$kind-$i.log
@@ -45,6 +50,7 @@ for ((i = 1; i <= RUNS; i++)); do
     fi
   done
 done
+fi
 # family scenario kind total detect agent after (ms), one line per scenario of each run
 python3 - "$TIMES" "$RUNS" << 'PY'
 import statistics, sys
@@ -52,11 +58,12 @@ from collections import defaultdict
 rows = defaultdict(list)
 for line in open(sys.argv[1]):
     f = line.split()
-    if len(f) < 7 or f[1] not in ("A", "B", "C"):
+    if len(f) < 7 or f[1] not in ("A", "B", "C", "D-rejoin"):
         continue
     vals = [None if x == "-" else int(x) for x in f[3:7]]
     rows[(f[0], f[1], f[2])].append(vals)
-names = {"A": "A: stop of test fails", "B": "B: corosync of the node killed", "C": "C: from the host's return"}
+names = {"A": "A: stop of test fails", "B": "B: corosync of the node killed", "C": "C: from the host's return",
+         "D-rejoin": "D: fenced node powered on -> both Online, all Started, settled"}
 def cell(xs):
     xs = [x for x in xs if x is not None]
     if not xs:
@@ -66,7 +73,7 @@ print(f"Medians over the runs, in seconds (range in brackets); {sys.argv[2]} run
 print("| family | scenario | agents | runs | failure -> test running | failure -> fence request | agent's off | result -> test running |")
 print("|---|---|---|---|---|---|---|---|")
 for fam in ("vbox", "ipmilan", "redfish"):
-    for sc in ("A", "B", "C"):
+    for sc in ("A", "B", "C", "D-rejoin"):
         for kind in ("ours", "python"):
             r = rows.get((fam, sc, kind))
             if not r:
