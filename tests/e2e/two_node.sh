@@ -343,6 +343,8 @@ if [ "$AGENTS_KIND" = ours ]; then
     fatal "snmptrapd on $HOST_IP:162 did not log a probe trap: $(tail -n 3 "$T/snmptrapd.out")"
   fi
   EV_PARAMS=("event_log=$EVLOG" "notify_command=SNMP_PERSISTENT_DIR=$T/snmp SNMP_MANAGER=$HOST_IP:162 $T/bin/fence-notify-snmp")
+else
+  note "events (alerts, event log, SNMP traps): checked with our agents only; Debian's have no event_log or notify_command"
 fi
 
 # ---------------------------------------------------------------- 3. the CIB (the seed's configuration)
