@@ -15,15 +15,16 @@
 #                                       their settings are exported from $PEERS_DIR/peers.env);
 #                                       property tests use a fixed seed (FENCE_PROPTEST_SEED
 #                                       unset), so every run draws the same cases
-#   5. cargo build --release -p fence-cli -p fence-acme (exported to the suites as
-#      FENCE_AGENT_BIN, FENCE_ACME_BIN and FENCE_ACME_SIM), then
+#   5. cargo build --release -p fence-cli -p fence-acme -p fence-sim (exported to the suites as
+#      FENCE_AGENT_BIN, FENCE_ACME_BIN, FENCE_ACME_SIM and FENCE_SIM_BIN), then
 #      the packages (packaging/build-rpm.sh, build-deb.sh; tests/scripts/package-check.sh):
 #      the RPM inspected (rpm -qlp), the .deb installed with dpkg -i and checked (agents, man
 #      pages, the alert agent, fence-rs-standard-names), then
 #      every executable tests/e2e/*.sh, in name order (run with bash), with the peer settings
 #      still exported, against the installed package (FENCE_E2E_INSTALLED=1,
-#      FENCE_AGENT_BIN=/usr/sbin/fence-agent); last, dpkg -r must leave the machine as before. Hook for further suites: add an executable script there (a file that a
-#      suite sources stays non-executable). A suite must exit non-zero when anything failed,
+#      FENCE_AGENT_BIN=/usr/sbin/fence-agent); last, dpkg -r must leave the machine as before.
+#      Hook for further suites: add an executable script there (a file that a suite sources
+#      stays non-executable). A suite must exit non-zero when anything failed,
 #      and should end its output with a line "N passed, M failed".
 # Prints the test counts and a summary; the exit status is non-zero when any step failed.
 # Everything started here is stopped by PID at exit, also after a failure or an interrupt.
@@ -179,14 +180,15 @@ fi
 # The vendor example (examples/fence-acme: its agent and its board simulator) is built with
 # it: pacemaker.sh fences a node through it.
 if [ "${FENCE_E2E_PROFILE:-release}" = debug ]; then
-  step "cargo build -p fence-cli -p fence-acme" cargo build --locked -p fence-cli -p fence-acme &&
+  step "cargo build -p fence-cli -p fence-acme -p fence-sim" cargo build --locked -p fence-cli -p fence-acme -p fence-sim &&
     E2E_BIN_DIR=${CARGO_TARGET_DIR:-$ROOT/target}/debug
-elif step "cargo build --release -p fence-cli -p fence-acme" cargo build --release --locked -p fence-cli -p fence-acme; then
+elif step "cargo build --release -p fence-cli -p fence-acme -p fence-sim" cargo build --release --locked -p fence-cli -p fence-acme -p fence-sim; then
   E2E_BIN_DIR=${CARGO_TARGET_DIR:-$ROOT/target}/release
 fi
 if [ -n "${E2E_BIN_DIR:-}" ]; then
   export FENCE_AGENT_BIN=$E2E_BIN_DIR/fence-agent
   export FENCE_ACME_BIN=$E2E_BIN_DIR/fence-acme-agent FENCE_ACME_SIM=$E2E_BIN_DIR/fence-acme-sim
+  export FENCE_SIM_BIN=$E2E_BIN_DIR/fence-sim # the BMCs of tests/e2e/two_node.sh
 fi
 # 6. the packages: the .deb and the .rpm are built (from the release build above) and
 # inspected; the .deb is installed with dpkg, the end-to-end suites run against the

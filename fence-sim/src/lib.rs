@@ -36,7 +36,7 @@ pub mod ipmi;
 pub mod machine;
 pub mod redfish;
 
-pub use machine::{Faults, Machine};
+pub use machine::{Faults, Machine, PowerHook};
 
 /// Something a simulator saw or did: a connection, a request, a datagram.
 #[derive(Clone, Debug, PartialEq, Eq)]

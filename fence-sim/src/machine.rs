@@ -1,7 +1,7 @@
 //! The simulated machine behind a BMC: a power state, a delay before a change takes
 //! effect, and the faults its BMC shows.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use fence_core::PowerState;
@@ -71,11 +71,25 @@ impl Faults {
     }
 }
 
+/// Called with the new state each time a power change of a [`Machine`] takes effect
+/// ([`Machine::on_power_change`]).
+pub type PowerHook = Arc<dyn Fn(PowerState) + Send + Sync>;
+
 /// A simulated machine: its power state, with changes that take effect after a delay.
-#[derive(Debug)]
 pub struct Machine {
     delay: Duration,
     state: Mutex<State>,
+    hook: OnceLock<PowerHook>,
+}
+
+impl std::fmt::Debug for Machine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Machine")
+            .field("delay", &self.delay)
+            .field("state", &self.state)
+            .field("hook", &self.hook.get().map(|_| "set"))
+            .finish()
+    }
 }
 
 #[derive(Debug)]
@@ -98,7 +112,18 @@ impl Machine {
                 pending: Vec::new(),
                 changes: 0,
             }),
+            hook: OnceLock::new(),
         }
+    }
+
+    /// Calls `hook` with the new state each time a power change takes effect from now on
+    /// (not for [`Machine::force`]): what makes a simulated BMC power a real thing off and
+    /// on (`fence-sim --on-power-change`). The hook runs while the machine's state is
+    /// locked, so nobody reads the new state before the hook has returned. A change takes
+    /// effect when the machine is next looked at after its delay (at once without one).
+    /// Returns false when a hook was already set (it stays).
+    pub fn on_power_change(&self, hook: PowerHook) -> bool {
+        self.hook.set(hook).is_ok()
     }
 
     fn settled(&self) -> std::sync::MutexGuard<'_, State> {
@@ -112,6 +137,9 @@ impl Machine {
             if s.power != to {
                 s.power = to;
                 s.changes += 1;
+                if let Some(hook) = self.hook.get() {
+                    hook(to);
+                }
             }
         }
         s
@@ -232,6 +260,37 @@ mod tests {
         std::thread::sleep(Duration::from_millis(110));
         assert_eq!(m.power(), PowerState::On);
         assert_eq!(m.changes(), 2);
+    }
+
+    #[test]
+    fn the_hook_sees_every_change_that_takes_effect_and_before_any_reader() {
+        let m = Arc::new(Machine::new(PowerState::On, Duration::from_millis(30)));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&seen);
+        let me = Arc::downgrade(&m);
+        assert!(m.on_power_change(Arc::new(move |to| {
+            // the state is locked while the hook runs: nobody can read it yet
+            let locked = me.upgrade().is_some_and(|m| m.state.try_lock().is_err());
+            log.lock().unwrap().push((to, locked));
+        })));
+        assert!(
+            !m.on_power_change(Arc::new(|_| {})),
+            "a second hook is refused"
+        );
+        m.switch(PowerState::Off);
+        assert!(seen.lock().unwrap().is_empty(), "not before the delay");
+        std::thread::sleep(Duration::from_millis(40));
+        assert_eq!(m.power(), PowerState::Off);
+        m.switch(PowerState::Off); // no change: no call
+        m.cycle();
+        std::thread::sleep(Duration::from_millis(150));
+        assert_eq!(m.power(), PowerState::On);
+        m.force(PowerState::Off); // set-up, not a power change
+        assert_eq!(
+            *seen.lock().unwrap(),
+            vec![(PowerState::Off, true), (PowerState::On, true)],
+            "the cycle's Off found the machine off already: only its On is a change"
+        );
     }
 
     #[test]

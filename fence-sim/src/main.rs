@@ -18,7 +18,7 @@ use std::time::Duration;
 use fence_core::PowerState;
 use fence_sim::ipmi::{IpmiConfig, IpmiSim};
 use fence_sim::redfish::{Profile, RedfishConfig, RedfishSim};
-use fence_sim::{Event, Faults, Observer};
+use fence_sim::{Event, Faults, Observer, PowerHook};
 
 const USAGE: &str = "\
 fence-sim: simulated BMCs for fence-rs
@@ -39,6 +39,11 @@ COMMON OPTIONS:
                       0-based instances listed (repeatable)
   --info-file PATH    also write the JSON readiness line to PATH
   --events            log every connection, request and datagram on stderr
+  --on-power-change CMD
+                      run the program CMD as `CMD MACHINE on|off` each time a power
+                      change takes effect (the machine waits for it): MACHINE is
+                      ipmi-I (BMC I, 0-based) or redfish-S-N (service S, 0-based,
+                      system N as in its URI); a failing CMD is logged on stderr
 
 REDFISH OPTIONS:
   --port P            port of the first service (default 0: any free port each)
@@ -287,10 +292,18 @@ async fn redfish(mut o: Opts) -> Result<(), String> {
             .to_string()
     });
     let info_file = o.take("info-file");
+    let on_change = o.take("on-power-change");
     o.finish()?;
     let sim = RedfishSim::start(config)
         .await
         .map_err(|e| format!("starting the Redfish simulator: {e}"))?;
+    if let Some(cmd) = &on_change {
+        for (s, service) in sim.services().iter().enumerate() {
+            for (i, machine) in service.systems.iter().enumerate() {
+                machine.on_power_change(power_hook(cmd, format!("redfish-{s}-{}", i + 1)));
+            }
+        }
+    }
     std::fs::write(&ca_file, sim.ca_pem()).map_err(|e| format!("writing {ca_file}: {e}"))?;
     announce(&sim.describe(Some(&ca_file)), info_file.as_deref())?;
     until_stopped().await?;
@@ -321,6 +334,7 @@ async fn ipmi(mut o: Opts) -> Result<(), String> {
         lanplus_only: o.lanplus_only,
     };
     let info_file = o.take("info-file");
+    let on_change = o.take("on-power-change");
     o.finish()?;
     let sim = if consecutive {
         IpmiSim::start_consecutive(config).await
@@ -328,10 +342,36 @@ async fn ipmi(mut o: Opts) -> Result<(), String> {
         IpmiSim::start(config).await
     }
     .map_err(|e| format!("starting the IPMI simulator: {e}"))?;
+    if let Some(cmd) = &on_change {
+        for (i, bmc) in sim.bmcs().iter().enumerate() {
+            bmc.machine
+                .on_power_change(power_hook(cmd, format!("ipmi-{i}")));
+        }
+    }
     announce(&sim.describe(), info_file.as_deref())?;
     until_stopped().await?;
     drop(sim);
     Ok(())
+}
+
+/// `--on-power-change CMD`: runs `CMD NAME on|off` and waits for it (the machine's state
+/// stays locked meanwhile, so no client sees the new state before CMD has made it true).
+fn power_hook(cmd: &str, name: String) -> PowerHook {
+    let cmd = cmd.to_owned();
+    Arc::new(move |to: PowerState| {
+        let outcome = std::process::Command::new(&cmd)
+            .arg(&name)
+            .arg(to.as_str())
+            .stdin(std::process::Stdio::null())
+            .status();
+        match outcome {
+            Ok(status) if status.success() => {
+                eprintln!("fence-sim: {name} {}: {cmd} done", to.as_str());
+            }
+            Ok(status) => eprintln!("fence-sim: {name} {}: {cmd} failed ({status})", to.as_str()),
+            Err(e) => eprintln!("fence-sim: {name} {}: cannot run {cmd}: {e}", to.as_str()),
+        }
+    })
 }
 
 /// The peak resident set size of this process so far, in KiB (Linux `VmHWM`).

@@ -133,6 +133,108 @@ fn redfish_writes_its_ca_and_serves_over_verified_tls() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A program for `--on-power-change` that appends "NAME STATE" to LOG, and, for
+/// "redfish-0-2 off", first sleeps 0.3 s (the client must not see Off before it returns).
+fn recorder(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let log = dir.join("changes.log");
+    let hook = dir.join("hook");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\n[ \"$1 $2\" = \"redfish-0-2 off\" ] && sleep 0.3\necho \"$1 $2\" >> {}\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (hook, log)
+}
+
+#[test]
+fn on_power_change_runs_the_command_for_each_change_before_the_bmc_reports_it() {
+    let dir = std::env::temp_dir().join(format!("fence-sim-cli-hook-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (hook, log) = recorder(&dir);
+    let changes = || std::fs::read_to_string(&log).unwrap_or_default();
+
+    // IPMI: BMC 1 of 2, off then on with ipmitool
+    let (ipmi, info) = start(&[
+        "ipmi",
+        "--count",
+        "2",
+        "--on-power-change",
+        hook.to_str().unwrap(),
+    ]);
+    let port = info["ports"][1].as_u64().unwrap().to_string();
+    let ipmitool = |what: &str| {
+        let out = Command::new("ipmitool")
+            .args(["-I", "lanplus", "-C", "3", "-H", "127.0.0.1", "-U", "admin"])
+            .args(["-P", "password", "-p", &port, "chassis", "power", what])
+            .output()
+            .expect("ipmitool is a test peer and must be installed");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    ipmitool("off");
+    assert_eq!(ipmitool("status"), "Chassis Power is off");
+    assert_eq!(
+        changes(),
+        "ipmi-1 off\n",
+        "the BMC reported off: the hook ran"
+    );
+    ipmitool("on");
+    assert_eq!(ipmitool("status"), "Chassis Power is on");
+    assert_eq!(changes(), "ipmi-1 off\nipmi-1 on\n");
+    ipmitool("on"); // already on: no change, no call
+    assert_eq!(changes(), "ipmi-1 off\nipmi-1 on\n");
+    stop(ipmi);
+
+    // Redfish: system 2 of service 0, a ForceOff; the slow hook holds the state back
+    std::fs::remove_file(&log).unwrap();
+    let ca = dir.join("ca.pem");
+    let (redfish, info) = start(&[
+        "redfish",
+        "--systems",
+        "2",
+        "--ca-file",
+        ca.to_str().unwrap(),
+        "--on-power-change",
+        hook.to_str().unwrap(),
+    ]);
+    let url = format!(
+        "{}/redfish/v1/Systems/2",
+        info["services"][0]["url"].as_str().unwrap()
+    );
+    let curl = |extra: &[&str], path: &str| {
+        let out = Command::new("curl")
+            .args(["-sS", "--max-time", "5", "--cacert", ca.to_str().unwrap()])
+            .args(["-u", "admin:password"])
+            .args(extra)
+            .arg(format!("{url}{path}"))
+            .output()
+            .expect("curl is a test peer and must be installed");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    curl(
+        &[
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            r#"{"ResetType":"ForceOff"}"#,
+        ],
+        "/Actions/ComputerSystem.Reset",
+    );
+    let doc: serde_json::Value = serde_json::from_str(&curl(&[], "")).unwrap();
+    assert_eq!(doc["PowerState"], "Off");
+    assert_eq!(
+        changes(),
+        "redfish-0-2 off\n",
+        "Off was reported only after the hook had returned"
+    );
+    stop(redfish);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn bad_options_are_refused_with_exit_code_2() {
     for args in [

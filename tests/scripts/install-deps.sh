@@ -2,7 +2,8 @@
 # Installs everything the test suite, the benchmarks and the end-to-end tests need on a
 # Debian 12 host, as root: Debian packages (the third-party peers, among them libvirt's
 # daemon and virsh for fence_virsh, Pacemaker, the Python fence-agents for side-by-side
-# comparison, xmllint, build dependencies of ssh2) and a Python
+# comparison, xmllint, build dependencies of ssh2, net-snmp's snmptrap and snmptrapd for the
+# two-node suite's SNMP traps) and a Python
 # venv with the Redfish emulator (sushy-tools), pyghmi's fake BMC, DMTF's validators (Redfish
 # Protocol Validator, Service Validator, Use Case Checkers), the independent Redfish and IPMI
 # clients (redfishtool, sushy, DMTF's python-redfish, python-ipmi), and the DSP8010 CSDL
@@ -17,7 +18,7 @@ export DEBIAN_FRONTEND=noninteractive
 if [ "$(id -u)" != 0 ]; then echo "install-deps.sh: run as root (apt, useradd, sshd)" >&2; exit 1; fi
 PKGS=(openssh-server openssh-client ipmitool freeipmi-tools openipmi fence-agents
       pacemaker pacemaker-cli-utils corosync libxml2-utils xsltproc hyperfine curl openssl
-      iproute2 nftables procps python3-venv libssl-dev pkg-config zlib1g-dev time
+      iproute2 nftables procps python3-venv libssl-dev pkg-config zlib1g-dev time snmp snmptrapd
       libvirt-clients libvirt-daemon)
 # The packages of fence-rs (packaging/build-deb.sh, build-rpm.sh) and their checks
 # (tests/scripts/package-check.sh: man pages, rpm -qlp, rpm2cpio | cpio).
