@@ -38,32 +38,11 @@
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 PREFIX=${FENCE_E2E_PREFIX:-fence_rs_}
-ms() { date +%s%3N; }
+# shellcheck source=tests/e2e/suite.sh
+. "$ROOT/tests/e2e/suite.sh" # pass, fail, check, fatal, note, wait_until, uninstall_recorded
 T0=$(ms)
 WORK=$(mktemp -d -t fence-rs-pacemaker.XXXXXX)
 chmod 755 "$WORK" # the cluster daemons run as hacluster and write their log here
-PASS=0
-FAIL=0
-pass() {
-  PASS=$((PASS + 1))
-  printf 'ok    %s\n' "$*"
-}
-fail() {
-  FAIL=$((FAIL + 1))
-  printf 'FAIL  %s\n' "$*"
-}
-# check NAME COMMAND...: one check line from a command's exit status
-check() {
-  local name=$1
-  shift
-  if "$@"; then pass "$name"; else fail "$name"; fi
-}
-# fatal MESSAGE: a precondition failed; counted as a failure, then stop (cleanup runs)
-fatal() {
-  fail "$*"
-  exit 1
-}
-note() { printf '      %s\n' "$*"; }
 
 # ---------------------------------------------------------------- cleanup (always runs)
 COROSYNC_PID=
@@ -74,7 +53,6 @@ ACME_SIM_PID=
 COROSYNC_CONF=/etc/corosync/corosync.conf
 CIB_DIR=/var/lib/pacemaker/cib
 CLUSTER_TOUCHED=
-UNINSTALL=() # "BINARY DIR" pairs: what `install` made here, uninstalled at the end
 stop_pid() { # PID SECONDS: SIGTERM, wait, then SIGKILL
   local pid=$1 limit=$(($2 * 10)) i
   [ -n "$pid" ] && kill -0 "$pid" 2> /dev/null || return 0
@@ -97,12 +75,7 @@ cleanup() {
     PEERS_DIR=$WORK/peers bash "$ROOT/tests/scripts/stop-peers.sh" > "$WORK/stop-peers.log" 2>&1 ||
       cat "$WORK/stop-peers.log"
   fi
-  for p in "${UNINSTALL[@]}"; do
-    # shellcheck disable=SC2086 # "BINARY DIR"
-    set -- $p
-    "$1" uninstall --dir "$2" > "$WORK/uninstall.log" 2>&1 ||
-      { fail "$1 uninstall --dir $2: $(cat "$WORK/uninstall.log")"; }
-  done
+  uninstall_recorded # what install made here (UNINSTALL)
   # the alert agent's directory, when install-alert made it here and it is empty again
   [ -n "${ALERT_DIR_MADE:-}" ] && rmdir "$ALERT_DIR_MADE" 2> /dev/null
   if [ -n "$CLUSTER_TOUCHED" ]; then
@@ -340,15 +313,6 @@ fi
 pass "CIB seeded: dc-deadtime 2s, devices $CIB_DEVICES"
 
 # wait_until SECONDS COMMAND...: poll every 0.1 s
-wait_until() {
-  local limit=$(($1 * 1000)) t
-  t=$(ms)
-  shift
-  until "$@" > /dev/null 2>&1; do
-    (($(ms) - t < limit)) || return 1
-    sleep 0.1
-  done
-}
 t=$(ms)
 T_CLUSTER=$t
 corosync -f > "$WORK/corosync.out" 2>&1 &

@@ -69,42 +69,13 @@ MACHINE=$ROOT/tests/e2e/two_node/machine
 AGENTS_KIND=${FENCE_TWO_NODE_AGENTS:-ours}
 STOP_TIMEOUT=${TWO_NODE_STOP_TIMEOUT:-5s}
 export TOKEN_MS=${TOKEN_MS:-3000}
-ms() { date +%s%3N; }
+# shellcheck source=tests/e2e/suite.sh
+. "$ROOT/tests/e2e/suite.sh" # pass, fail, check, fatal, note, wait_until, uninstall_recorded
 T0=$(ms)
-PASS=0
-FAIL=0
-pass() {
-  PASS=$((PASS + 1))
-  printf 'ok    %s\n' "$*"
-}
-fail() {
-  FAIL=$((FAIL + 1))
-  printf 'FAIL  %s\n' "$*"
-}
-check() { # NAME COMMAND...: one check line from a command's exit status
-  local name=$1
-  shift
-  if "$@"; then pass "$name"; else fail "$name"; fi
-}
-fatal() {
-  fail "$*"
-  exit 1
-}
-note() { printf '      %s\n' "$*"; }
-wait_until() { # SECONDS COMMAND...: poll every 0.1 s
-  local limit=$(($1 * 1000)) t
-  t=$(ms)
-  shift
-  until "$@" > /dev/null 2>&1; do
-    (($(ms) - t < limit)) || return 1
-    sleep 0.1
-  done
-}
 
 T=
 SSHD_PID=
 NET_UP=
-UNINSTALL=() # "BINARY DIR" pairs: what `install` made here, uninstalled at the end
 cleanup() {
   local rc=$? n p
   trap - EXIT INT TERM
@@ -119,11 +90,7 @@ cleanup() {
       [ -e "/run/netns/f2n-$p" ] && fail "network namespace f2n-$p left behind"
     done
   fi
-  for p in "${UNINSTALL[@]}"; do
-    # shellcheck disable=SC2086 # "BINARY DIR"
-    set -- $p
-    "$1" uninstall --dir "$2" > /dev/null 2>&1 || fail "$1 uninstall --dir $2"
-  done
+  uninstall_recorded # what install made here (UNINSTALL)
   [ -n "${ALERT_DIR_MADE:-}" ] && rmdir "$ALERT_DIR_MADE" 2> /dev/null
   [ "$rc" -ne 0 ] && [ "$FAIL" -eq 0 ] && FAIL=1
   echo "e2e two_node ($AGENTS_KIND agents): $(($(ms) - T0)) ms in all"
