@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use fence_core::{Answer, Capabilities, Error, FenceDevice, Outlet, PowerState, Result};
@@ -10,7 +10,7 @@ use fence_core::{Answer, Capabilities, Error, FenceDevice, Outlet, PowerState, R
 use crate::config::VboxConfig;
 use crate::state::{self, StateRow, Step};
 use crate::vboxmanage::{self, VBoxManage, Vm};
-use fence_ssh::{Counters, Remote, Script, StepOutput};
+use fence_ssh::{Counters, HostWorker, Remote, Script, StepOutput};
 
 /// A VirtualBox host reached over SSH.
 ///
@@ -20,7 +20,7 @@ use fence_ssh::{Counters, Remote, Script, StepOutput};
 /// on tokio's blocking thread pool.
 pub struct VboxDevice {
     config: Arc<VboxConfig>,
-    inner: Arc<Mutex<Inner>>,
+    inner: HostWorker<Inner>,
     counters: Arc<Counters>,
 }
 
@@ -54,12 +54,12 @@ impl VboxDevice {
         let counters = remote.counters();
         Ok(VboxDevice {
             config: Arc::new(config),
-            inner: Arc::new(Mutex::new(Inner {
+            inner: HostWorker::new(Inner {
                 vbox,
                 remote,
                 seen: HashMap::new(),
                 last: HashMap::new(),
-            })),
+            }),
             counters,
         })
     }
@@ -86,17 +86,14 @@ impl VboxDevice {
         f: impl FnOnce(&mut Worker<'_>) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let config = Arc::clone(&self.config);
-        let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || {
-            let mut guard = inner.lock().unwrap_or_else(PoisonError::into_inner);
-            let mut worker = Worker {
-                config: &config,
-                inner: &mut guard,
-            };
-            f(&mut worker)
-        })
-        .await
-        .map_err(|e| Error::interrupted(format!("SSH worker: {e}")))?
+        self.inner
+            .run(move |inner| {
+                f(&mut Worker {
+                    config: &config,
+                    inner,
+                })
+            })
+            .await
     }
 }
 

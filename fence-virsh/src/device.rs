@@ -2,11 +2,11 @@
 
 use std::collections::HashSet;
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use fence_core::{Answer, Capabilities, Error, FenceDevice, Outlet, PowerState, Result};
-use fence_ssh::{Counters, Remote, Shell, StepOutput};
+use fence_ssh::{Counters, HostWorker, Remote, Shell, StepOutput};
 
 use crate::config::VirshConfig;
 use crate::state::DomainState;
@@ -21,7 +21,7 @@ use crate::virsh::{self, Virsh};
 pub struct VirshDevice {
     config: Arc<VirshConfig>,
     virsh: Arc<Virsh>,
-    remote: Arc<Mutex<Host>>,
+    host: HostWorker<Host>,
     counters: Arc<Counters>,
 }
 
@@ -53,10 +53,10 @@ impl VirshDevice {
         Ok(VirshDevice {
             config: Arc::new(config),
             virsh: Arc::new(virsh),
-            remote: Arc::new(Mutex::new(Host {
+            host: HostWorker::new(Host {
                 remote,
                 seen: HashSet::new(),
-            })),
+            }),
             counters,
         })
     }
@@ -81,15 +81,9 @@ impl VirshDevice {
         &self,
         f: impl FnOnce(&mut Host, &VirshConfig, &Virsh) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let remote = Arc::clone(&self.remote);
         let config = Arc::clone(&self.config);
         let virsh = Arc::clone(&self.virsh);
-        tokio::task::spawn_blocking(move || {
-            let mut guard = remote.lock().unwrap_or_else(PoisonError::into_inner);
-            f(&mut guard, &config, &virsh)
-        })
-        .await
-        .map_err(|e| Error::interrupted(format!("SSH worker: {e}")))?
+        self.host.run(move |host| f(host, &config, &virsh)).await
     }
 }
 
