@@ -124,6 +124,8 @@ case "${1:-}" in
       quiet "$build_bin" install --dir /usr/sbin && quiet dpkg -i "$deb" && quiet dpkg -V fence-rs &&
         [ ! -e /usr/sbin/.fence-rs-install ] && quiet dpkg -r fence-rs
       as_before "an install from the build folder, then dpkg -i (its preinst uninstalls it; dpkg -V clean)"
+    else
+      fail "FENCE_BUILD_BIN ('$build_bin') is not an executable fence-agent: the build-folder scenario cannot run"
     fi
     check "dpkg -i $(basename "$deb")" dpkg -i "$deb"
     check "dpkg -s fence-rs: installed" sh -c "dpkg-query -W -f='\${db:Status-Status}' fence-rs | grep -qx installed"
