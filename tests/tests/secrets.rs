@@ -336,6 +336,57 @@ async fn redfish_success_and_failure_paths_show_no_password_or_session_token() {
     assert_no_token(what, &all);
 }
 
+/// The paths every SSH agent has, through the peers' sshd: a key login that succeeds (with
+/// the password given alongside), a wrong password, and a silent host. `lines(action,
+/// password, dir)` are the agent's stdin lines, with `ipport=` third.
+async fn ssh_paths_show_no_secret(
+    agent: &str,
+    tag: &str,
+    lines: fn(&str, &str, &Path) -> Vec<String>,
+    dir: &Path,
+) {
+    let mut with_key = lines("status", PW, dir);
+    with_key.push(ssh_key_line());
+    run_expecting(0, agent, &format!("{tag} status"), &with_key, dir).await;
+    let wrong = lines("status", WRONG, dir);
+    run_expecting(1, agent, &format!("{tag} wrong password"), &wrong, dir).await;
+    let silent = TcpRelay::start(
+        ([127, 0, 0, 1], peer_port("SSH_PORT")).into(),
+        TcpFault::Silent,
+    )
+    .await
+    .unwrap();
+    let mut unreachable = lines("off", PW, dir);
+    unreachable[2] = format!("ipport={}", silent.port());
+    run_expecting(1, agent, &format!("{tag} unreachable"), &unreachable, dir).await;
+}
+
+/// `identity_file=` of the peers' key for fenceuser.
+fn ssh_key_line() -> String {
+    format!("identity_file={}", fence_tests::peer_var("SSH_KEY"))
+}
+
+/// An executable shell script `name` in `dir` with this body.
+fn host_script(dir: &Path, name: &str, body: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt as _;
+    let script = dir.join(name);
+    std::fs::write(&script, format!("#!/bin/sh\n{body}")).unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    script
+}
+
+/// The event log and FENCE_EVENT_ERROR of run `tag` hold the host's echo of the password
+/// scrubbed (`[redacted]`): its text was scrubbed where it came in.
+fn assert_echo_scrubbed(dir: &Path, tag: &str, all: &str) {
+    let [_, events, _, env] = side_files(dir, tag);
+    for text in [
+        std::fs::read_to_string(events).unwrap(),
+        std::fs::read_to_string(env).unwrap(),
+    ] {
+        assert!(text.contains("the secret is [redacted]"), "{text}\n{all}");
+    }
+}
+
 fn vbox_lines(action: &str, password: &str, dir: &Path) -> Vec<String> {
     vec![
         format!("action={action}"),
@@ -354,65 +405,25 @@ fn vbox_lines(action: &str, password: &str, dir: &Path) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn vbox_success_and_failure_paths_show_no_secret() {
     let dir = temp_dir("secrets-vbox");
-    // Success: the key logs in; the password given alongside must not show either.
-    let mut lines = vbox_lines("status", PW, &dir);
-    lines.push(format!(
-        "identity_file={}",
-        fence_tests::peer_var("SSH_KEY")
-    ));
-    run_expecting(0, "fence_vbox", "vbox status", &lines, &dir).await;
-    run_expecting(
-        1,
-        "fence_vbox",
-        "vbox wrong password",
-        &vbox_lines("status", WRONG, &dir),
-        &dir,
-    )
-    .await;
-    let silent = TcpRelay::start(
-        ([127, 0, 0, 1], peer_port("SSH_PORT")).into(),
-        TcpFault::Silent,
-    )
-    .await
-    .unwrap();
-    let mut lines = vbox_lines("off", PW, &dir);
-    lines[2] = format!("ipport={}", silent.port());
-    run_expecting(1, "fence_vbox", "vbox unreachable", &lines, &dir).await;
+    ssh_paths_show_no_secret("fence_vbox", "vbox", vbox_lines, &dir).await;
     // A command that hangs after a login with the key.
-    use std::os::unix::fs::PermissionsExt as _;
-    let script = dir.join("VBoxManage-hangs");
-    std::fs::write(&script, "#!/bin/sh\nsleep 30\n").unwrap();
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let script = host_script(&dir, "VBoxManage-hangs", "sleep 30\n");
     let mut lines = vbox_lines("off", PW, &dir);
-    lines.push(format!(
-        "identity_file={}",
-        fence_tests::peer_var("SSH_KEY")
-    ));
+    lines.push(ssh_key_line());
     lines.push(format!("vboxmanage_path={}", script.display()));
     run_expecting(1, "fence_vbox", "vbox stalled", &lines, &dir).await;
     // A host wrapper that echoes the password: its text is scrubbed where it comes in, so
     // the message, the event log and FENCE_EVENT_ERROR hold `[redacted]` instead.
-    let script = dir.join("VBoxManage-echoes");
-    std::fs::write(
-        &script,
-        format!("#!/bin/sh\necho 'VBoxManage: error: the secret is {PW}' >&2\nexit 1\n"),
-    )
-    .unwrap();
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let script = host_script(
+        &dir,
+        "VBoxManage-echoes",
+        &format!("echo 'VBoxManage: error: the secret is {PW}' >&2\nexit 1\n"),
+    );
     let mut lines = vbox_lines("off", PW, &dir);
-    lines.push(format!(
-        "identity_file={}",
-        fence_tests::peer_var("SSH_KEY")
-    ));
+    lines.push(ssh_key_line());
     lines.push(format!("vboxmanage_path={}", script.display()));
     let all = run_expecting(1, "fence_vbox", "vbox echoes", &lines, &dir).await;
-    let [_, events, _, env] = side_files(&dir, "vbox echoes");
-    for text in [
-        std::fs::read_to_string(events).unwrap(),
-        std::fs::read_to_string(env).unwrap(),
-    ] {
-        assert!(text.contains("the secret is [redacted]"), "{text}\n{all}");
-    }
+    assert_echo_scrubbed(&dir, "vbox echoes", &all);
 }
 
 /// This test's libvirt domain (transient, running), made once against the peers' libvirtd.
@@ -448,48 +459,19 @@ fn virsh_lines(action: &str, password: &str, dir: &Path) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn virsh_success_and_failure_paths_show_no_secret() {
     let dir = temp_dir("secrets-virsh");
-    let key = format!("identity_file={}", fence_tests::peer_var("SSH_KEY"));
-    let mut lines = virsh_lines("status", PW, &dir);
-    lines.push(key.clone());
-    run_expecting(0, "fence_virsh", "virsh status", &lines, &dir).await;
-    run_expecting(
-        1,
-        "fence_virsh",
-        "virsh wrong password",
-        &virsh_lines("status", WRONG, &dir),
-        &dir,
-    )
-    .await;
-    let silent = TcpRelay::start(
-        ([127, 0, 0, 1], peer_port("SSH_PORT")).into(),
-        TcpFault::Silent,
-    )
-    .await
-    .unwrap();
-    let mut lines = virsh_lines("off", PW, &dir);
-    lines[2] = format!("ipport={}", silent.port());
-    run_expecting(1, "fence_virsh", "virsh unreachable", &lines, &dir).await;
+    ssh_paths_show_no_secret("fence_virsh", "virsh", virsh_lines, &dir).await;
     // A host wrapper (in sudo's place) that echoes the password: scrubbed where it comes in.
-    use std::os::unix::fs::PermissionsExt as _;
-    let script = dir.join("sudo-echoes");
-    std::fs::write(
-        &script,
-        format!("#!/bin/sh\necho 'error: the secret is {PW}' >&2\nexit 1\n"),
-    )
-    .unwrap();
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let script = host_script(
+        &dir,
+        "sudo-echoes",
+        &format!("echo 'error: the secret is {PW}' >&2\nexit 1\n"),
+    );
     let mut lines = virsh_lines("off", PW, &dir);
-    lines.push(key);
+    lines.push(ssh_key_line());
     lines.push("use_sudo=1".into());
     lines.push(format!("sudo_path={}", script.display()));
     let all = run_expecting(1, "fence_virsh", "virsh echoes", &lines, &dir).await;
-    let [_, events, _, env] = side_files(&dir, "virsh echoes");
-    for text in [
-        std::fs::read_to_string(events).unwrap(),
-        std::fs::read_to_string(env).unwrap(),
-    ] {
-        assert!(text.contains("the secret is [redacted]"), "{text}\n{all}");
-    }
+    assert_echo_scrubbed(&dir, "virsh echoes", &all);
 }
 
 #[test]
