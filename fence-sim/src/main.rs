@@ -356,14 +356,43 @@ async fn ipmi(mut o: Opts) -> Result<(), String> {
 
 /// `--on-power-change CMD`: runs `CMD NAME on|off` and waits for it (the machine's state
 /// stays locked meanwhile, so no client sees the new state before CMD has made it true).
+/// The bound of one `--on-power-change` command: past it the command is killed and the
+/// change takes effect all the same (a power cut does not wait).
+const POWER_HOOK_BOUND: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Runs `cmd` and waits for it at most `bound`; a command still running then is killed.
+fn run_bounded(
+    cmd: &mut std::process::Command,
+    bound: std::time::Duration,
+) -> std::io::Result<std::process::ExitStatus> {
+    let mut child = cmd.spawn()?;
+    let deadline = std::time::Instant::now() + bound;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status);
+        }
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("still running after {} s, killed", bound.as_secs()),
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
 fn power_hook(cmd: &str, name: String) -> PowerHook {
     let cmd = cmd.to_owned();
     Arc::new(move |to: PowerState| {
-        let outcome = std::process::Command::new(&cmd)
-            .arg(&name)
-            .arg(to.as_str())
-            .stdin(std::process::Stdio::null())
-            .status();
+        let outcome = run_bounded(
+            std::process::Command::new(&cmd)
+                .arg(&name)
+                .arg(to.as_str())
+                .stdin(std::process::Stdio::null()),
+            POWER_HOOK_BOUND,
+        );
         match outcome {
             Ok(status) if status.success() => {
                 eprintln!("fence-sim: {name} {}: {cmd} done", to.as_str());
@@ -496,5 +525,26 @@ async fn bench(mut o: Opts) -> Result<(), String> {
             report.targets.len() - report.succeeded(),
             report.targets.len()
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_power_hook_that_hangs_is_killed_at_its_bound() {
+        let bound = std::time::Duration::from_millis(200);
+        let t = std::time::Instant::now();
+        let err = run_bounded(std::process::Command::new("sleep").arg("5"), bound)
+            .expect_err("a hanging command is an error");
+        assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(3),
+            "{:?}",
+            t.elapsed()
+        );
+        let ok = run_bounded(&mut std::process::Command::new("true"), bound).expect("true runs");
+        assert!(ok.success());
     }
 }
