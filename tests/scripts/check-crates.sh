@@ -68,6 +68,17 @@ done <<< "$CRATES"
 if [ "$DOCS_ONLY" = 0 ]; then
   args=()
   while read -r name _; do args+=(-p "$name"); done <<< "$CRATES"
+  # cargo verifies against a temporary registry of these packages under the target dir,
+  # unpacks them into CARGO_HOME's registry/src/-<hash>/ once, and takes a registry crate's
+  # build as fresh whatever its sources (registry crates never change): an earlier run's copy
+  # and build of the same name and version would stand in for today's sources (seen: a new
+  # fence-ssh item missing in fence-vbox's verification). Both are removed first; our crates
+  # are rebuilt, third-party ones are not.
+  while read -r name _; do
+    for d in "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/"$name"-[0-9]* "$TARGET"/debug/.fingerprint/"$name"-*; do
+      if [ -d "$d" ]; then rm -rf "$d"; fi
+    done
+  done <<< "$CRATES"
   echo "==> cargo package --locked --allow-dirty ${args[*]}"
   cargo package --locked --allow-dirty "${args[@]}" || fail "cargo package"
   while read -r name dir _; do
